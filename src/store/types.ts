@@ -1,0 +1,172 @@
+import type { Matrix } from '../math/matrix.js'
+
+/**
+ * The store: spaces, anchor sets with their per-space embeddings, and fitted translators.
+ * One interface, two implementations (memory and Redis) that pass the same contract tests in
+ * test/store/contract.ts. Every method that changes more than one thing does it atomically: a
+ * reader never sees embeddings without their ids, a translator without its parameters, or a
+ * half-applied cascade. Referential checks (a set or space that must exist, dependents that block a
+ * delete) happen inside the same atomic step as the write.
+ */
+
+export interface SpaceRecord {
+  name: string
+  dim: number
+  description: string | null
+  metadata: Record<string, unknown>
+  createdAt: string
+}
+
+export interface AnchorSetRecord {
+  name: string
+  ids: string[]
+  description: string | null
+  createdAt: string
+}
+
+/** What a set holds for one space, without the matrix. */
+export interface EmbeddingsSummary {
+  space: string
+  rows: number
+  dim: number
+  zeroRows: number
+  meanNorm: number
+  updatedAt: string
+}
+
+export interface AnchorSetSummary {
+  name: string
+  size: number
+  description: string | null
+  createdAt: string
+  spaces: Record<string, EmbeddingsSummary>
+}
+
+/** Embeddings of one space in one set: row i of `matrix` belongs to `ids[i]`. */
+export interface EmbeddingsRecord extends EmbeddingsSummary {
+  set: string
+  ids: string[]
+  matrix: Matrix
+}
+
+/** Metadata of a fitted translator, stored as JSON. `version` counts per (source, target) pair. */
+export interface TranslatorMeta {
+  id: string
+  name: string
+  source: string
+  target: string
+  anchorSet: string
+  method: string
+  scaling: string
+  version: number
+  createdAt: string
+  anchorsUsed: number
+  sourceDim: number
+  targetDim: number
+  diagnostics: Record<string, unknown>
+  /** Method-specific settings needed to rebuild the map (not the parameters themselves). */
+  settings: Record<string, unknown>
+}
+
+/** A translator as stored: metadata plus named float32 parameter arrays (stored as raw binary). */
+export interface TranslatorRecord {
+  meta: TranslatorMeta
+  params: Record<string, Float32Array>
+}
+
+/** A translator as listed: its metadata plus whether it is its pair's active one. */
+export interface TranslatorListing extends TranslatorMeta {
+  active: boolean
+}
+
+export type PutOutcome<T> =
+  | { status: 'created', value: T }
+  | { status: 'unchanged', value: T }
+  | { status: 'updated', value: T }
+  | { status: 'conflict', existing: T }
+
+/** Who still uses an object: returned instead of deleting when `cascade` is false. */
+export interface Dependents {
+  embeddings: Array<{ set: string, space: string }>
+  translators: string[]
+}
+
+export type DeleteOutcome =
+  | { status: 'deleted', cascaded: Dependents }
+  | { status: 'not-found' }
+  | { status: 'conflict', dependents: Dependents }
+
+export type PutEmbeddingsOutcome =
+  | { status: 'stored', value: EmbeddingsSummary, replaced: boolean }
+  | { status: 'missing-set' }
+  | { status: 'missing-space' }
+
+export type CreateTranslatorOutcome =
+  | { status: 'created', value: TranslatorListing }
+  | { status: 'missing', what: 'source' | 'target' | 'anchorSet' }
+
+/** A change another replica must learn of (cache invalidation). */
+export interface StoreChange {
+  kind: 'translator' | 'active' | 'space' | 'anchorSet' | 'embeddings'
+  /** translator id, `source|target` pair, space name, set name, or `set|space`. */
+  key: string
+}
+
+export interface StoreStats {
+  spaces: number
+  anchorSets: number
+  translators: number
+}
+
+export interface Store {
+  readonly kind: 'memory' | 'redis'
+
+  /** Resolves when the backing store answers; rejects otherwise. */
+  ping (): Promise<void>
+  close (): Promise<void>
+  stats (): Promise<StoreStats>
+
+  // Spaces
+  /** created; unchanged when identical; updated (description/metadata) when same dim; conflict when dim differs. */
+  putSpace (space: SpaceRecord): Promise<PutOutcome<SpaceRecord>>
+  getSpace (name: string): Promise<SpaceRecord | null>
+  listSpaces (): Promise<SpaceRecord[]>
+  /** Dependents: embeddings of the space in any set, translators with it as source or target. */
+  deleteSpace (name: string, opts: { cascade: boolean }): Promise<DeleteOutcome>
+
+  // Anchor sets
+  /** created; unchanged when the ids are identical (description may be updated: 'updated'); conflict when ids differ. */
+  putAnchorSet (set: AnchorSetRecord): Promise<PutOutcome<AnchorSetRecord>>
+  getAnchorSet (name: string): Promise<AnchorSetRecord | null>
+  getAnchorSetSummary (name: string): Promise<AnchorSetSummary | null>
+  listAnchorSets (): Promise<AnchorSetSummary[]>
+  /** A set's own embeddings always go with it; dependents that block are translators fitted on it. */
+  deleteAnchorSet (name: string, opts: { cascade: boolean }): Promise<DeleteOutcome>
+
+  // Embeddings
+  /** Replaces the space's embeddings in the set, checking that both exist. ids must be a subset of the set's ids (the caller checks). */
+  putEmbeddings (rec: EmbeddingsRecord): Promise<PutEmbeddingsOutcome>
+  getEmbeddings (set: string, space: string): Promise<EmbeddingsRecord | null>
+  /** Dependents that block: translators fitted on this set with this space as source or target. */
+  deleteEmbeddings (set: string, space: string, opts: { cascade: boolean }): Promise<DeleteOutcome>
+
+  // Translators
+  /**
+   * Stores a translator whole, assigning the next version of its (source, target) pair. It becomes
+   * the pair's active translator when `activate` is true or the pair has none. Fails with 'missing'
+   * when source, target or anchor set no longer exist. `meta.version` is ignored and assigned here.
+   */
+  createTranslator (rec: TranslatorRecord, opts: { activate: boolean }): Promise<CreateTranslatorOutcome>
+  getTranslator (id: string): Promise<TranslatorRecord | null>
+  getTranslatorMeta (id: string): Promise<TranslatorListing | null>
+  listTranslators (filter: { source?: string, target?: string }): Promise<TranslatorListing[]>
+  /** The active translator's id for a pair, or null. */
+  getActiveTranslatorId (source: string, target: string): Promise<string | null>
+  /** Makes it its pair's active translator; null when it does not exist. */
+  activateTranslator (id: string): Promise<TranslatorListing | null>
+  /** Deleting the active translator leaves its pair with none active. */
+  deleteTranslator (id: string): Promise<boolean>
+
+  /** Subscribe to changes made by any replica (Redis pub/sub; the memory store reports its own). Returns an unsubscribe function. */
+  onChange (listener: (change: StoreChange) => void): () => void
+}
