@@ -1,0 +1,125 @@
+import { createRequire } from 'node:module'
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod'
+import type { Config } from './config.js'
+import { createEngine } from './engine/index.js'
+import type { Engine } from './engine/types.js'
+import auth from './plugins/auth.js'
+import contentTypes from './plugins/content-types.js'
+import enginePlugin from './plugins/engine.js'
+import metrics from './plugins/metrics.js'
+import problems from './plugins/problems.js'
+import storePlugin from './plugins/store.js'
+import swagger from './plugins/swagger.js'
+import operations from './routes/operations.js'
+import anchorSets from './routes/v1/anchor-sets.js'
+import compute from './routes/v1/compute.js'
+import spaces from './routes/v1/spaces.js'
+import { createStore } from './store/index.js'
+import type { Store } from './store/types.js'
+import { VERSION } from './version.js'
+
+/**
+ * The application as a plugin: everything but listening. server.ts wraps it for production; tests
+ * build it with buildApp and call it through inject or a real socket.
+ */
+
+export interface AppOptions {
+  config: Config
+  store: Store
+  engine: Engine
+  /** Whether closing the app closes the store / engine (false when the caller shares them). */
+  ownsStore: boolean
+  ownsEngine: boolean
+}
+
+export default async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
+  const { config } = opts
+  // Binary bodies (octet-stream, npy) skip schema validation: the codecs check them against the
+  // space's dim and name the first bad row and column.
+  fastify.setValidatorCompiler(req => {
+    const validate = validatorCompiler(req as Parameters<typeof validatorCompiler>[0])
+    if (req.httpPart !== 'body') return validate
+    return (data: unknown) => Buffer.isBuffer(data) ? { value: data } : validate(data)
+  })
+  fastify.setSerializerCompiler(serializerCompiler)
+
+  await fastify.register(problems, { bodyLimit: config.BODY_LIMIT })
+  await fastify.register(metrics, { version: VERSION })
+  await fastify.register(contentTypes, { bodyLimit: config.BODY_LIMIT })
+  await fastify.register(storePlugin, { store: opts.store, owned: opts.ownsStore })
+  await fastify.register(enginePlugin, { engine: opts.engine, owned: opts.ownsEngine })
+  await fastify.register(swagger, { version: VERSION, docs: config.DOCS_ENABLED })
+  await fastify.register(auth, { keys: config.API_KEYS })
+
+  const api = fastify.withTypeProvider<ZodTypeProvider>()
+  await api.register(operations)
+  await api.register(spaces, { maxDim: config.MAX_DIM })
+  await api.register(anchorSets, { maxAnchors: config.MAX_ANCHORS_PER_SET, maxRows: config.MAX_ROWS_PER_REQUEST })
+  await api.register(compute, { maxRows: config.MAX_ROWS_PER_REQUEST })
+}
+
+function prettyTransport (): FastifyServerOptions['logger'] | undefined {
+  if (process.stdout.isTTY !== true) return undefined
+  try {
+    createRequire(import.meta.url).resolve('pino-pretty')
+    return { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } } } as FastifyServerOptions['logger']
+  } catch {
+    return undefined // pino-pretty is a dev dependency; production images log JSON
+  }
+}
+
+/** Fastify's options. `logTo` sends JSON log lines to a stream instead of stdout (tests). */
+export function serverOptions (config: Config, logger: boolean = true, logTo?: NodeJS.WritableStream): FastifyServerOptions {
+  const pretty = logTo === undefined ? prettyTransport() : undefined
+  return {
+    logger: logger
+      ? {
+          level: config.LOG_LEVEL,
+          // Keys must never reach the logs.
+          redact: { paths: ['req.headers.authorization', 'headers.authorization'], censor: '[redacted]' },
+          ...(logTo !== undefined ? { stream: logTo } : {}),
+          ...(typeof pretty === 'object' ? pretty : {})
+        }
+      : false,
+    bodyLimit: config.BODY_LIMIT,
+    // One line per request is written by the metrics plugin, with route, status, duration and rows.
+    disableRequestLogging: true,
+    requestIdHeader: 'x-request-id',
+    requestIdLogLabel: 'requestId',
+    connectionTimeout: 120_000,
+    requestTimeout: 300_000,
+    keepAliveTimeout: 10_000,
+    routerOptions: { maxParamLength: 512 },
+    return503OnClosing: true
+  }
+}
+
+export interface BuildOptions {
+  store?: Store
+  engine?: Engine
+  logger?: boolean
+}
+
+/** Builds the app, creating the store and engine from config unless they are given. */
+export async function buildApp (config: Config, deps: BuildOptions = {}): Promise<FastifyInstance> {
+  const fastify = Fastify(serverOptions(config, deps.logger ?? true))
+  const store = deps.store ?? await createStore({ redisUrl: config.REDIS_URL, keyPrefix: config.REDIS_KEY_PREFIX, logger: fastify.log })
+  let engine: Engine
+  try {
+    engine = deps.engine ?? await createEngine({
+      executionProviders: config.EXECUTION_PROVIDERS,
+      strict: config.EXECUTION_PROVIDERS_STRICT,
+      intraOpThreads: config.ENGINE_THREADS,
+      workers: config.ENGINE_WORKERS,
+      rowBudget: config.ENGINE_ROW_BUDGET,
+      sessionCacheSize: config.ENGINE_SESSION_CACHE,
+      logger: fastify.log
+    })
+  } catch (err) {
+    if (deps.store === undefined) await store.close()
+    throw err
+  }
+  await fastify.register(app, { config, store, engine, ownsStore: deps.store === undefined, ownsEngine: deps.engine === undefined })
+  return fastify
+}

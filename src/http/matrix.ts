@@ -1,0 +1,65 @@
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import {
+  MEDIA, decodeFloat32Body, decodeMatrixField, decodeNpy, encodeFloat32Body, encodeMatrixJson, encodeNpy,
+  responseEncoding, shapeHeader
+} from '../codecs/vectors.js'
+import type { Matrix } from '../math/matrix.js'
+
+/**
+ * The HTTP side of matrices: which wire form a request used, and which one the client wants back.
+ * The codecs do the decoding and checking; this only picks between them.
+ */
+
+export interface MatrixTarget {
+  /** Field name used in error messages, e.g. "vectors". */
+  field: string
+  /** The row length the matrix must have (a space's dim). */
+  cols: number
+  /** How the expected length is described in errors, e.g. 'space "glove"'. */
+  colsLabel: string
+  maxRows: number
+}
+
+export function isBinaryBody (request: FastifyRequest): boolean {
+  return Buffer.isBuffer(request.body)
+}
+
+/** Decodes a whole-body octet-stream or npy request. */
+export function readBinaryMatrix (request: FastifyRequest, target: MatrixTarget): Matrix {
+  const body = request.body as Buffer
+  const type = (request.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase()
+  const m = type === MEDIA.npy
+    ? decodeNpy(body, target)
+    : decodeFloat32Body(body, target)
+  request.rows = m.rows
+  return m
+}
+
+/** Decodes a matrix field of a JSON body. */
+export function readMatrixField (request: FastifyRequest, value: unknown, target: MatrixTarget): Matrix {
+  const m = decodeMatrixField(value, target)
+  request.rows = (request.rows ?? 0) + m.rows
+  return m
+}
+
+/**
+ * Sends a matrix in the form the client asked for: raw float32 or npy by Accept (other result
+ * fields go in X- headers), otherwise JSON with the matrix under `field`, as number[][] or base64.
+ */
+export function sendMatrix (
+  request: FastifyRequest,
+  reply: FastifyReply,
+  m: Matrix,
+  opts: { field: string, json: Record<string, unknown>, headers?: Record<string, string>, encodingFormat?: 'float' | 'base64', status?: number }
+): FastifyReply {
+  request.rows = m.rows
+  const encoding = responseEncoding(request.headers.accept)
+  void reply.code(opts.status ?? 200)
+  if (encoding !== 'json') {
+    void reply.headers({ ...opts.headers, 'x-shape': shapeHeader(m) })
+    return encoding === 'npy'
+      ? reply.type(MEDIA.npy).send(encodeNpy(m))
+      : reply.type(MEDIA.octetStream).send(encodeFloat32Body(m))
+  }
+  return reply.send({ ...opts.json, [opts.field]: encodeMatrixJson(m, opts.encodingFormat ?? 'float') })
+}

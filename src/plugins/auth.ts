@@ -1,0 +1,57 @@
+import { createHash, timingSafeEqual } from 'node:crypto'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import fp from 'fastify-plugin'
+import type { ApiKey } from '../config.js'
+import { ProblemError } from '../errors.js'
+
+/**
+ * Bearer API keys with a scope (API.md "Operations"). `read` keys may call GET routes and the
+ * compute routes (which mark themselves with `config: { scope: 'read' }`); `write` keys may call
+ * everything. Operational routes (outside /v1) never need a key.
+ */
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    scope?: 'read' | 'write'
+  }
+}
+
+const digest = (s: string): Buffer => createHash('sha256').update(s).digest()
+
+async function auth (app: FastifyInstance, opts: { keys: ApiKey[] }): Promise<void> {
+  if (opts.keys.length === 0) {
+    app.log.warn('API_KEYS is not set: every /v1 route is open to anyone who can reach this port')
+    return
+  }
+  // Compare fixed-length digests in constant time, and try every key, so timing tells nothing.
+  const keys = opts.keys.map(k => ({ digest: digest(k.key), scope: k.scope }))
+  const scopeOf = (presented: string): 'read' | 'write' | null => {
+    const d = digest(presented)
+    let found: 'read' | 'write' | null = null
+    for (const k of keys) {
+      if (timingSafeEqual(d, k.digest) && found !== 'write') found = k.scope
+    }
+    return found
+  }
+
+  app.addHook('onRequest', async (request: FastifyRequest) => {
+    if (!request.url.startsWith('/v1/') && request.url !== '/v1') return
+    const header = request.headers.authorization
+    const match = typeof header === 'string' ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null
+    if (match === null) {
+      throw new ProblemError(401, 'this route needs an API key: send the header "Authorization: Bearer <key>"', {
+        headers: { 'www-authenticate': 'Bearer realm="latentbridge"' }
+      })
+    }
+    const scope = scopeOf(match[1])
+    if (scope === null) {
+      throw new ProblemError(401, 'the API key is not valid', { headers: { 'www-authenticate': 'Bearer realm="latentbridge", error="invalid_token"' } })
+    }
+    const needed = request.routeOptions.config?.scope ?? (request.method === 'GET' || request.method === 'HEAD' ? 'read' : 'write')
+    if (needed === 'write' && scope !== 'write') {
+      throw new ProblemError(403, `this route changes stored state and needs a key with the write scope; the key sent has the read scope`)
+    }
+  })
+}
+
+export default fp(auth, { name: 'auth' })

@@ -1,0 +1,121 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import fp from 'fastify-plugin'
+import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod'
+import { ProblemError, titleFor, type ProblemFieldError } from '../errors.js'
+
+/**
+ * Every error leaves as application/problem+json (RFC 9457). Client errors say what is wrong and
+ * how to fix it; server errors say only that something failed, with the request id to find the
+ * logged details.
+ */
+
+export interface ProblemBody {
+  type: string
+  title: string
+  status: number
+  detail: string
+  instance?: string
+  requestId?: string
+  errors?: ProblemFieldError[]
+}
+
+function sendProblem (request: FastifyRequest, reply: FastifyReply, problem: ProblemBody, headers?: Record<string, string>): FastifyReply {
+  if (headers !== undefined) void reply.headers(headers)
+  return reply
+    .code(problem.status)
+    .type('application/problem+json')
+    // Bypass the route's response serializer: problems have their own fixed shape.
+    .serializer(JSON.stringify)
+    .send({ ...problem, instance: request.url.split('?')[0], requestId: request.id })
+}
+
+function zodPath (instancePath: string | undefined, params: Record<string, unknown> | undefined): string {
+  const issue = params?.issue as { path?: Array<string | number> } | undefined
+  if (issue?.path !== undefined && issue.path.length > 0) {
+    return issue.path.map((p, i) => typeof p === 'number' ? `[${p}]` : (i === 0 ? p : `.${p}`)).join('')
+  }
+  return (instancePath ?? '').replace(/^\//, '').replace(/\//g, '.')
+}
+
+/** Maps Fastify's own errors (parsing, limits, validation) to problems with useful details. */
+function fromFastifyError (error: FastifyError, request: FastifyRequest, bodyLimit: number): ProblemBody | null {
+  const mib = (bodyLimit / (1024 * 1024)).toFixed(bodyLimit % (1024 * 1024) === 0 ? 0 : 1)
+  if (hasZodFastifySchemaValidationErrors(error) || error.validation !== undefined) {
+    const where = error.validationContext ?? 'body'
+    const errors = (error.validation ?? []).map(v => {
+      const path = zodPath(v.instancePath, v.params as Record<string, unknown>)
+      return { path: path === '' ? where : `${where}.${path}`, message: v.message ?? 'invalid' }
+    })
+    const first = errors[0]
+    return {
+      type: 'about:blank',
+      title: titleFor(400),
+      status: 400,
+      detail: `the request ${where} is invalid${first !== undefined ? `: ${first.path}: ${first.message}` : ''}`,
+      errors
+    }
+  }
+  switch (error.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return {
+        type: 'about:blank',
+        title: titleFor(413),
+        status: 413,
+        detail: `the request body is larger than the limit of ${bodyLimit} bytes (${mib} MiB). Send fewer rows per request (split into batches), or use a compact encoding: the base64 float32 form in JSON, or a whole-body application/octet-stream or application/x-npy request, which are 3-5x smaller than JSON number arrays. The limit is set by BODY_LIMIT.`
+      }
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return {
+        type: 'about:blank',
+        title: titleFor(415),
+        status: 415,
+        detail: `Content-Type ${JSON.stringify(request.headers['content-type'] ?? '')} is not supported here; send application/json${request.method === 'PUT' || request.method === 'POST' ? ', or for matrix uploads application/octet-stream or application/x-npy' : ''}`
+      }
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return { type: 'about:blank', title: titleFor(400), status: 400, detail: 'the request body is empty; send a JSON object' }
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return { type: 'about:blank', title: titleFor(400), status: 400, detail: `the request body is not valid JSON: ${error.message}` }
+    case 'FST_ERR_CTP_INVALID_TYPE':
+    case 'FST_ERR_CTP_EMPTY_TYPE':
+      return { type: 'about:blank', title: titleFor(400), status: 400, detail: 'the Content-Type header is missing or malformed; send application/json' }
+    default:
+      break
+  }
+  if (error instanceof SyntaxError) {
+    return { type: 'about:blank', title: titleFor(400), status: 400, detail: `the request body is not valid JSON: ${error.message}` }
+  }
+  const status = error.statusCode
+  if (status !== undefined && status >= 400 && status < 500) {
+    return { type: 'about:blank', title: titleFor(status), status, detail: error.message }
+  }
+  return null
+}
+
+async function problems (app: FastifyInstance, opts: { bodyLimit: number }): Promise<void> {
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    if (error instanceof ProblemError) {
+      if (error.status >= 500) request.log.error({ err: error }, 'request failed')
+      return sendProblem(request, reply, {
+        type: error.type, title: error.title, status: error.status, detail: error.detail, errors: error.errors
+      }, error.headers)
+    }
+    const mapped = fromFastifyError(error, request, opts.bodyLimit)
+    if (mapped !== null) return sendProblem(request, reply, mapped)
+    request.log.error({ err: error }, 'unhandled error')
+    return sendProblem(request, reply, {
+      type: 'about:blank',
+      title: titleFor(500),
+      status: 500,
+      detail: `an internal error occurred; the server log has the details under request id ${request.id}`
+    })
+  })
+
+  app.setNotFoundHandler((request, reply) => sendProblem(request, reply, {
+    type: 'about:blank',
+    title: titleFor(404),
+    status: 404,
+    detail: `no route ${request.method} ${request.url.split('?')[0]}; the API is described at /docs and /openapi.json`
+  }))
+}
+
+export default fp(problems, { name: 'problems' })

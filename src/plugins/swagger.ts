@@ -1,0 +1,88 @@
+import swagger from '@fastify/swagger'
+import swaggerUi from '@fastify/swagger-ui'
+import type { FastifyInstance } from 'fastify'
+import fp from 'fastify-plugin'
+import { jsonSchemaTransform, jsonSchemaTransformObject } from 'fastify-type-provider-zod'
+import { MEDIA } from '../codecs/vectors.js'
+
+/**
+ * The OpenAPI 3.1 document is generated from the routes' zod schemas, then completed with what
+ * schemas cannot say: errors are application/problem+json, and the hot routes also take and return
+ * whole-body binary matrices. `npm run openapi` writes the same document to openapi/openapi.json.
+ */
+
+export interface BinaryDoc {
+  /** Accepts application/octet-stream and application/x-npy bodies. */
+  request?: string
+  /** Can answer application/octet-stream and application/x-npy by Accept. */
+  response?: string
+}
+
+const binaryRoutes = new Map<string, BinaryDoc>()
+
+/** Routes call this so the document lists their binary forms. `path` uses OpenAPI {param} syntax. */
+export function documentBinary (method: string, path: string, doc: BinaryDoc): void {
+  binaryRoutes.set(`${method.toLowerCase()} ${path}`, doc)
+}
+
+type Json = Record<string, any>
+
+function completeDocument (doc: Json): Json {
+  for (const [path, item] of Object.entries<Json>(doc.paths ?? {})) {
+    for (const [method, op] of Object.entries<Json>(item)) {
+      for (const [status, response] of Object.entries<Json>(op.responses ?? {})) {
+        if (Number(status) >= 400 && response.content?.['application/json'] !== undefined) {
+          response.content = { [MEDIA.problem]: response.content['application/json'] }
+        }
+      }
+      const binary = binaryRoutes.get(`${method} ${path}`)
+      if (binary?.request !== undefined && op.requestBody?.content !== undefined) {
+        const schema = { type: 'string', format: 'binary', description: binary.request }
+        op.requestBody.content[MEDIA.octetStream] = { schema }
+        op.requestBody.content[MEDIA.npy] = { schema }
+      }
+      const ok = op.responses?.['200'] ?? op.responses?.['201']
+      if (binary?.response !== undefined && ok?.content !== undefined) {
+        const schema = { type: 'string', format: 'binary', description: binary.response }
+        ok.content[MEDIA.octetStream] = { schema }
+        ok.content[MEDIA.npy] = { schema }
+      }
+    }
+  }
+  return doc
+}
+
+async function swaggerPlugin (app: FastifyInstance, opts: { version: string, docs: boolean }): Promise<void> {
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'latentbridge',
+        version: opts.version,
+        description: 'Bridge embedding spaces through parallel anchors: relative representations and fitted translators. ' +
+          'Matrices travel as JSON number[][], as base64 float32/float16 objects, or as whole-body application/octet-stream or application/x-npy. ' +
+          'Errors are application/problem+json (RFC 9457).'
+      },
+      tags: [
+        { name: 'spaces', description: 'Embedding models and their dimensions' },
+        { name: 'anchor-sets', description: 'Parallel anchors: items embedded by several spaces' },
+        { name: 'compute', description: 'Relative projection and space similarity' },
+        { name: 'operations', description: 'Health, readiness, metrics' }
+      ],
+      components: {
+        securitySchemes: { apiKey: { type: 'http', scheme: 'bearer', description: 'Needed on /v1 routes when API_KEYS is set' } }
+      },
+      security: [{ apiKey: [] }]
+    },
+    transform: jsonSchemaTransform,
+    transformObject: (documentObject) => completeDocument(jsonSchemaTransformObject(documentObject) as Json) as ReturnType<typeof jsonSchemaTransformObject>
+  })
+
+  if (opts.docs) {
+    await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { tryItOutEnabled: true } })
+  }
+
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
+}
+
+export default fp(swaggerPlugin, { name: 'swagger' })

@@ -1,0 +1,248 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
+import { z } from 'zod'
+import { conflict, notFound, unprocessable } from '../../errors.js'
+import { isBinaryBody, readBinaryMatrix, readMatrixField, sendMatrix } from '../../http/matrix.js'
+import { takeRows, type Matrix } from '../../math/matrix.js'
+import { rowNormStats } from '../../math/stats.js'
+import {
+  AnchorSet, AnchorSetBody, AnchorSetList, Embeddings, EmbeddingsBody, EmbeddingsStored, GetEmbeddingsQuery, GetSetQuery,
+  SetParams, SetSpaceParams
+} from '../../schemas/anchor-sets.js'
+import { CascadeQuery, problemResponses } from '../../schemas/common.js'
+import { SelectBody, SelectResult } from '../../schemas/compute.js'
+import { selectAnchors } from '../../analysis/select.js'
+import { documentBinary } from '../../plugins/swagger.js'
+import type { AnchorSetRecord, AnchorSetSummary } from '../../store/types.js'
+import { describeDependents } from './dependents.js'
+
+const enc = encodeURIComponent
+
+/** Where each id sits in the set, for checking and ordering uploaded rows. */
+function indexOfIds (set: AnchorSetRecord): Map<string, number> {
+  return new Map(set.ids.map((id, i) => [id, i]))
+}
+
+/**
+ * Checks uploaded row ids against the set and returns the permutation that puts the rows in the
+ * set's order: embeddings are stored in set order, so two spaces' rows line up by position.
+ */
+function orderRows (set: AnchorSetRecord, ids: string[]): { order: number[], ids: string[] } {
+  const position = indexOfIds(set)
+  const seen = new Set<string>()
+  const positions: Array<[number, number]> = []
+  for (let i = 0; i < ids.length; i++) {
+    const id = ids[i]
+    const at = position.get(id)
+    if (at === undefined) {
+      throw unprocessable(`ids[${i}] = ${JSON.stringify(id.slice(0, 80))} is not in anchor set "${set.name}"; every id must be one of the set's ids (add it to the set first)`, [{ path: `body.ids[${i}]`, message: 'not in the anchor set' }])
+    }
+    if (seen.has(id)) {
+      throw unprocessable(`ids[${i}] = ${JSON.stringify(id.slice(0, 80))} appears twice; each id may have one row`, [{ path: `body.ids[${i}]`, message: 'duplicate id' }])
+    }
+    seen.add(id)
+    positions.push([at, i])
+  }
+  positions.sort((a, b) => a[0] - b[0])
+  return { order: positions.map(p => p[1]), ids: positions.map(p => set.ids[p[0]]) }
+}
+
+function summaryOut (s: AnchorSetSummary, ids?: string[]): z.infer<typeof AnchorSet> {
+  return { name: s.name, size: s.size, description: s.description, createdAt: s.createdAt, spaces: s.spaces, ...(ids !== undefined ? { ids } : {}) }
+}
+
+const anchorSets: FastifyPluginAsyncZod<{ maxAnchors: number, maxRows: number }> = async (app, opts) => {
+  app.put('/v1/anchor-sets/:set', {
+    schema: {
+      tags: ['anchor-sets'],
+      summary: 'Create an anchor set (an ordered list of item ids)',
+      description: '201 when created; 200 when one with the same ids exists (the description is updated); 409 when it exists with other ids.',
+      params: SetParams,
+      body: AnchorSetBody,
+      response: { 200: AnchorSet, 201: AnchorSet, ...problemResponses(400, 401, 403, 409, 413, 422) }
+    }
+  }, async (request, reply) => {
+    const { set } = request.params
+    const { ids, description } = request.body
+    if (ids.length > opts.maxAnchors) {
+      throw unprocessable(`the set has ${ids.length} ids; this server allows at most ${opts.maxAnchors} per set (MAX_ANCHORS_PER_SET)`)
+    }
+    const seen = new Map<string, number>()
+    for (let i = 0; i < ids.length; i++) {
+      const first = seen.get(ids[i])
+      if (first !== undefined) {
+        throw unprocessable(`ids[${i}] repeats ids[${first}] (${JSON.stringify(ids[i].slice(0, 80))}); ids must be unique within a set`, [{ path: `body.ids[${i}]`, message: 'duplicate id' }])
+      }
+      seen.set(ids[i], i)
+    }
+    const outcome = await app.store.putAnchorSet({ name: set, ids, description: description ?? null, createdAt: new Date().toISOString() })
+    if (outcome.status === 'conflict') {
+      throw conflict(`anchor set "${set}" already exists with other ids (${outcome.existing.ids.length} ids); a set's ids cannot change. Use another name, or delete it first`)
+    }
+    const summary = await app.store.getAnchorSetSummary(set)
+    if (summary === null) throw notFound(`anchor set "${set}" was deleted while it was being written`)
+    return reply.code(outcome.status === 'created' ? 201 : 200).send(summaryOut(summary))
+  })
+
+  app.get('/v1/anchor-sets', {
+    schema: { tags: ['anchor-sets'], summary: 'List anchor sets', response: { 200: AnchorSetList, ...problemResponses(401) } }
+  }, async () => ({ anchorSets: (await app.store.listAnchorSets()).map(s => summaryOut(s)) }))
+
+  app.get('/v1/anchor-sets/:set', {
+    schema: {
+      tags: ['anchor-sets'],
+      summary: 'Get an anchor set: its size, and what each space holds of it',
+      params: SetParams,
+      querystring: GetSetQuery,
+      response: { 200: AnchorSet, ...problemResponses(400, 401, 404) }
+    }
+  }, async (request) => {
+    const { set } = request.params
+    const summary = await app.store.getAnchorSetSummary(set)
+    if (summary === null) throw notFound(`anchor set "${set}" does not exist; create it with PUT /v1/anchor-sets/{set}`)
+    if (!request.query.includeIds) return summaryOut(summary)
+    const record = await app.store.getAnchorSet(set)
+    return summaryOut(summary, record?.ids ?? [])
+  })
+
+  app.delete('/v1/anchor-sets/:set', {
+    schema: {
+      tags: ['anchor-sets'],
+      summary: 'Delete an anchor set with its embeddings',
+      description: '409 while a translator was fitted on it, unless ?cascade=true, which deletes those translators too.',
+      params: SetParams,
+      querystring: CascadeQuery,
+      response: { 204: z.null().describe('Deleted'), ...problemResponses(400, 401, 403, 404, 409) }
+    }
+  }, async (request, reply) => {
+    const { set } = request.params
+    const outcome = await app.store.deleteAnchorSet(set, { cascade: request.query.cascade })
+    if (outcome.status === 'not-found') throw notFound(`anchor set "${set}" does not exist`)
+    if (outcome.status === 'conflict') {
+      throw conflict(`anchor set "${set}" is in use by ${describeDependents(outcome.dependents)}; delete those first, or send ?cascade=true to delete them with it`)
+    }
+    return reply.code(204).send(null)
+  })
+
+  documentBinary('put', '/v1/anchor-sets/{set}/embeddings/{space}', {
+    request: "The whole set's embeddings in the set's order: raw little-endian float32, row-major (rows = set size, row length = the space's dim), or a .npy file (float32 or float64, C order, 2-D)."
+  })
+  app.put('/v1/anchor-sets/:set/embeddings/:space', {
+    schema: {
+      tags: ['anchor-sets'],
+      summary: "Upload a space's embeddings of the set's items",
+      description: "Rows follow `ids` when given (a subset of the set's ids), else the set's own order (then the row count equals the set's size). " +
+        'Binary bodies (application/octet-stream, application/x-npy) always follow the set order. Replaces earlier embeddings of that space in that set.',
+      params: SetSpaceParams,
+      body: EmbeddingsBody,
+      response: { 201: EmbeddingsStored, ...problemResponses(400, 401, 403, 404, 413, 415, 422) }
+    }
+  }, async (request, reply) => {
+    const { set, space } = request.params
+    const [setRecord, spaceRecord] = await Promise.all([app.store.getAnchorSet(set), app.store.getSpace(space)])
+    if (setRecord === null) throw notFound(`anchor set "${set}" does not exist; create it with PUT /v1/anchor-sets/${enc(set)}`)
+    if (spaceRecord === null) throw notFound(`space "${space}" does not exist; create it with PUT /v1/spaces/${enc(space)}`)
+    const target = { field: 'vectors', cols: spaceRecord.dim, colsLabel: `space "${space}"`, maxRows: Math.min(opts.maxRows, setRecord.ids.length) }
+
+    let matrix: Matrix
+    let ids: string[] | undefined
+    if (isBinaryBody(request)) {
+      matrix = readBinaryMatrix(request, target)
+    } else {
+      matrix = readMatrixField(request, request.body.vectors, target)
+      ids = request.body.ids
+    }
+    if (ids === undefined) {
+      if (matrix.rows !== setRecord.ids.length) {
+        throw unprocessable(`vectors has ${matrix.rows} rows but anchor set "${set}" has ${setRecord.ids.length} ids; send one row per id in the set's order, or send "ids" naming the rows (JSON bodies)`)
+      }
+      ids = setRecord.ids
+    } else {
+      if (ids.length !== matrix.rows) {
+        throw unprocessable(`ids has ${ids.length} entries but vectors has ${matrix.rows} rows; send one id per row`)
+      }
+      const ordered = orderRows(setRecord, ids)
+      matrix = takeRows(matrix, ordered.order)
+      ids = ordered.ids
+    }
+    const stats = rowNormStats(matrix)
+    const outcome = await app.store.putEmbeddings({
+      set, space, ids, matrix, rows: matrix.rows, dim: matrix.cols, ...stats, updatedAt: new Date().toISOString()
+    })
+    if (outcome.status === 'missing-set') throw notFound(`anchor set "${set}" was deleted while the embeddings were uploaded`)
+    if (outcome.status === 'missing-space') throw notFound(`space "${space}" was deleted while the embeddings were uploaded`)
+    return reply.code(201).send({ set, space, rows: matrix.rows, dim: matrix.cols, ...stats, replaced: outcome.replaced })
+  })
+
+  documentBinary('get', '/v1/anchor-sets/{set}/embeddings/{space}', {
+    response: "With Accept: application/octet-stream (raw little-endian float32) or application/x-npy: the matrix alone, rows in the set's order, shape in X-Shape; X-Complete says whether every id of the set has a row (else fetch the ids as JSON)."
+  })
+  app.get('/v1/anchor-sets/:set/embeddings/:space', {
+    schema: {
+      tags: ['anchor-sets'],
+      summary: "Download a space's embeddings of the set",
+      params: SetSpaceParams,
+      querystring: GetEmbeddingsQuery,
+      response: { 200: Embeddings, ...problemResponses(400, 401, 404) }
+    }
+  }, async (request, reply) => {
+    const { set, space } = request.params
+    const found = await app.store.getEmbeddings(set, space)
+    if (found === null) {
+      const exists = await app.store.getAnchorSet(set)
+      throw notFound(exists === null
+        ? `anchor set "${set}" does not exist`
+        : `anchor set "${set}" holds no embeddings of space "${space}"; upload them with PUT /v1/anchor-sets/${enc(set)}/embeddings/${enc(space)}`)
+    }
+    const setRecord = await app.store.getAnchorSet(set)
+    return sendMatrix(request, reply, found.matrix, {
+      field: 'vectors',
+      json: { set, space, ids: found.ids },
+      headers: { 'x-complete': String(setRecord !== null && setRecord.ids.length === found.rows) },
+      encodingFormat: request.query.encodingFormat
+    })
+  })
+
+  app.delete('/v1/anchor-sets/:set/embeddings/:space', {
+    schema: {
+      tags: ['anchor-sets'],
+      summary: "Delete a space's embeddings from the set",
+      description: '409 while a translator was fitted on them, unless ?cascade=true, which deletes those translators too.',
+      params: SetSpaceParams,
+      querystring: CascadeQuery,
+      response: { 204: z.null().describe('Deleted'), ...problemResponses(400, 401, 403, 404, 409) }
+    }
+  }, async (request, reply) => {
+    const { set, space } = request.params
+    const outcome = await app.store.deleteEmbeddings(set, space, { cascade: request.query.cascade })
+    if (outcome.status === 'not-found') throw notFound(`anchor set "${set}" holds no embeddings of space "${space}"`)
+    if (outcome.status === 'conflict') {
+      throw conflict(`these embeddings are in use by ${describeDependents(outcome.dependents)}; delete those first, or send ?cascade=true to delete them too`)
+    }
+    return reply.code(204).send(null)
+  })
+
+  app.post('/v1/anchor-sets/:set/select', {
+    config: { scope: 'read' },
+    schema: {
+      tags: ['anchor-sets'],
+      summary: 'Choose k well-spread ids among those a space holds',
+      description: 'For choosing which items to embed with another model. Seeded and reproducible: the same set, space, k, strategy and seed give the same ids.',
+      params: SetParams,
+      body: SelectBody,
+      response: { 200: SelectResult, ...problemResponses(400, 401, 404, 422) }
+    }
+  }, async (request) => {
+    const { set } = request.params
+    const { space, k, strategy, seed } = request.body
+    const held = await app.store.getEmbeddings(set, space)
+    if (held === null) {
+      const exists = await app.store.getAnchorSet(set)
+      throw notFound(exists === null ? `anchor set "${set}" does not exist` : `anchor set "${set}" holds no embeddings of space "${space}"; upload them first`)
+    }
+    if (k > held.rows) throw unprocessable(`k ${k} is more than the ${held.rows} ids space "${space}" holds in set "${set}"; use at most ${held.rows}`)
+    request.rows = held.rows
+    return { ids: await selectAnchors(held.matrix, held.ids, { k, strategy, seed }, app.engine) }
+  })
+}
+
+export default anchorSets

@@ -1,0 +1,131 @@
+import type { FastifyInstance } from 'fastify'
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
+import type { z } from 'zod'
+import { linearCka, knnJaccard } from '../../analysis/similarity.js'
+import { anchorDigest } from '../../anchors/digest.js'
+import { commonRows } from '../../anchors/parallel.js'
+import type { Projection } from '../../engine/types.js'
+import { badRequest, notFound, unprocessable } from '../../errors.js'
+import { isBinaryBody, readBinaryMatrix, readMatrixField, sendMatrix } from '../../http/matrix.js'
+import type { Matrix } from '../../math/matrix.js'
+import { documentBinary } from '../../plugins/swagger.js'
+import { problemResponses } from '../../schemas/common.js'
+import {
+  RelativeBody, RelativeParams, RelativeQuery, RelativeResult, SimilarityBody, SimilarityResult
+} from '../../schemas/compute.js'
+
+const enc = encodeURIComponent
+
+/** The binary form carries the options in the query string; read them into the JSON shape. */
+function paramsFromQuery (query: z.infer<typeof RelativeQuery>): z.infer<typeof RelativeParams> {
+  const list = (s: string | undefined): string[] | undefined => s === undefined ? undefined : s.split(',').map(p => p.trim()).filter(p => p !== '')
+  const num = (s: string | undefined): number | undefined => s === undefined || s === '' ? undefined : Number(s)
+  const projections = list(query.projection)
+  const candidate = {
+    space: query.space,
+    anchorSet: query.anchorSet,
+    projection: projections === undefined ? undefined : projections.length === 1 ? projections[0] : projections,
+    center: query.center === undefined ? undefined : query.center === 'true',
+    commonWith: list(query.commonWith),
+    topK: num(query.topK),
+    power: num(query.power),
+    normalize: query.normalize,
+    returnAnchorIds: query.returnAnchorIds === undefined ? undefined : query.returnAnchorIds === 'true'
+  }
+  const parsed = RelativeParams.safeParse(Object.fromEntries(Object.entries(candidate).filter(([, v]) => v !== undefined)))
+  if (!parsed.success) {
+    const errors = parsed.error.issues.map(i => ({ path: `querystring.${i.path.join('.')}`, message: i.message }))
+    throw badRequest(`the query string is invalid: ${errors[0].path}: ${errors[0].message} (binary bodies take the options as query parameters, e.g. ?space=A&anchorSet=wiki)`, errors)
+  }
+  return parsed.data
+}
+
+/** The anchors of a space in a set, restricted to the ids that `commonWith` spaces also hold. */
+async function loadAnchors (app: FastifyInstance, set: string, space: string, commonWith: string[]): Promise<{ ids: string[], matrix: Matrix }> {
+  const names = [space, ...commonWith.filter(s => s !== space)]
+  const held = await Promise.all(names.map(async name => await app.store.getEmbeddings(set, name)))
+  for (let i = 0; i < names.length; i++) {
+    if (held[i] === null) {
+      const setExists = await app.store.getAnchorSet(set)
+      if (setExists === null) throw notFound(`anchor set "${set}" does not exist`)
+      throw notFound(`anchor set "${set}" holds no embeddings of space "${names[i]}"; upload them with PUT /v1/anchor-sets/${enc(set)}/embeddings/${enc(names[i])}`)
+    }
+  }
+  const { ids, matrices } = commonRows(held.map(h => ({ ids: h!.ids, matrix: h!.matrix })))
+  if (ids.length === 0) {
+    throw unprocessable(`spaces ${names.map(n => `"${n}"`).join(', ')} hold no anchor id in common in set "${set}"`)
+  }
+  return { ids, matrix: matrices[0] }
+}
+
+const compute: FastifyPluginAsyncZod<{ maxRows: number }> = async (app, opts) => {
+  documentBinary('post', '/v1/relative', {
+    request: 'The input matrix as raw little-endian float32 (row length = the space\'s dim) or a .npy file; the options go in the query string.',
+    response: 'With Accept: application/octet-stream or application/x-npy: the relative matrix; X-Shape, X-Anchors, X-Anchor-Digest, X-Zero-Rows and X-Blocks headers carry the other fields.'
+  })
+  app.post('/v1/relative', {
+    config: { scope: 'read' },
+    schema: {
+      tags: ['compute'],
+      summary: 'Relative representation: each vector as its similarities to the anchors',
+      description: 'Relative vectors made on the same anchors (same anchorDigest) with the same options are comparable across spaces.',
+      body: RelativeBody,
+      querystring: RelativeQuery,
+      response: { 200: RelativeResult, ...problemResponses(400, 401, 404, 413, 415, 422) }
+    }
+  }, async (request, reply) => {
+    const binary = isBinaryBody(request)
+    const params = binary ? paramsFromQuery(request.query) : request.body
+    const space = await app.store.getSpace(params.space)
+    if (space === null) throw notFound(`space "${params.space}" does not exist`)
+    const anchors = await loadAnchors(app, params.anchorSet, params.space, params.commonWith ?? [])
+    const target = { field: 'vectors', cols: space.dim, colsLabel: `space "${params.space}"`, maxRows: opts.maxRows }
+    const x = binary ? readBinaryMatrix(request, target) : readMatrixField(request, request.body.vectors, target)
+    const projections: Projection[] = Array.isArray(params.projection) ? params.projection : [params.projection]
+    if (new Set(projections).size !== projections.length) {
+      throw unprocessable('projection lists a projection twice; each block must be a different projection')
+    }
+    if (params.topK !== undefined && params.topK > anchors.ids.length) {
+      throw unprocessable(`topK ${params.topK} is more than the ${anchors.ids.length} anchors; use at most ${anchors.ids.length}`)
+    }
+    const result = await app.engine.relative(x, anchors.matrix, {
+      projections, center: params.center, topK: params.topK, power: params.power, normalize: params.normalize
+    })
+    const digest = anchorDigest(anchors.ids)
+    return sendMatrix(request, reply, result.matrix, {
+      field: 'vectors',
+      encodingFormat: params.encodingFormat,
+      json: { anchorIds: params.returnAnchorIds ? anchors.ids : null, anchors: anchors.ids.length, blocks: projections, anchorDigest: digest, zeroRows: result.zeroRows },
+      headers: { 'x-anchors': String(anchors.ids.length), 'x-anchor-digest': digest, 'x-zero-rows': String(result.zeroRows), 'x-blocks': projections.join(',') }
+    })
+  })
+
+  app.post('/v1/similarity', {
+    config: { scope: 'read' },
+    schema: {
+      tags: ['compute'],
+      summary: 'How alike two spaces are, on the anchors both hold',
+      body: SimilarityBody,
+      response: { 200: SimilarityResult, ...problemResponses(400, 401, 404, 422) }
+    }
+  }, async (request) => {
+    const { spaces, anchorSet, k } = request.body
+    const held = await Promise.all(spaces.map(async s => await app.store.getEmbeddings(anchorSet, s)))
+    for (let i = 0; i < 2; i++) {
+      if (held[i] === null) throw notFound(`anchor set "${anchorSet}" holds no embeddings of space "${spaces[i]}"`)
+    }
+    const { ids, matrices } = commonRows(held.map(h => ({ ids: h!.ids, matrix: h!.matrix })))
+    if (ids.length < 3) {
+      throw unprocessable(`spaces "${spaces[0]}" and "${spaces[1]}" hold ${ids.length} anchors in common in set "${anchorSet}"; similarity needs at least 3`)
+    }
+    if (k >= ids.length) throw unprocessable(`k ${k} must be below the ${ids.length} anchors both spaces hold`)
+    request.rows = ids.length
+    const [cka, jaccard] = await Promise.all([
+      linearCka(matrices[0], matrices[1], app.engine),
+      knnJaccard(matrices[0], matrices[1], k, app.engine)
+    ])
+    return { count: ids.length, cka, knnJaccard: jaccard }
+  })
+}
+
+export default compute

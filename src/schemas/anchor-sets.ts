@@ -1,0 +1,59 @@
+import { z } from 'zod'
+import { AnchorId, EncodingFormat, MatrixField, MatrixOut, Name } from './common.js'
+
+export const SetParams = z.object({ set: Name.describe('Anchor set name (percent-encode a "/" as %2F)') })
+export const SetSpaceParams = SetParams.extend({ space: Name.describe('Space name (percent-encode a "/" as %2F)') })
+
+export const AnchorSetBody = z.object({
+  ids: z.array(AnchorId).min(1, 'an anchor set holds at least 1 id').describe('The ordered item ids; unique'),
+  description: z.string().max(4096).optional()
+}).strict().meta({ example: { ids: ['cat', 'dog', 'house', 'river'], description: 'a few English words' } })
+
+export const EmbeddingsSummary = z.object({
+  rows: z.number().int(),
+  dim: z.number().int(),
+  zeroRows: z.number().int().describe('Rows with zero norm'),
+  meanNorm: z.number().describe('Mean L2 norm of the rows'),
+  updatedAt: z.string()
+})
+
+export const AnchorSet = z.object({
+  name: z.string(),
+  size: z.number().int(),
+  description: z.string().nullable(),
+  createdAt: z.string(),
+  spaces: z.record(z.string(), EmbeddingsSummary).describe('What each space holds of this set'),
+  ids: z.array(z.string()).optional().describe('The ordered ids, with ?includeIds=true')
+}).meta({ id: 'AnchorSet' })
+
+export const AnchorSetList = z.object({ anchorSets: z.array(AnchorSet) })
+
+export const GetSetQuery = z.object({
+  includeIds: z.enum(['true', 'false']).default('false').transform(v => v === 'true')
+})
+
+export const EmbeddingsBody = z.object({
+  vectors: MatrixField,
+  ids: z.array(AnchorId).optional().describe("Row i belongs to ids[i]: a subset of the set's ids. Default: the set's own order (then rows = set size).")
+}).strict().meta({ example: { vectors: [[0.1, 0.2, 0.3], [0.0, 0.5, -0.1], [0.3, -0.2, 0.9], [0.7, 0.1, 0.0]] } })
+
+export const EmbeddingsStored = z.object({
+  set: z.string(),
+  space: z.string(),
+  rows: z.number().int(),
+  dim: z.number().int(),
+  zeroRows: z.number().int(),
+  meanNorm: z.number(),
+  replaced: z.boolean().describe('Whether earlier embeddings of this space in this set were replaced')
+})
+
+export const GetEmbeddingsQuery = z.object({
+  encodingFormat: EncodingFormat
+})
+
+export const Embeddings = z.object({
+  set: z.string(),
+  space: z.string(),
+  ids: z.array(z.string()).describe("The ids of the rows, in the set's order"),
+  vectors: MatrixOut
+})
