@@ -1,0 +1,40 @@
+import type { FastifyInstance } from 'fastify'
+import { buildApp } from '../../src/app.js'
+import { loadConfig } from '../../src/config.js'
+import { createEngine } from '../../src/engine/index.js'
+import type { Engine } from '../../src/engine/types.js'
+import { MemoryStore } from '../../src/store/memory.js'
+import type { Store } from '../../src/store/types.js'
+
+type Tap = { teardown: (fn: () => unknown) => void }
+
+let shared: Promise<Engine> | undefined
+
+/** One real engine per test process: ORT sessions and workers are costly to start. */
+export async function testEngine (t: Tap): Promise<Engine> {
+  if (shared === undefined) {
+    const engine = createEngine({ executionProviders: ['cpu'], strict: false, intraOpThreads: 1, workers: 1, rowBudget: 4096, sessionCacheSize: 16 })
+    shared = engine
+    t.teardown(async () => { await (await engine).close(); shared = undefined })
+    return await engine
+  }
+  return await shared
+}
+
+/**
+ * The real app (real engine, memory store unless one is given), ready for inject; closed on
+ * teardown. `env` holds configuration variables as the server would read them.
+ */
+export async function testApp (t: Tap, opts: { env?: Record<string, string>, store?: Store } = {}): Promise<FastifyInstance> {
+  const config = loadConfig(opts.env ?? {})
+  const engine = await testEngine(t)
+  const app = await buildApp(config, { store: opts.store ?? new MemoryStore(), engine, logger: false })
+  await app.ready()
+  t.teardown(async () => { await app.close() })
+  return app
+}
+
+/** Parses a JSON reply body, failing loudly when it is not JSON. */
+export function json<T = any> (res: { body: string }): T {
+  return JSON.parse(res.body) as T
+}

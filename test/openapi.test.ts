@@ -1,0 +1,42 @@
+import { readFileSync } from 'node:fs'
+import t from 'tap'
+import { json, testApp } from './helpers/app.js'
+
+t.test('the committed openapi/openapi.json is what the server serves', async t => {
+  const app = await testApp(t)
+  const served = json(await app.inject({ method: 'GET', url: '/openapi.json' }))
+  const committed = JSON.parse(readFileSync(new URL('../openapi/openapi.json', import.meta.url), 'utf8'))
+  t.same(served, committed, 'openapi/openapi.json is stale: run npm run openapi and commit the result')
+  t.equal(served.openapi, '3.1.0')
+})
+
+t.test('every operation documents its responses, errors as problem+json', async t => {
+  const app = await testApp(t)
+  const doc = json(await app.inject({ method: 'GET', url: '/openapi.json' }))
+  let operations = 0
+  for (const [path, item] of Object.entries<any>(doc.paths)) {
+    for (const [method, op] of Object.entries<any>(item)) {
+      operations++
+      t.ok(op.summary, `${method} ${path} has a summary`)
+      t.ok(Object.keys(op.responses ?? {}).length > 0, `${method} ${path} has responses`)
+      for (const [status, response] of Object.entries<any>(op.responses)) {
+        if (Number(status) >= 400 && response.content !== undefined) {
+          t.same(Object.keys(response.content), ['application/problem+json'], `${method} ${path} ${status} is problem+json`)
+        }
+      }
+    }
+  }
+  t.ok(operations >= 12, `documents ${operations} operations`)
+  const upload = doc.paths['/v1/anchor-sets/{set}/embeddings/{space}'].put
+  t.ok(upload.requestBody.content['application/octet-stream'], 'binary upload documented')
+  t.ok(upload.requestBody.content['application/x-npy'], 'npy upload documented')
+})
+
+t.test('/docs serves Swagger UI, and can be switched off', async t => {
+  const app = await testApp(t)
+  const res = await app.inject({ method: 'GET', url: '/docs/' })
+  t.equal(res.statusCode, 200)
+  t.match(res.body, /swagger/i)
+  const off = await testApp(t, { env: { DOCS_ENABLED: 'false' } })
+  t.equal((await off.inject({ method: 'GET', url: '/docs/' })).statusCode, 404)
+})
