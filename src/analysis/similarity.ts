@@ -1,0 +1,302 @@
+/**
+ * Similarity between two embedding spaces on the same items, and retrieval scores of a translation
+ * (definitions: methods.md §10). Large products go through the engine's MatMul; reductions are
+ * accumulated in float64.
+ */
+import type { MatMul } from '../engine/types.js'
+import type { Matrix } from '../math/matrix.js'
+
+/** Rows below this L2 norm are treated as zero, as torch's F.normalize does. */
+const NORM_EPSILON = 1e-12
+
+/** Similarity rows held at once by the blockwise top-k, as a count of float32 values (16 MiB). */
+const BLOCK_VALUES = 1 << 22
+
+/**
+ * Rows scaled to unit L2 norm (norms summed in float64). A row whose norm is below 1e-12 stays
+ * zero, so its cosine with anything is 0 rather than NaN.
+ */
+export function normalizeRows (m: Matrix): Matrix {
+  const { rows, cols, data } = m
+  const out = new Float32Array(rows * cols)
+  for (let i = 0; i < rows; i++) {
+    const start = i * cols
+    let sumSquares = 0
+    for (let j = 0; j < cols; j++) sumSquares += data[start + j] * data[start + j]
+    const norm = Math.sqrt(sumSquares)
+    if (norm < NORM_EPSILON) continue
+    for (let j = 0; j < cols; j++) out[start + j] = data[start + j] / norm
+  }
+  return { rows, cols, data: out }
+}
+
+/** The column-centred matrix, transposed (cols x rows): the layout the Gram products need. */
+function centredTranspose (m: Matrix): Matrix {
+  const { rows, cols, data } = m
+  const means = new Float64Array(cols)
+  for (let i = 0; i < rows; i++) {
+    for (let j = 0; j < cols; j++) means[j] += data[i * cols + j]
+  }
+  for (let j = 0; j < cols; j++) means[j] /= rows
+  const out = new Float32Array(rows * cols)
+  for (let i = 0; i < rows; i++) {
+    for (let j = 0; j < cols; j++) out[j * rows + i] = data[i * cols + j] - means[j]
+  }
+  return { rows: cols, cols: rows, data: out }
+}
+
+function frobeniusSquared (m: Matrix): number {
+  let sum = 0
+  for (let i = 0; i < m.data.length; i++) sum += m.data[i] * m.data[i]
+  return sum
+}
+
+/**
+ * Linear CKA of row-aligned X (N x d1) and Y (N x d2) in the feature form
+ * ‖YcᵀXc‖_F² / (‖XcᵀXc‖_F · ‖YcᵀYc‖_F), Xc and Yc column-centred; the three Gram products are
+ * d x d and go through mm.
+ *
+ * A space whose rows are all equal (or N < 2) has no variance to compare, so the ratio is 0/0:
+ * that case returns 0 ("shares no structure"), never NaN, which JSON cannot carry. The result is
+ * capped at 1 because rounding can push an exact 1 (e.g. CKA(X, X)) a hair above it.
+ */
+export async function linearCka (x: Matrix, y: Matrix, mm: MatMul): Promise<number> {
+  if (x.rows !== y.rows) {
+    throw new RangeError(`CKA needs row-aligned matrices, got ${x.rows} and ${y.rows} rows`)
+  }
+  const xt = centredTranspose(x)
+  const yt = centredTranspose(y)
+  const [xx, yy, yx] = await Promise.all([
+    mm.matmul(xt, xt, { transposeB: true }),
+    mm.matmul(yt, yt, { transposeB: true }),
+    mm.matmul(yt, xt, { transposeB: true })
+  ])
+  const denominator = Math.sqrt(frobeniusSquared(xx)) * Math.sqrt(frobeniusSquared(yy))
+  if (!(denominator > 0)) return 0
+  return Math.min(1, frobeniusSquared(yx) / denominator)
+}
+
+export interface NeighbourOptions {
+  /** Skip index row i for query row i (queries and index are the same rows). */
+  excludeSelf?: boolean
+  /** Query rows per similarity block; by default as many as fit 4 Mi float32 similarities. */
+  blockRows?: number
+}
+
+/**
+ * For each query row, the k index rows with the largest dot product (the cosine when both sides
+ * are row-normalised), best first, as a queries.rows x k array of row indices. Ties go to the
+ * lower index, so the result is deterministic. Similarities are computed through mm one block of
+ * query rows at a time (memory O(block x index.rows)), and each row keeps only a k-sized heap
+ * instead of sorting all index rows: O(N log k) per row.
+ */
+export async function topNeighbours (
+  queries: Matrix,
+  index: Matrix,
+  k: number,
+  mm: MatMul,
+  opts: NeighbourOptions = {}
+): Promise<Int32Array> {
+  const excludeSelf = opts.excludeSelf ?? false
+  const n = index.rows
+  const candidates = excludeSelf ? n - 1 : n
+  if (queries.cols !== index.cols) {
+    throw new RangeError(`queries have ${queries.cols} columns but the index has ${index.cols}`)
+  }
+  if (excludeSelf && queries.rows !== n) {
+    throw new RangeError('excludeSelf needs the queries to be the index rows themselves')
+  }
+  if (!Number.isInteger(k) || k < 1 || k > candidates) {
+    throw new RangeError(`k must be an integer from 1 to ${candidates} (the candidate neighbours), got ${k}`)
+  }
+  const blockRows = opts.blockRows ?? Math.max(1, Math.floor(BLOCK_VALUES / Math.max(n, 1)))
+  if (!Number.isInteger(blockRows) || blockRows < 1) {
+    throw new RangeError(`blockRows must be a positive integer, got ${blockRows}`)
+  }
+
+  const out = new Int32Array(queries.rows * k)
+  // Min-heap on "goodness": the root is the worst kept neighbour, the one to evict first.
+  const heapScore = new Float64Array(k)
+  const heapIndex = new Int32Array(k)
+  const worse = (a: number, b: number): boolean =>
+    heapScore[a] < heapScore[b] || (heapScore[a] === heapScore[b] && heapIndex[a] > heapIndex[b])
+  const swap = (a: number, b: number): void => {
+    const score = heapScore[a]
+    heapScore[a] = heapScore[b]
+    heapScore[b] = score
+    const index = heapIndex[a]
+    heapIndex[a] = heapIndex[b]
+    heapIndex[b] = index
+  }
+  const siftDown = (size: number): void => {
+    let at = 0
+    for (;;) {
+      const left = 2 * at + 1
+      if (left >= size) return
+      const right = left + 1
+      const child = right < size && worse(right, left) ? right : left
+      if (!worse(child, at)) return
+      swap(child, at)
+      at = child
+    }
+  }
+  const siftUp = (from: number): void => {
+    let at = from
+    while (at > 0) {
+      const parent = (at - 1) >> 1
+      if (!worse(at, parent)) return
+      swap(at, parent)
+      at = parent
+    }
+  }
+
+  for (let start = 0; start < queries.rows; start += blockRows) {
+    const end = Math.min(queries.rows, start + blockRows)
+    const block = {
+      rows: end - start,
+      cols: queries.cols,
+      data: queries.data.slice(start * queries.cols, end * queries.cols)
+    }
+    const sims = (await mm.matmul(block, index, { transposeB: true })).data
+    for (let q = start; q < end; q++) {
+      const offset = (q - start) * n
+      let size = 0
+      for (let j = 0; j < n; j++) {
+        if (excludeSelf && j === q) continue
+        const score = sims[offset + j]
+        if (size < k) {
+          heapScore[size] = score
+          heapIndex[size] = j
+          siftUp(size)
+          size++
+        } else if (score > heapScore[0]) {
+          // j only grows, so an equal score never beats the kept (lower-index) root.
+          heapScore[0] = score
+          heapIndex[0] = j
+          siftDown(k)
+        }
+      }
+      // Popping the worst each time fills the row from its end: best first.
+      for (let last = k - 1; last >= 0; last--) {
+        out[q * k + last] = heapIndex[0]
+        swap(0, last)
+        siftDown(last)
+      }
+    }
+  }
+  return out
+}
+
+/** Mean over rows of |A_i ∩ B_i| / |A_i ∪ B_i| for two lists of k distinct indices per row. */
+function meanJaccard (a: Int32Array, b: Int32Array, k: number, indexRows: number): number {
+  const rows = a.length / k
+  if (rows === 0) return 0
+  const seenInRow = new Int32Array(indexRows).fill(-1)
+  let sum = 0
+  for (let i = 0; i < rows; i++) {
+    for (let m = 0; m < k; m++) seenInRow[a[i * k + m]] = i
+    let shared = 0
+    for (let m = 0; m < k; m++) if (seenInRow[b[i * k + m]] === i) shared++
+    sum += shared / (2 * k - shared)
+  }
+  return sum / rows
+}
+
+/**
+ * kNN Jaccard between two spaces on the same N items: for each item i, its k nearest neighbours
+ * by cosine within X and within Y, i itself excluded from both (it would always be shared and
+ * inflate the score), Jaccard of the two sets, averaged. k is from 1 to N − 1.
+ */
+export async function knnJaccard (
+  x: Matrix,
+  y: Matrix,
+  k: number,
+  mm: MatMul,
+  opts: { blockRows?: number } = {}
+): Promise<number> {
+  if (x.rows !== y.rows) {
+    throw new RangeError(`kNN Jaccard needs row-aligned matrices, got ${x.rows} and ${y.rows} rows`)
+  }
+  const neighbourOpts = { excludeSelf: true, blockRows: opts.blockRows }
+  const nx = normalizeRows(x)
+  const ny = normalizeRows(y)
+  const inX = await topNeighbours(nx, nx, k, mm, neighbourOpts)
+  const inY = await topNeighbours(ny, ny, k, mm, neighbourOpts)
+  return meanJaccard(inX, inY, k, x.rows)
+}
+
+export interface RetrievalScores {
+  /** Fraction of rows whose own target is the most similar target. */
+  top1: number
+  /** Fraction of rows whose own target is among the k most similar. */
+  topK: number
+  /** Mean of 1/rank of the own target within the top k, 0 for a miss. */
+  mrr: number
+  /** Mean Jaccard of the translated row's k nearest targets and the true target's k nearest targets (itself included). */
+  jaccard: number
+  /** Mean cosine of each translated row with its own target (0 where either is a zero row). */
+  meanCosine: number
+  /** Mean squared error per element. */
+  mse: number
+}
+
+/**
+ * How well translated rows retrieve their own targets among all target rows (row i of each is the
+ * same item), by cosine: methods.md §10 items 4–8.
+ */
+export async function retrievalScores (
+  translated: Matrix,
+  target: Matrix,
+  k: number,
+  mm: MatMul,
+  opts: { blockRows?: number } = {}
+): Promise<RetrievalScores> {
+  const { rows, cols } = target
+  if (translated.rows !== rows || translated.cols !== cols) {
+    throw new RangeError(`translated (${translated.rows} x ${translated.cols}) and target (${rows} x ${cols}) must have the same shape`)
+  }
+  const nt = normalizeRows(translated)
+  const ny = normalizeRows(target)
+  const fromTranslated = await topNeighbours(nt, ny, k, mm, { blockRows: opts.blockRows })
+  const fromTarget = await topNeighbours(ny, ny, k, mm, { blockRows: opts.blockRows })
+
+  let hits1 = 0
+  let hitsK = 0
+  let reciprocalRanks = 0
+  for (let i = 0; i < rows; i++) {
+    for (let m = 0; m < k; m++) {
+      if (fromTranslated[i * k + m] !== i) continue
+      if (m === 0) hits1++
+      hitsK++
+      reciprocalRanks += 1 / (m + 1)
+      break
+    }
+  }
+
+  // Cosine and error from the raw values in float64, not from the float32 normalised copies.
+  let cosineSum = 0
+  let squaredError = 0
+  const t = translated.data
+  const y = target.data
+  for (let i = 0; i < rows; i++) {
+    let dot = 0
+    let tt = 0
+    let yy = 0
+    for (let j = i * cols; j < (i + 1) * cols; j++) {
+      dot += t[j] * y[j]
+      tt += t[j] * t[j]
+      yy += y[j] * y[j]
+      squaredError += (t[j] - y[j]) * (t[j] - y[j])
+    }
+    cosineSum += dot / (Math.max(Math.sqrt(tt), NORM_EPSILON) * Math.max(Math.sqrt(yy), NORM_EPSILON))
+  }
+
+  return {
+    top1: hits1 / rows,
+    topK: hitsK / rows,
+    mrr: reciprocalRanks / rows,
+    jaccard: meanJaccard(fromTranslated, fromTarget, k, rows),
+    meanCosine: cosineSum / rows,
+    mse: cols === 0 ? 0 : squaredError / (rows * cols)
+  }
+}
