@@ -1,0 +1,356 @@
+/**
+ * Every wire form of a matrix (API.md "Vectors on the wire"): JSON number[][], the base64 object,
+ * whole-body little-endian float32, and NumPy .npy; decoding with checks, and encoding.
+ *
+ * Errors are ProblemErrors: 400 when the value is not the structure it should be, 422 when it is
+ * but its content is unacceptable. Checks that need only the shape run before any per-value work;
+ * every detail names the field, the 0-based row and column where relevant, and how to fix it.
+ */
+import { badRequest, unprocessable, type ProblemError } from '../errors.js'
+import type { Matrix } from '../math/matrix.js'
+import { float16BytesToFloat32, float32ToFloat16Bytes } from './float16.js'
+import { HOST_LITTLE_ENDIAN, readNpyHeader } from './npy.js'
+
+export {
+  float16BitsToFloat32, float16BitsToFloat32Bits, float16BytesToFloat32, float32BitsToFloat16Bits,
+  float32ToFloat16Bits, float32ToFloat16Bytes
+} from './float16.js'
+export { encodeNpy, npyHeader, readNpyHeader, type NpyLayout } from './npy.js'
+export { MEDIA, responseEncoding, type ResponseEncoding } from './negotiate.js'
+
+export interface MatrixFieldOptions {
+  /** The name used in messages and error paths, e.g. "vectors". */
+  field: string
+  /** The row length the matrix must have, when known (a space's dim). */
+  cols?: number
+  /** What `cols` belongs to, for messages, e.g. 'space "glove"'. */
+  colsLabel?: string
+  maxRows?: number
+}
+
+export interface BinaryBodyOptions extends MatrixFieldOptions {
+  /** Raw float32 carries no shape: the row length must come from elsewhere. */
+  cols: number
+}
+
+export type Base64Dtype = 'float32' | 'float16'
+
+export interface Base64Matrix {
+  dtype: Base64Dtype
+  shape: [number, number]
+  /** Base64 of the little-endian values, row-major. */
+  data: string
+}
+
+export type MatrixJson = number[][] | Base64Matrix
+
+const FLOAT32_MAX = 3.4028234663852886e38
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+
+/** 422: well-formed, but the content is unacceptable. */
+function unprocessableAt (path: string, detail: string): ProblemError {
+  return unprocessable(detail, [{ path, message: detail }])
+}
+
+/** 400: not the structure it should be. */
+function badRequestAt (path: string, detail: string): ProblemError {
+  return badRequest(detail, [{ path, message: detail }])
+}
+
+function describeJson (value: unknown): string {
+  if (value === undefined) return 'nothing (the field is missing)'
+  if (value === null) return 'null'
+  if (Array.isArray(value)) return 'an array'
+  if (typeof value === 'string') return 'a string'
+  if (typeof value === 'number') return `the number ${value}`
+  return `${typeof value === 'object' ? 'an' : 'a'} ${typeof value}`
+}
+
+function checkColumns (field: string, cols: number, opts: MatrixFieldOptions): void {
+  if (opts.cols !== undefined && cols !== opts.cols) {
+    const expected = opts.colsLabel !== undefined ? `${opts.colsLabel} has dim ${opts.cols}` : `${opts.cols} are expected`
+    throw unprocessableAt(field, `${field} has ${cols} columns but ${expected}: send rows of exactly ${opts.cols} values.`)
+  }
+  if (cols === 0) throw unprocessableAt(field, `${field} has 0 columns: every row needs at least one value.`)
+}
+
+function checkRowLimit (field: string, rows: number, maxRows: number | undefined): void {
+  if (maxRows !== undefined && rows > maxRows) {
+    throw unprocessableAt(field, `${field} has ${rows} rows, more than the limit of ${maxRows}: send at most ${maxRows} rows per request and split the rest into further requests.`)
+  }
+}
+
+/** Index of the first NaN or ±Inf, or -1. One pass; `v - v` is 0 exactly for finite v. */
+function firstNonFinite (data: Float32Array): number {
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i]
+    if (v - v !== 0) return i
+  }
+  return -1
+}
+
+/** @param source the value as sent, before rounding to float32: tells an overflow from a NaN/Inf. */
+function nonFinite (field: string, index: number, cols: number, source: number): ProblemError {
+  const row = Math.floor(index / cols)
+  const col = index - row * cols
+  const path = `${field}[${row}][${col}]`
+  const where = `(row ${row}, column ${col}, 0-based)`
+  const detail = Number.isFinite(source)
+    ? `${path} is ${source}, beyond the float32 range of ±${FLOAT32_MAX} ${where}: every value must be a finite float32; rescale or clip the values.`
+    : `${path} is ${source} ${where}: every value must be finite; replace NaN and ±Infinity before sending.`
+  return unprocessableAt(path, detail)
+}
+
+function checkFinite (field: string, data: Float32Array, cols: number, sourceAt?: (index: number) => number): void {
+  const bad = firstNonFinite(data)
+  if (bad >= 0) throw nonFinite(field, bad, cols, sourceAt?.(bad) ?? data[bad])
+}
+
+function assertRowLength (cols: number): void {
+  // A programming error in the caller, not the client's: it becomes a 500.
+  if (!Number.isSafeInteger(cols) || cols <= 0) throw new RangeError(`cols must be a positive integer, got ${cols}`)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bytes -> Float32Array
+
+/**
+ * `count` float32 values at `bytes[offset]` -> a Float32Array with its own aligned memory. With
+ * `mayView`, a Buffer that owns its whole ArrayBuffer (never a pool slice, whose ArrayBuffer other
+ * Buffers share) is wrapped instead of copied.
+ */
+function float32FromBytes (bytes: Buffer, offset: number, count: number, littleEndian: boolean, mayView: boolean): Float32Array {
+  const swap = littleEndian !== HOST_LITTLE_ENDIAN
+  if (mayView && !swap && offset === 0 && bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.byteLength === count * 4) {
+    return new Float32Array(bytes.buffer, 0, count)
+  }
+  const out = new Float32Array(count)
+  const outBytes = Buffer.from(out.buffer)
+  outBytes.set(bytes.subarray(offset, offset + count * 4))
+  if (swap) outBytes.swap32()
+  return out
+}
+
+/** float64 values -> float32 (round to nearest even), reading through a DataView: no alignment needed. */
+function float64FromBytes (bytes: Buffer, offset: number, count: number, littleEndian: boolean): { data: Float32Array, sourceAt: (index: number) => number } {
+  const view = new DataView(bytes.buffer, bytes.byteOffset + offset, count * 8)
+  const data = new Float32Array(count)
+  for (let i = 0; i < count; i++) data[i] = view.getFloat64(i * 8, littleEndian)
+  return { data, sourceAt: i => view.getFloat64(i * 8, littleEndian) }
+}
+
+// ---------------------------------------------------------------------------------------------
+// JSON field: number[][] or { dtype, shape, data }
+
+/** A matrix field of a JSON body, in either form. Zero rows are allowed; routes decide. */
+export function decodeMatrixField (value: unknown, opts: MatrixFieldOptions): Matrix {
+  if (Array.isArray(value)) return decodeJsonRows(value, opts)
+  if (value !== null && typeof value === 'object') return decodeBase64Matrix(value as Record<string, unknown>, opts)
+  throw badRequestAt(opts.field, `${opts.field} must be an array of rows (number[][]) or a base64 object { "dtype": "float32", "shape": [rows, cols], "data": "<base64>" }; got ${describeJson(value)}.`)
+}
+
+function rowNotArray (field: string, row: number, value: unknown): ProblemError {
+  return badRequestAt(`${field}[${row}]`, `${field}[${row}] is ${describeJson(value)}, not an array (row ${row}, 0-based): send one array of numbers per row.`)
+}
+
+function decodeJsonRows (rows: unknown[], opts: MatrixFieldOptions): Matrix {
+  const field = opts.field
+  const rowCount = rows.length
+  checkRowLimit(field, rowCount, opts.maxRows)
+  if (rowCount === 0) return { rows: 0, cols: opts.cols ?? 0, data: new Float32Array(0) }
+
+  const first = rows[0]
+  if (!Array.isArray(first)) throw rowNotArray(field, 0, first)
+  const cols = first.length
+  checkColumns(field, cols, opts)
+
+  const data = new Float32Array(rowCount * cols)
+  for (let r = 0; r < rowCount; r++) {
+    const row = rows[r]
+    if (!Array.isArray(row)) throw rowNotArray(field, r, row)
+    if (row.length !== cols) {
+      throw unprocessableAt(`${field}[${r}]`, `${field}[${r}] has ${row.length} values but ${field}[0] has ${cols} (rows are 0-based): every row must have the same length.`)
+    }
+    const base = r * cols
+    for (let c = 0; c < cols; c++) {
+      const v = row[c]
+      if (typeof v !== 'number') {
+        const path = `${field}[${r}][${c}]`
+        // JSON has no NaN or Infinity literals; many serializers write them as null.
+        const hint = v === null ? ' (JSON serializers write NaN and Infinity as null; they are not accepted either)' : ''
+        throw badRequestAt(path, `${path} is ${describeJson(v)} (row ${r}, column ${c}, 0-based): every value must be a JSON number${hint}.`)
+      }
+      data[base + c] = v
+    }
+  }
+  // JSON can still carry 1e999 (parsed as Infinity) or 1e39 (finite, but Infinity as float32).
+  checkFinite(field, data, cols, i => (rows[Math.floor(i / cols)] as number[])[i % cols])
+  return { rows: rowCount, cols, data }
+}
+
+// A search for any character outside the alphabet: about 1 ms per MB, where an anchored
+// /^[A-Za-z0-9+/]*={0,2}$/ takes 6 ms per MB on large strings (it keeps backtracking state).
+const NOT_BASE64 = /[^A-Za-z0-9+/=]/
+
+/** Why `text` is not strict standard base64, or undefined when it is. */
+function base64Problem (text: string): string | undefined {
+  const badChar = NOT_BASE64.exec(text)
+  const badCharAt = badChar === null ? text.length : badChar.index
+  const firstPad = text.indexOf('=')
+  if (firstPad !== -1 && firstPad < badCharAt) {
+    let padEnd = firstPad
+    while (text[padEnd] === '=') padEnd++
+    if (padEnd < text.length && padEnd !== badCharAt) {
+      return `it has '=' padding at offset ${firstPad}, before the end (two base64 strings joined together?)`
+    }
+    if (padEnd - firstPad > 2) return `it ends with ${padEnd - firstPad} '=' padding characters; base64 has at most 2`
+  }
+  if (badChar !== null) return describeInvalidCharacter(badChar[0], badChar.index)
+  // Padding, when present, completes the last 4-character group; without it a last group of a
+  // single character is impossible.
+  if (firstPad === -1 ? text.length % 4 === 1 : text.length % 4 !== 0) {
+    return `its length, ${text.length} characters, is not a possible base64 length (it looks truncated)`
+  }
+  return undefined
+}
+
+function describeInvalidCharacter (ch: string, offset: number): string {
+  if (ch === '\n' || ch === '\r' || ch === ' ' || ch === '\t') {
+    return `it has whitespace or a line break at offset ${offset}; send it on one line without spaces (in Python base64.b64encode, not base64.encodebytes)`
+  }
+  if (ch === '-' || ch === '_') {
+    return `it has '${ch}' at offset ${offset}, from the URL-safe alphabet; use the standard one, with '+' and '/'`
+  }
+  const code = ch.charCodeAt(0)
+  return `it has the character ${JSON.stringify(ch)} (U+${code.toString(16).toUpperCase().padStart(4, '0')}) at offset ${offset}, outside the base64 alphabet`
+}
+
+const BASE64_HOWTO = 'Encode the little-endian values, row-major, with standard base64, e.g. base64.b64encode(array.astype("<f4").tobytes()) in Python or Buffer.from(f32.buffer, f32.byteOffset, f32.byteLength).toString("base64") in Node.'
+
+function isShape (shape: unknown): shape is [number, number] {
+  return Array.isArray(shape) && shape.length === 2 &&
+    shape.every(n => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0)
+}
+
+function decodeBase64Matrix (value: Record<string, unknown>, opts: MatrixFieldOptions): Matrix {
+  const field = opts.field
+  const { dtype, shape, data } = value
+  if (!('dtype' in value) && !('shape' in value) && !('data' in value)) {
+    const keys = Object.keys(value).slice(0, 5).join(', ')
+    throw badRequestAt(field, `${field} is an object with the keys (${keys}); it must be an array of rows (number[][]) or a base64 object { "dtype": "float32", "shape": [rows, cols], "data": "<base64>" }.`)
+  }
+  if (dtype !== 'float32' && dtype !== 'float16') {
+    const shown = typeof dtype === 'string' ? JSON.stringify(dtype).slice(0, 40) : describeJson(dtype)
+    throw badRequestAt(`${field}.dtype`, `${field}.dtype is ${shown}; it must be "float32" or "float16".`)
+  }
+  if (!isShape(shape)) {
+    const shown = shape === undefined ? 'missing' : JSON.stringify(shape).slice(0, 60)
+    throw badRequestAt(`${field}.shape`, `${field}.shape is ${shown}; it must be [rows, cols], two non-negative integers.`)
+  }
+  if (typeof data !== 'string') {
+    throw badRequestAt(`${field}.data`, `${field}.data is ${describeJson(data)}; it must be a string of base64. ${BASE64_HOWTO}`)
+  }
+  const [rows, cols] = shape
+  checkColumns(field, cols, opts)
+  checkRowLimit(field, rows, opts.maxRows)
+
+  const problem = base64Problem(data)
+  if (problem !== undefined) throw badRequestAt(`${field}.data`, `${field}.data is not valid base64: ${problem}. ${BASE64_HOWTO}`)
+  const bytes = Buffer.from(data, 'base64')
+  const itemBytes = dtype === 'float16' ? 2 : 4
+  const count = rows * cols
+  if (bytes.length !== count * itemBytes) {
+    throw unprocessableAt(`${field}.data`, `${field}.data decodes to ${bytes.length} bytes but shape [${rows}, ${cols}] of ${dtype} needs ${rows} x ${cols} x ${itemBytes} = ${count * itemBytes} bytes: make shape match the data, and send every value.`)
+  }
+  const matrixData = dtype === 'float16'
+    ? float16BytesToFloat32(bytes, 0, count)
+    : float32FromBytes(bytes, 0, count, true, true)
+  checkFinite(field, matrixData, cols)
+  return { rows, cols, data: matrixData }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Whole-body binary
+
+/** An application/octet-stream body: little-endian float32, row-major, `opts.cols` per row. */
+export function decodeFloat32Body (buf: Buffer, opts: BinaryBodyOptions): Matrix {
+  const { field, cols } = opts
+  assertRowLength(cols)
+  const rowBytes = cols * 4
+  if (buf.length % rowBytes !== 0) {
+    const owner = opts.colsLabel !== undefined ? ` (the dim of ${opts.colsLabel})` : ''
+    throw unprocessableAt(field, `${field} has ${buf.length} bytes, which is not a whole number of rows: a row is ${cols} float32 values${owner} = ${rowBytes} bytes, and ${buf.length} bytes are ${Math.floor(buf.length / rowBytes)} rows plus ${buf.length % rowBytes} bytes. Send rows x ${cols} little-endian float32 values, row-major, and nothing else.`)
+  }
+  const rows = buf.length / rowBytes
+  checkRowLimit(field, rows, opts.maxRows)
+  // Always a copy: an HTTP body can be a slice at any byte offset of a shared buffer.
+  const data = float32FromBytes(buf, 0, rows * cols, true, false)
+  checkFinite(field, data, cols)
+  return { rows, cols, data }
+}
+
+/** An application/x-npy body: float16/32/64, C order, 1-D (one row) or 2-D; values become float32. */
+export function decodeNpy (buf: Buffer, opts: MatrixFieldOptions): Matrix {
+  const field = opts.field
+  const layout = readNpyHeader(buf, field)
+  const { rows, cols, itemBytes, littleEndian, dataOffset } = layout
+  checkColumns(field, cols, opts)
+  checkRowLimit(field, rows, opts.maxRows)
+
+  const count = rows * cols
+  const expected = count * itemBytes
+  const actual = buf.length - dataOffset
+  if (actual !== expected) {
+    const what = actual < expected ? 'is truncated' : 'has extra bytes after the array'
+    throw unprocessableAt(field, `${field} ${what}: its header says shape (${rows}, ${cols}) of '${layout.descr}', which needs ${expected} bytes of data, but ${actual} bytes follow the header. Send the whole file exactly as numpy.save wrote it.`)
+  }
+
+  if (itemBytes === 8) {
+    const { data, sourceAt } = float64FromBytes(buf, dataOffset, count, littleEndian)
+    checkFinite(field, data, cols, sourceAt)
+    return { rows, cols, data }
+  }
+  const data = itemBytes === 2
+    ? float16BytesToFloat32(buf, dataOffset, count, littleEndian)
+    : float32FromBytes(buf, dataOffset, count, littleEndian, false)
+  checkFinite(field, data, cols)
+  return { rows, cols, data }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Encoders
+
+/** The matrix as little-endian float32 bytes: a view of `m.data` (no copy) on little-endian hosts. */
+export function encodeFloat32Body (m: Matrix): Buffer {
+  const view = Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength)
+  return HOST_LITTLE_ENDIAN ? view : Buffer.from(view).swap32()
+}
+
+/**
+ * The matrix for a JSON response: number[][] ('float'; note JSON.stringify writes -0 as 0), or the
+ * base64 object, float32 by default. float16 is lossy: values round to nearest, beyond ±65504 to ±Inf.
+ */
+export function encodeMatrixJson (m: Matrix, format: 'float'): number[][]
+export function encodeMatrixJson (m: Matrix, format: 'base64', dtype?: Base64Dtype): Base64Matrix
+export function encodeMatrixJson (m: Matrix, format: 'float' | 'base64', dtype?: Base64Dtype): MatrixJson
+export function encodeMatrixJson (m: Matrix, format: 'float' | 'base64', dtype: Base64Dtype = 'float32'): MatrixJson {
+  if (format === 'base64') {
+    const bytes = dtype === 'float16' ? float32ToFloat16Bytes(m.data) : encodeFloat32Body(m)
+    return { dtype, shape: [m.rows, m.cols], data: bytes.toString('base64') }
+  }
+  const { rows, cols, data } = m
+  const out: number[][] = []
+  for (let r = 0; r < rows; r++) {
+    const row: number[] = []
+    for (let c = r * cols, end = c + cols; c < end; c++) row.push(data[c])
+    out.push(row)
+  }
+  return out
+}
+
+/** The X-Shape response header value: "rows,cols". */
+export function shapeHeader (m: Matrix): string {
+  return `${m.rows},${m.cols}`
+}
