@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module'
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import fp from 'fastify-plugin'
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod'
 import type { Config } from './config.js'
 import { createEngine } from './engine/index.js'
@@ -84,9 +85,8 @@ export function serverOptions (config: Config, logger: boolean = true, logTo?: N
       : false,
     bodyLimit: config.BODY_LIMIT,
     // One line per request is written by the metrics plugin, with route, status, duration and rows.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
     requestIdHeader: 'x-request-id',
-    requestIdLogLabel: 'requestId',
     connectionTimeout: 120_000,
     requestTimeout: 300_000,
     keepAliveTimeout: 10_000,
@@ -120,6 +120,7 @@ export async function buildApp (config: Config, deps: BuildOptions = {}): Promis
     if (deps.store === undefined) await store.close()
     throw err
   }
-  await fastify.register(app, { config, store, engine, ownsStore: deps.store === undefined, ownsEngine: deps.engine === undefined })
+  // fastify-plugin: the app's decorators (store, engine, swagger) stay visible on the returned instance.
+  await fastify.register(fp(app), { config, store, engine, ownsStore: deps.store === undefined, ownsEngine: deps.engine === undefined })
   return fastify
 }

@@ -20,7 +20,7 @@ t.test('every operation documents its responses, errors as problem+json', async 
       t.ok(op.summary, `${method} ${path} has a summary`)
       t.ok(Object.keys(op.responses ?? {}).length > 0, `${method} ${path} has responses`)
       for (const [status, response] of Object.entries<any>(op.responses)) {
-        if (Number(status) >= 400 && response.content !== undefined) {
+        if (Number(status) >= 400 && response.content !== undefined && path !== '/readyz') {
           t.same(Object.keys(response.content), ['application/problem+json'], `${method} ${path} ${status} is problem+json`)
         }
       }
@@ -39,4 +39,27 @@ t.test('/docs serves Swagger UI, and can be switched off', async t => {
   t.match(res.body, /swagger/i)
   const off = await testApp(t, { env: { DOCS_ENABLED: 'false' } })
   t.equal((await off.inject({ method: 'GET', url: '/docs/' })).statusCode, 404)
+})
+
+t.test("the document's examples work as Swagger UI's Try it out sends them", async t => {
+  const app = await testApp(t)
+  const doc = json(await app.inject({ method: 'GET', url: '/openapi.json' }))
+  const example = (path: string, method: string): unknown => doc.paths[path][method].requestBody.content['application/json'].schema.example
+  const param = (path: string, method: string, name: string): string => doc.paths[path][method].parameters.find((p: any) => p.name === name).schema.example
+  const send = async (method: string, url: string, payload: unknown): Promise<number> => {
+    const res = await app.inject({ method: method as 'PUT', url, payload: payload as object })
+    t.ok(res.statusCode < 300, `${method} ${url} → ${res.statusCode} ${res.statusCode >= 300 ? res.body : ''}`)
+    return res.statusCode
+  }
+  const space = param('/v1/spaces/{space}', 'put', 'space')
+  const set = param('/v1/anchor-sets/{set}', 'put', 'set')
+  await send('PUT', `/v1/spaces/${space}`, example('/v1/spaces/{space}', 'put'))
+  await send('PUT', '/v1/spaces/demo-b', example('/v1/spaces/{space}', 'put'))
+  await send('PUT', `/v1/anchor-sets/${set}`, example('/v1/anchor-sets/{set}', 'put'))
+  for (const s of [space, 'demo-b']) {
+    await send('PUT', `/v1/anchor-sets/${set}/embeddings/${s}`, example('/v1/anchor-sets/{set}/embeddings/{space}', 'put'))
+  }
+  await send('POST', '/v1/relative', example('/v1/relative', 'post'))
+  await send('POST', '/v1/similarity', example('/v1/similarity', 'post'))
+  await send('POST', `/v1/anchor-sets/${set}/select`, example('/v1/anchor-sets/{set}/select', 'post'))
 })

@@ -1,17 +1,32 @@
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { MEDIA } from '../codecs/vectors.js'
+import { unsupportedMediaType } from '../errors.js'
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The route also takes whole-body application/octet-stream and application/x-npy matrices. */
+    binaryBody?: boolean
+  }
+}
 
 /**
- * Whole-body binary matrices (API.md "Vectors on the wire") arrive as Buffers; the routes decode
- * them with the codecs, which know the row length from the space.
+ * Whole-body binary matrices (API.md "Vectors on the wire") arrive as Buffers; the routes that
+ * take them decode them with the codecs, which know the row length from the space. Every other
+ * route takes JSON only, so plain text is not parsed at all.
  */
 async function contentTypes (app: FastifyInstance, opts: { bodyLimit: number }): Promise<void> {
+  app.removeContentTypeParser('text/plain')
   for (const type of [MEDIA.octetStream, MEDIA.npy]) {
     app.addContentTypeParser(type, { parseAs: 'buffer', bodyLimit: opts.bodyLimit }, (_request, body, done) => {
       done(null, body)
     })
   }
+  app.addHook('preValidation', async (request) => {
+    if (Buffer.isBuffer(request.body) && request.routeOptions.config?.binaryBody !== true) {
+      throw unsupportedMediaType(`${request.method} ${request.routeOptions.url ?? request.url} takes application/json; binary matrix bodies are accepted by the upload, relative and translate routes`)
+    }
+  })
 }
 
 export default fp(contentTypes, { name: 'content-types' })

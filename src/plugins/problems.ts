@@ -23,7 +23,7 @@ function sendProblem (request: FastifyRequest, reply: FastifyReply, problem: Pro
   if (headers !== undefined) void reply.headers(headers)
   return reply
     .code(problem.status)
-    .type('application/problem+json')
+    .type('application/problem+json; charset=utf-8')
     // Bypass the route's response serializer: problems have their own fixed shape.
     .serializer(JSON.stringify)
     .send({ ...problem, instance: request.url.split('?')[0], requestId: request.id })

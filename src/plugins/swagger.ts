@@ -27,12 +27,30 @@ export function documentBinary (method: string, path: string, doc: BinaryDoc): v
 
 type Json = Record<string, any>
 
+/** What each status means on this API, for responses the schemas leave undescribed. */
+const STATUS_DESCRIPTIONS: Record<string, string> = {
+  200: 'OK',
+  201: 'Created',
+  204: 'Deleted',
+  400: 'Malformed request: the problem names the field and what it should be',
+  401: 'Missing or invalid API key (only when API_KEYS is configured)',
+  403: 'The API key lacks the write scope',
+  404: 'The resource does not exist',
+  409: 'Conflict with what is stored (the detail says what and how to resolve it)',
+  413: 'Body over BODY_LIMIT: send fewer rows per request, or a binary encoding',
+  415: 'Unsupported Content-Type',
+  422: 'Well-formed but invalid: wrong dimension, non-finite value (first bad row and column named), too few anchors',
+  503: 'Not ready'
+}
+
 function completeDocument (doc: Json): Json {
   for (const [path, item] of Object.entries<Json>(doc.paths ?? {})) {
     for (const [method, op] of Object.entries<Json>(item)) {
       for (const [status, response] of Object.entries<Json>(op.responses ?? {})) {
-        if (Number(status) >= 400 && response.content?.['application/json'] !== undefined) {
-          response.content = { [MEDIA.problem]: response.content['application/json'] }
+        if (response.description === 'Default Response' && STATUS_DESCRIPTIONS[status] !== undefined) response.description = STATUS_DESCRIPTIONS[status]
+        const json = response.content?.['application/json']
+        if (Number(status) >= 400 && typeof json?.schema?.$ref === 'string' && json.schema.$ref.endsWith('/Problem')) {
+          response.content = { [MEDIA.problem]: json }
         }
       }
       const binary = binaryRoutes.get(`${method} ${path}`)

@@ -1,13 +1,13 @@
 import { z } from 'zod'
 import { AnchorId, EncodingFormat, MatrixField, MatrixOut, Name } from './common.js'
 
-export const SetParams = z.object({ set: Name.describe('Anchor set name (percent-encode a "/" as %2F)') })
-export const SetSpaceParams = SetParams.extend({ space: Name.describe('Space name (percent-encode a "/" as %2F)') })
+export const SetParams = z.object({ set: Name.describe('Anchor set name (percent-encode a "/" as %2F)').meta({ example: 'demo' }) })
+export const SetSpaceParams = SetParams.extend({ space: Name.describe('Space name (percent-encode a "/" as %2F)').meta({ example: 'demo-a' }) })
 
 export const AnchorSetBody = z.object({
   ids: z.array(AnchorId).min(1, 'an anchor set holds at least 1 id').describe('The ordered item ids; unique'),
   description: z.string().max(4096).optional()
-}).strict().meta({ example: { ids: ['cat', 'dog', 'house', 'river'], description: 'a few English words' } })
+}).strict().meta({ example: { ids: ['cat', 'dog', 'river', 'house'], description: 'a few English words' } })
 
 export const EmbeddingsSummary = z.object({
   rows: z.number().int(),
@@ -35,7 +35,7 @@ export const GetSetQuery = z.object({
 export const EmbeddingsBody = z.object({
   vectors: MatrixField,
   ids: z.array(AnchorId).optional().describe("Row i belongs to ids[i]: a subset of the set's ids. Default: the set's own order (then rows = set size).")
-}).strict().meta({ example: { vectors: [[0.1, 0.2, 0.3], [0.0, 0.5, -0.1], [0.3, -0.2, 0.9], [0.7, 0.1, 0.0]] } })
+}).strict().meta({ example: { vectors: [[0.1, 0.9, 0.0], [0.2, 0.8, 0.1], [0.9, 0.1, 0.3], [0.7, 0.0, 0.9]] } })
 
 export const EmbeddingsStored = z.object({
   set: z.string(),

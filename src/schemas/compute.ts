@@ -21,7 +21,7 @@ export const RelativeParams = z.object({
 })
 
 export const RelativeBody = RelativeParams.extend({ vectors: MatrixField }).strict()
-  .meta({ example: { space: 'glove', anchorSet: 'words', vectors: [[0.1, 0.2, 0.3, 0.4]], projection: 'cosine' } })
+  .meta({ example: { space: 'demo-a', anchorSet: 'demo', vectors: [[0.15, 0.85, 0.05]], projection: ['cosine', 'euclidean'], center: true } })
 
 const queryBool = z.enum(['true', 'false']).optional()
 /** The binary form's query string: the same options as strings. */
@@ -50,7 +50,7 @@ export const SimilarityBody = z.object({
   spaces: z.tuple([Name, Name]).describe('The two spaces to compare'),
   anchorSet: Name,
   k: z.number().int().min(1).max(1000).default(10).describe('Neighbourhood size for the kNN Jaccard score')
-}).strict().meta({ example: { spaces: ['glove', 'word2vec'], anchorSet: 'words', k: 10 } })
+}).strict().meta({ example: { spaces: ['demo-a', 'demo-b'], anchorSet: 'demo', k: 2 } })
 
 export const SimilarityResult = z.object({
   count: z.number().int().describe('Anchors both spaces hold, on which the scores are computed'),
@@ -63,7 +63,7 @@ export const SelectBody = z.object({
   k: z.number().int().min(1).describe('How many ids to choose'),
   strategy: z.enum(['fps', 'kmeans', 'random']).default('fps').describe('fps: farthest-point sampling on unit vectors; kmeans: the item nearest each k-means++ centroid; random: uniform'),
   seed: z.number().int().min(0).max(2 ** 32 - 1).default(0)
-}).strict().meta({ example: { space: 'glove', k: 2, strategy: 'fps', seed: 0 } })
+}).strict().meta({ example: { space: 'demo-a', k: 2, strategy: 'fps', seed: 0 } })
 
 export const SelectResult = z.object({ ids: z.array(z.string()) })
 

@@ -1,13 +1,13 @@
 import { z } from 'zod'
 import { Name } from './common.js'
 
-export const SpaceParams = z.object({ space: Name.describe('Space name (percent-encode a "/" as %2F)') })
+export const SpaceParams = z.object({ space: Name.describe('Space name (percent-encode a "/" as %2F)').meta({ example: 'demo-a' }) })
 
 export const SpaceBody = z.object({
   dim: z.number().int().min(1).describe('Length of the embedding vectors of this model'),
   description: z.string().max(4096).optional(),
   metadata: z.record(z.string(), z.unknown()).optional().describe('Free-form JSON about the model (provider, version, ...)')
-}).strict().meta({ example: { dim: 768, description: 'sentence-transformers/all-mpnet-base-v2', metadata: { provider: 'huggingface' } } })
+}).strict().meta({ example: { dim: 3, description: 'a toy model', metadata: { provider: 'example' } } })
 
 export const Space = z.object({
   name: z.string(),
