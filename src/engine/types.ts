@@ -8,7 +8,7 @@ export interface RelativeOptions {
   projections: Projection[]
   /** Subtract the anchors' column mean from inputs and anchors first. */
   center: boolean
-  /** Keep the k largest values per row and block, raise them to `power`, zero the rest. */
+  /** Keep the k largest values per row and block, raise them to `power` keeping their sign (sign(v)·|v|^power), zero the rest. */
   topK?: number
   power?: number
   /** Per row and per block, after top-k. */

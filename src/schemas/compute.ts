@@ -14,7 +14,7 @@ export const RelativeParams = z.object({
   center: z.boolean().default(false).describe("Subtract the anchors' mean from inputs and anchors first (adds translation invariance)"),
   commonWith: z.array(Name).max(16).optional().describe('Use only the anchor ids that these spaces also hold in the set, so their relative vectors line up'),
   topK: z.number().int().min(1).optional().describe('Keep the k largest values per row and block, zero the rest (ASIF-style sparse vectors)'),
-  power: z.number().min(0.01).max(64).default(1).describe('With topK: raise the kept values to this power (negatives are clamped to 0 first)'),
+  power: z.number().min(0.01).max(64).default(1).describe('With topK: raise the kept values to this power, keeping their sign (sign(v)·|v|^power)'),
   normalize: z.enum(['none', 'l2', 'layernorm']).default('none').describe('Per row and per block, after topK: unit L2 norm, or layernorm without affine parameters (eps 1e-5)'),
   encodingFormat: EncodingFormat,
   returnAnchorIds: z.boolean().default(false).describe('Return the anchor ids in their order')

@@ -1,0 +1,222 @@
+/**
+ * Relative projection throughput: rows/second for 1,024 x 768 inputs against 1,000 anchors
+ * (cosine), through the engine and through numpy on the same data in the same run.
+ *
+ *   npx tsx bench/relative.ts           the comparison table
+ *   npx tsx bench/relative.ts --all     plus the measurements behind the engine's design choices:
+ *                                       anchors as initializer vs input, event-loop blocking,
+ *                                       workers x intra-op threads
+ *
+ * Each row of the table is one `BenchRow`; add a row (e.g. the HTTP route) by pushing another
+ * measurement into `rows` in main(). The ratio column is relative to numpy.
+ */
+import { spawn } from 'node:child_process'
+import { createHash } from 'node:crypto'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { availableParallelism, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { createEngine, defaultEngineConfig, type EngineConfig } from '../src/engine/index.js'
+import { relativeGraph } from '../src/engine/graphs.js'
+import { SessionStore, tensor } from '../src/engine/runtime.js'
+import type { Matrix } from '../src/math/matrix.js'
+import type { RelativeOptions } from '../src/engine/types.js'
+
+const ROWS = 1024
+const DIM = 768
+const ANCHORS = 1000
+const RUNS = 15
+const WARMUP = 3
+const COSINE: RelativeOptions = { projections: ['cosine'], center: false, normalize: 'none' }
+
+export interface BenchRow {
+  name: string
+  medianMs: number
+  rowsPerSecond: number
+  note?: string
+}
+
+function seeded (seed: number): () => number {
+  let s = seed >>> 0
+  return () => {
+    s = (s + 0x6D2B79F5) >>> 0
+    let t = Math.imul(s ^ (s >>> 15), s | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+function randomMatrix (rows: number, cols: number, random: () => number): Matrix {
+  const data = new Float32Array(rows * cols)
+  for (let i = 0; i < data.length; i++) data[i] = random() * 2 - 1
+  return { rows, cols, data }
+}
+
+function median (values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  return sorted[Math.floor(sorted.length / 2)]
+}
+
+async function timeRuns (run: () => Promise<unknown>, runs = RUNS, warmup = WARMUP): Promise<number[]> {
+  for (let i = 0; i < warmup; i++) await run()
+  const times: number[] = []
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now()
+    await run()
+    times.push(performance.now() - t0)
+  }
+  return times
+}
+
+async function engineRow (x: Matrix, a: Matrix, config: EngineConfig, name: string): Promise<BenchRow> {
+  const engine = await createEngine(config)
+  try {
+    const times = await timeRuns(async () => await engine.relative(x, a, COSINE))
+    const ms = median(times)
+    return { name, medianMs: ms, rowsPerSecond: x.rows / ms * 1000, note: `${config.workers} workers x ${config.intraOpThreads} threads, min ${Math.min(...times).toFixed(1)} ms` }
+  } finally {
+    await engine.close()
+  }
+}
+
+/** numpy without this machine's OpenBLAS overrides (stack-notes §8), on the same data. */
+async function numpyRow (x: Matrix, a: Matrix): Promise<BenchRow> {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-relative-'))
+  try {
+    const xPath = join(dir, 'x.f32')
+    const aPath = join(dir, 'a.f32')
+    writeFileSync(xPath, new Uint8Array(x.data.buffer, x.data.byteOffset, x.data.byteLength))
+    writeFileSync(aPath, new Uint8Array(a.data.buffer, a.data.byteOffset, a.data.byteLength))
+    const script = fileURLToPath(new URL('./numpy_relative.py', import.meta.url))
+    const args = ['-u', 'OPENBLAS_CORETYPE', '-u', 'OPENBLAS_L2_SIZE', 'python3', script, xPath, aPath, String(x.rows), String(a.rows), String(x.cols), String(RUNS)]
+    const output = await new Promise<string>((resolve, reject) => {
+      const child = spawn('env', args, { stdio: ['ignore', 'pipe', 'inherit'] })
+      let out = ''
+      child.stdout.on('data', (d: Buffer) => { out += d.toString() })
+      child.on('error', reject)
+      child.on('close', code => { code === 0 ? resolve(out) : reject(new Error(`numpy_relative.py exited with ${code}`)) })
+    })
+    const r = JSON.parse(output.trim().split('\n').pop() ?? '{}') as { medianMs: number, minMs: number, rowsPerSecond: number, numpy: string, blas: string }
+    return { name: 'numpy normalize(X) @ normalize(A).T', medianMs: r.medianMs, rowsPerSecond: r.rowsPerSecond, note: `numpy ${r.numpy} ${r.blas}, min ${r.minMs.toFixed(1)} ms` }
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+function printTable (title: string, rows: BenchRow[], baseline?: BenchRow): void {
+  console.log(`\n${title}`)
+  for (const row of rows) {
+    const ratio = baseline === undefined ? '' : `  ${(row.rowsPerSecond / baseline.rowsPerSecond).toFixed(2)}x numpy`
+    console.log(`  ${row.name.padEnd(40)} ${row.medianMs.toFixed(2).padStart(8)} ms  ${Math.round(row.rowsPerSecond).toLocaleString('en-US').padStart(9)} rows/s${ratio}${row.note === undefined ? '' : `  (${row.note})`}`)
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// --all: the measurements behind the design choices.
+
+/** Anchors baked into the graph (one session per anchor matrix) vs fed as a runtime input. */
+async function anchorsModes (x: Matrix, a: Matrix): Promise<void> {
+  console.log('\nanchors as initializer vs runtime input (in-process session, cosine, 1,024 x 768 vs 1,000)')
+  for (const threads of [1, 2]) {
+    const store = new SessionStore('cpu', threads, 4)
+    const params = { ...COSINE, power: 1 }
+    const feedsX = { X: tensor(x.data, [x.rows, x.cols]) }
+    let t0 = performance.now()
+    await store.run('initializer', () => relativeGraph({ ...params, anchors: a }), feedsX)
+    const firstInit = performance.now() - t0
+    t0 = performance.now()
+    await store.run('input', () => relativeGraph(params), { ...feedsX, A: tensor(a.data, [a.rows, a.cols]) })
+    const firstInput = performance.now() - t0
+    const init = await timeRuns(async () => await store.run('initializer', () => relativeGraph(params), feedsX))
+    const input = await timeRuns(async () => await store.run('input', () => relativeGraph(params), { ...feedsX, A: tensor(a.data, [a.rows, a.cols]) }))
+    const hash = await timeRuns(async () => createHash('sha256').update(new Uint8Array(a.data.buffer)).digest('hex'))
+    store.close()
+    console.log(`  ${threads} thread(s): initializer first call ${firstInit.toFixed(1)} ms, warm ${median(init).toFixed(2)} ms; ` +
+      `input first call ${firstInput.toFixed(1)} ms, warm ${median(input).toFixed(2)} ms; sha256 of the anchors (the cache key an initializer needs) ${median(hash).toFixed(2)} ms`)
+  }
+}
+
+/**
+ * Does a timer get served while a 4,096-row batch computes? A 1 ms interval stands in for
+ * /healthz; the longest gap between its ticks during the batch is how long the loop was blocked.
+ */
+async function eventLoop (a: Matrix): Promise<void> {
+  console.log('\nevent loop while a 4,096-row cosine batch runs (1 ms interval timer; longest gap between ticks)')
+  const x = randomMatrix(4096, DIM, seeded(3))
+  const layouts: Array<[string, EngineConfig]> = [
+    ['inline (main thread), 2 threads', { ...defaultEngineConfig(), workers: 0, intraOpThreads: 2 }],
+    ['default worker pool', defaultEngineConfig()]
+  ]
+  for (const [name, config] of layouts) {
+    const engine = await createEngine(config)
+    await engine.relative(x, a, COSINE)
+    const lines: string[] = []
+    for (let run = 0; run < 3; run++) {
+      const ticks: number[] = []
+      const timer = setInterval(() => { ticks.push(performance.now()) }, 1)
+      await new Promise(resolve => setTimeout(resolve, 10))
+      const t0 = performance.now()
+      await engine.relative(x, a, COSINE)
+      const t1 = performance.now()
+      await new Promise(resolve => setTimeout(resolve, 10))
+      clearInterval(timer)
+      let gap = 0
+      for (let i = 1; i < ticks.length; i++) if (ticks[i] > t0 && ticks[i - 1] < t1) gap = Math.max(gap, ticks[i] - ticks[i - 1])
+      const during = ticks.filter(tick => tick > t0 && tick < t1).length
+      lines.push(`batch ${(t1 - t0).toFixed(0)} ms: ${during} ticks during it, longest gap ${gap.toFixed(1)} ms`)
+    }
+    console.log(`  ${name}: ${lines.join('; ')}`)
+    await engine.close()
+  }
+}
+
+/** Workers x intra-op threads on this machine: latency, throughput, and a small request's wait. */
+async function threadLayouts (x: Matrix, a: Matrix): Promise<void> {
+  const cores = availableParallelism()
+  console.log(`\nworkers x intra-op threads (${cores} cores; 1,024-row requests; 16,384-row batch in 1,024-row chunks)`)
+  const big = randomMatrix(16384, DIM, seeded(4))
+  const small = randomMatrix(32, DIM, seeded(5))
+  for (const [workers, threads] of [[1, 2], [2, 1], [1, 1], [2, 2]]) {
+    const engine = await createEngine({ ...defaultEngineConfig(), workers, intraOpThreads: threads, rowBudget: 1024 })
+    const latency = median(await timeRuns(async () => await engine.relative(x, a, COSINE)))
+    const throughput = median(await timeRuns(async () => await Promise.all(Array.from({ length: 8 }, async () => await engine.relative(x, a, COSINE))), 5, 1))
+    let worstLag = 0
+    let last = performance.now()
+    const timer = setInterval(() => { const now = performance.now(); worstLag = Math.max(worstLag, now - last - 2); last = now }, 2)
+    const t0 = performance.now()
+    const bigDone = engine.relative(big, a, COSINE).then(() => performance.now() - t0)
+    await new Promise(resolve => setTimeout(resolve, 20))
+    const s0 = performance.now()
+    await engine.relative(small, a, COSINE)
+    const smallMs = performance.now() - s0
+    const bigMs = await bigDone
+    clearInterval(timer)
+    console.log(`  ${workers} x ${threads}: 1,024-row request ${latency.toFixed(1)} ms; 8 concurrent ${Math.round(8 * ROWS / throughput * 1000).toLocaleString('en-US')} rows/s; ` +
+      `16,384 rows ${bigMs.toFixed(0)} ms (${Math.round(16384 / bigMs * 1000).toLocaleString('en-US')} rows/s), a 32-row request during it ${smallMs.toFixed(1)} ms, worst timer lag ${worstLag.toFixed(1)} ms`)
+    await engine.close()
+  }
+}
+
+async function main (): Promise<void> {
+  const random = seeded(1)
+  const x = randomMatrix(ROWS, DIM, random)
+  const a = randomMatrix(ANCHORS, DIM, random)
+  const config = defaultEngineConfig()
+  console.log(`relative projection, cosine: ${ROWS} x ${DIM} inputs against ${ANCHORS} anchors; median of ${RUNS} warm runs`)
+
+  const rows: BenchRow[] = []
+  rows.push(await engineRow(x, a, config, 'engine (worker pool, default config)'))
+  rows.push(await engineRow(x, a, { ...config, workers: 0, intraOpThreads: availableParallelism() }, 'engine inline (main thread, blocks it)'))
+  const numpy = await numpyRow(x, a)
+  rows.push(numpy)
+  // rows.push(await httpRow(x, a))  — the HTTP route, once it exists
+  printTable('rows/second', rows, numpy)
+
+  if (process.argv.includes('--all')) {
+    await anchorsModes(x, a)
+    await eventLoop(a)
+    await threadLayouts(x, a)
+  }
+}
+
+await main()

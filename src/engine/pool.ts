@@ -1,0 +1,260 @@
+/**
+ * A fixed pool of worker threads that run engine tasks, one task per worker at a time. Tasks are
+ * grouped by call and served round-robin across groups, so a 100,000-row request split into many
+ * chunks does not hold back a small request that arrives after it.
+ */
+import { Worker } from 'node:worker_threads'
+import { extname } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { ProviderError } from './runtime.js'
+import type { FromWorker, ProviderFailureData, Task, TaskResult, ToWorker, WorkerInit } from './tasks.js'
+
+/** One way of starting the worker entry module. */
+export interface WorkerLauncher {
+  name: string
+  spawn: (init: WorkerInit) => Worker
+}
+
+/**
+ * The worker entry sits next to this module with the same extension: worker.js under dist/,
+ * worker.ts when the sources run through a TypeScript loader (tap, tsx). A loader given on the
+ * parent's command line does not always reach workers (tsx 4 on Node 20 registers its hooks on
+ * the main thread only), so for .ts the first launcher registers tsx inside the worker and the
+ * second relies on the inherited execArgv (tap's ts-node import works in workers).
+ */
+export function defaultLaunchers (moduleUrl: string = import.meta.url): WorkerLauncher[] {
+  const extension = extname(fileURLToPath(moduleUrl))
+  const entry = new URL(`./worker${extension}`, moduleUrl)
+  const direct: WorkerLauncher = {
+    name: 'direct',
+    spawn: init => new Worker(entry, { workerData: init })
+  }
+  if (extension !== '.ts' && extension !== '.mts') return [direct]
+  const launchers: WorkerLauncher[] = []
+  let tsxApi: string | undefined
+  try {
+    tsxApi = import.meta.resolve('tsx/esm/api')
+  } catch {
+    tsxApi = undefined
+  }
+  if (tsxApi !== undefined) {
+    const bootstrap = `import(${JSON.stringify(tsxApi)}).then(tsx => { tsx.register(); return import(${JSON.stringify(entry.href)}) })`
+    launchers.push({ name: 'tsx-register', spawn: init => new Worker(bootstrap, { eval: true, workerData: init }) })
+  }
+  launchers.push(direct)
+  return launchers
+}
+
+/** Builds a task when a worker is free, so a chunk's input copy happens just before it runs. */
+export type TaskSource = () => { task: Task, transfer: ArrayBuffer[] }
+
+interface Job {
+  prepare: TaskSource
+  resolve: (result: TaskResult) => void
+  reject: (error: Error) => void
+}
+
+interface Slot {
+  worker: Worker
+  job?: Job
+  /** Sequence number of the task in flight; a reply carries it back. */
+  taskId: number
+}
+
+type StartOutcome =
+  | { ok: true, worker: Worker, provider: string, failures: ProviderFailureData[] }
+  | { ok: false, worker?: Worker, error: Error, fatal: boolean }
+
+/** Starts one worker and waits for its first word: ready, a provider failure, or a load error. */
+function startWorker (launcher: WorkerLauncher, init: WorkerInit): Promise<StartOutcome> {
+  return new Promise(resolve => {
+    let worker: Worker
+    try {
+      worker = launcher.spawn(init)
+    } catch (error) {
+      resolve({ ok: false, error: error as Error, fatal: false })
+      return
+    }
+    const settle = (outcome: StartOutcome): void => {
+      worker.off('message', onMessage)
+      worker.off('error', onError)
+      worker.off('exit', onExit)
+      resolve(outcome)
+    }
+    const onMessage = (message: FromWorker): void => {
+      if (message.type === 'ready') settle({ ok: true, worker, provider: message.provider, failures: message.failures })
+      else if (message.type === 'init-error') settle({ ok: false, worker, error: new ProviderError(message.message, message.failures), fatal: true })
+    }
+    const onError = (error: Error): void => { settle({ ok: false, worker, error, fatal: false }) }
+    const onExit = (code: number): void => { settle({ ok: false, worker, error: new Error(`worker exited with code ${code} before it was ready`), fatal: false }) }
+    worker.on('message', onMessage)
+    worker.on('error', onError)
+    worker.on('exit', onExit)
+  })
+}
+
+export interface PoolStart {
+  pool: WorkerPool
+  provider: string
+  failures: ProviderFailureData[]
+  launcher: string
+}
+
+export class WorkerPool {
+  private readonly slots: Slot[] = []
+  /** Queued jobs per call group; Map order is the round-robin order. */
+  private readonly queues = new Map<number, Job[]>()
+  private nextTaskId = 0
+  private closing = false
+  /** Set when the last worker died and could not be replaced. */
+  private broken: Error | undefined
+
+  private constructor (private readonly launcher: WorkerLauncher, private readonly init: WorkerInit) {}
+
+  /**
+   * Starts `size` workers. The first resolves the execution provider (and may reject with a
+   * ProviderError); the others start on the provider it chose.
+   */
+  static async start (size: number, init: WorkerInit, launchers: WorkerLauncher[] = defaultLaunchers()): Promise<PoolStart> {
+    const loadErrors: string[] = []
+    for (const launcher of launchers) {
+      const first = await startWorker(launcher, init)
+      if (!first.ok) {
+        await first.worker?.terminate()
+        if (first.fatal) throw first.error
+        loadErrors.push(`${launcher.name}: ${first.error.message}`)
+        continue
+      }
+      const pool = new WorkerPool(launcher, { ...init, provider: first.provider })
+      pool.adopt(first.worker)
+      try {
+        const rest = await Promise.all(Array.from({ length: size - 1 }, async () => await startWorker(launcher, pool.init)))
+        for (const outcome of rest) {
+          if (outcome.ok) pool.adopt(outcome.worker)
+          else await outcome.worker?.terminate()
+        }
+        const failed = rest.find(outcome => !outcome.ok)
+        if (failed !== undefined && !failed.ok) throw failed.error
+      } catch (error) {
+        await pool.close()
+        throw error
+      }
+      return { pool, provider: first.provider, failures: first.failures, launcher: launcher.name }
+    }
+    throw new Error(`could not start an engine worker: ${loadErrors.join('; ')}`)
+  }
+
+  get size (): number {
+    return this.slots.length
+  }
+
+  /** Workers with no task and no queued work waiting for them. */
+  get idle (): number {
+    let queued = 0
+    for (const queue of this.queues.values()) queued += queue.length
+    return Math.max(0, this.slots.filter(slot => slot.job === undefined).length - queued)
+  }
+
+  private adopt (worker: Worker): void {
+    const slot: Slot = { worker, taskId: -1 }
+    this.slots.push(slot)
+    worker.on('message', (message: FromWorker) => { this.onMessage(slot, message) })
+    worker.on('error', (error: Error) => { this.onFailure(slot, error) })
+    worker.on('exit', (code: number) => { this.onFailure(slot, new Error(`engine worker exited with code ${code}`)) })
+    // Idle workers must not keep the process alive.
+    worker.unref()
+  }
+
+  private onMessage (slot: Slot, message: FromWorker): void {
+    const job = slot.job
+    if (job === undefined || (message.type !== 'result' && message.type !== 'error') || message.id !== slot.taskId) return
+    slot.job = undefined
+    slot.worker.unref()
+    if (message.type === 'result') job.resolve(message.result)
+    else job.reject(new Error(message.message))
+    this.pump()
+  }
+
+  /** A worker died: fail its job, replace it (unless closing). */
+  private onFailure (slot: Slot, error: Error): void {
+    const index = this.slots.indexOf(slot)
+    if (index === -1) return
+    this.slots.splice(index, 1)
+    slot.job?.reject(error)
+    slot.job = undefined
+    void slot.worker.terminate()
+    if (this.closing) return
+    void startWorker(this.launcher, this.init).then(outcome => {
+      if (this.closing) {
+        void outcome.worker?.terminate()
+      } else if (outcome.ok) {
+        this.adopt(outcome.worker)
+        this.pump()
+      } else {
+        void outcome.worker?.terminate()
+        const failure = new Error(`engine worker could not be restarted: ${outcome.error.message}`)
+        if (this.slots.length === 0) this.broken = failure
+        this.rejectQueued(failure)
+      }
+    })
+  }
+
+  /** Queues a task; jobs of one group start in the order they were queued. */
+  async run (prepare: TaskSource, group = 0): Promise<TaskResult> {
+    if (this.closing) throw new Error('engine is closed')
+    if (this.broken !== undefined) throw this.broken
+    return await new Promise<TaskResult>((resolve, reject) => {
+      const queue = this.queues.get(group)
+      const job: Job = { prepare, resolve, reject }
+      if (queue === undefined) this.queues.set(group, [job])
+      else queue.push(job)
+      this.pump()
+    })
+  }
+
+  private nextJob (): Job | undefined {
+    for (const [group, queue] of this.queues) {
+      const job = queue.shift()
+      this.queues.delete(group)
+      // Re-inserting moves the group to the back: the next job comes from another group.
+      if (queue.length > 0) this.queues.set(group, queue)
+      if (job !== undefined) return job
+    }
+    return undefined
+  }
+
+  private pump (): void {
+    for (const slot of this.slots) {
+      if (slot.job !== undefined) continue
+      const job = this.nextJob()
+      if (job === undefined) return
+      slot.job = job
+      slot.worker.ref()
+      try {
+        const { task, transfer } = job.prepare()
+        slot.taskId = this.nextTaskId++
+        const message: ToWorker = { type: 'task', id: slot.taskId, task }
+        slot.worker.postMessage(message, transfer)
+      } catch (error) {
+        slot.job = undefined
+        slot.worker.unref()
+        job.reject(error as Error)
+      }
+    }
+  }
+
+  private rejectQueued (error: Error): void {
+    for (const queue of this.queues.values()) for (const job of queue) job.reject(error)
+    this.queues.clear()
+  }
+
+  async close (): Promise<void> {
+    if (this.closing) return
+    this.closing = true
+    const error = new Error('engine is closed')
+    this.rejectQueued(error)
+    const slots = this.slots.splice(0)
+    for (const slot of slots) slot.job?.reject(error)
+    await Promise.all(slots.map(async slot => await slot.worker.terminate()))
+  }
+}

@@ -1,0 +1,153 @@
+/**
+ * The ONNX Runtime side of the engine: session options, the execution-provider probe with its
+ * fallback, and a bounded session store. Runs inside each worker thread (or inline).
+ */
+import ort from 'onnxruntime-node'
+import { LruCache } from './lru.js'
+import { encodeModel, type GraphSpec } from './onnx.js'
+import { probeGraph, MATMUL_IO } from './graphs.js'
+
+export interface ProviderFailure { provider: string, error: string }
+
+export class ProviderError extends Error {
+  constructor (message: string, readonly failures: ProviderFailure[]) {
+    super(message)
+    this.name = 'ProviderError'
+  }
+}
+
+/**
+ * Session options per stack-notes §3: explicit thread counts (the default behaves as one thread
+ * here), no spinning (idle pools otherwise burn CPU and starve each other), and ORT's own stderr
+ * kept to errors. One provider only: ORT itself places nodes a GPU provider lacks on its CPU
+ * kernels, and onnxruntime-common silently drops an unknown name from a longer list (['bogus',
+ * 'cpu'] "works" on cpu), which would make the probe report a provider that is not in use.
+ */
+export function sessionOptions (provider: string, intraOpThreads: number): ort.InferenceSession.SessionOptions {
+  return {
+    executionProviders: [provider],
+    intraOpNumThreads: intraOpThreads,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    graphOptimizationLevel: 'all',
+    logSeverityLevel: 3,
+    extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } }
+  }
+}
+
+/** The requested providers, lower-cased and de-duplicated, always ending on 'cpu'. */
+export function providerOrder (requested: string[]): string[] {
+  const order = [...new Set(requested.map(p => p.trim().toLowerCase()).filter(p => p !== ''))]
+  if (!order.includes('cpu')) order.push('cpu')
+  return order.slice(0, order.indexOf('cpu') + 1)
+}
+
+function errorMessage (error: unknown): string {
+  return error instanceof Error ? error.message : String(error)
+}
+
+/** Creates and runs the probe graph on one provider; throws what ORT throws. */
+async function runProbe (provider: string, intraOpThreads: number): Promise<void> {
+  const session = await ort.InferenceSession.create(encodeModel({ graph: probeGraph() }), sessionOptions(provider, intraOpThreads))
+  try {
+    const a = new ort.Tensor('float32', Float32Array.from([1, 2, 3, 4]), [2, 2])
+    const result = await session.run({ [MATMUL_IO.a]: a, [MATMUL_IO.b]: a })
+    const y = result[MATMUL_IO.output].data as Float32Array
+    if (y[0] !== 5 || y[3] !== 25) throw new Error(`probe graph computed [${Array.from(y).join(', ')}], expected [5, 11, 11, 25]`)
+  } finally {
+    await session.release()
+  }
+}
+
+/**
+ * Tries each provider in order and returns the first that creates and runs a session. ORT has
+ * no automatic fallback (['cuda', 'cpu'] throws when CUDA fails to load, stack-notes §1), so each
+ * is tried alone. With strict, the first failure is fatal.
+ */
+export async function resolveProvider (requested: string[], strict: boolean, intraOpThreads: number): Promise<{ provider: string, failures: ProviderFailure[] }> {
+  const failures: ProviderFailure[] = []
+  for (const provider of providerOrder(requested)) {
+    try {
+      await runProbe(provider, intraOpThreads)
+      return { provider, failures }
+    } catch (error) {
+      failures.push({ provider, error: errorMessage(error) })
+      if (strict) throw new ProviderError(`execution provider '${provider}' failed to load: ${errorMessage(error)}`, failures)
+    }
+  }
+  throw new ProviderError('no execution provider could run a session', failures)
+}
+
+interface CachedSession {
+  session: Promise<ort.InferenceSession>
+  users: number
+  evicted: boolean
+}
+
+function release (entry: CachedSession): void {
+  entry.session.then(async s => { await s.release() }, () => {}).catch(() => {})
+}
+
+export interface TensorOut { data: Float32Array, dims: number[] }
+
+/**
+ * Sessions keyed by graph, in a bounded LRU. An evicted session is released once no run is using
+ * it (inline mode can interleave runs; a worker runs one task at a time).
+ */
+export class SessionStore {
+  private readonly cache: LruCache<string, CachedSession>
+  created = 0
+
+  constructor (readonly provider: string, readonly intraOpThreads: number, capacity: number) {
+    this.cache = new LruCache<string, CachedSession>(capacity, entry => {
+      entry.evicted = true
+      if (entry.users === 0) release(entry)
+    })
+  }
+
+  get size (): number {
+    return this.cache.size
+  }
+
+  has (key: string): boolean {
+    return this.cache.has(key)
+  }
+
+  keys (): string[] {
+    return this.cache.keys()
+  }
+
+  async run (key: string, build: () => GraphSpec, feeds: Record<string, ort.Tensor>): Promise<Record<string, TensorOut>> {
+    let entry = this.cache.get(key)
+    if (entry === undefined) {
+      const session = ort.InferenceSession.create(encodeModel({ graph: build() }), sessionOptions(this.provider, this.intraOpThreads))
+      entry = { session, users: 0, evicted: false }
+      this.created++
+      this.cache.set(key, entry)
+      // A graph that fails to build must not stay cached.
+      const created = entry
+      session.catch(() => { if (this.cache.peek(key) === created) this.cache.delete(key) })
+    }
+    entry.users++
+    try {
+      const session = await entry.session
+      const result = await session.run(feeds)
+      const out: Record<string, TensorOut> = {}
+      for (const [name, tensor] of Object.entries(result)) {
+        out[name] = { data: tensor.data as Float32Array, dims: tensor.dims.map(Number) }
+      }
+      return out
+    } finally {
+      entry.users--
+      if (entry.evicted && entry.users === 0) release(entry)
+    }
+  }
+
+  close (): void {
+    this.cache.clear()
+  }
+}
+
+export function tensor (data: Float32Array, dims: number[]): ort.Tensor {
+  return new ort.Tensor('float32', data, dims)
+}
