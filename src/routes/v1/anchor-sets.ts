@@ -127,6 +127,7 @@ const anchorSets: FastifyPluginAsyncZod<{ maxAnchors: number, maxRows: number }>
     request: "The whole set's embeddings in the set's order: raw little-endian float32, row-major (rows = set size, row length = the space's dim), or a .npy file (float32 or float64, C order, 2-D)."
   })
   app.put('/v1/anchor-sets/:set/embeddings/:space', {
+    config: { binaryBody: true },
     schema: {
       tags: ['anchor-sets'],
       summary: "Upload a space's embeddings of the set's items",

@@ -64,7 +64,7 @@ const compute: FastifyPluginAsyncZod<{ maxRows: number }> = async (app, opts) =>
     response: 'With Accept: application/octet-stream or application/x-npy: the relative matrix; X-Shape, X-Anchors, X-Anchor-Digest, X-Zero-Rows and X-Blocks headers carry the other fields.'
   })
   app.post('/v1/relative', {
-    config: { scope: 'read' },
+    config: { scope: 'read', binaryBody: true },
     schema: {
       tags: ['compute'],
       summary: 'Relative representation: each vector as its similarities to the anchors',
