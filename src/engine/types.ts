@@ -1,4 +1,12 @@
+import type { LinearMap } from '../fit/types.js'
 import type { Matrix } from '../math/matrix.js'
+
+/** A dense row-major float64 matrix, for fitting (normal equations, polar factors). */
+export interface Matrix64 {
+  rows: number
+  cols: number
+  data: Float64Array
+}
 
 /** Similarity (or distance) of a row to each anchor; the blocks of a relative vector. */
 export type Projection = 'cosine' | 'angular' | 'euclidean' | 'l1' | 'linf' | 'dot'
@@ -45,5 +53,14 @@ export interface Engine extends MatMul {
   /** Runs a tiny graph end to end; rejects when the engine cannot compute. */
   probe (): Promise<void>
   relative (x: Matrix, anchors: Matrix, opts: RelativeOptions): Promise<RelativeResult>
+  /** a · b in float64 (aᵀ · b with transposeA, a · bᵀ with transposeB), for fitting. */
+  matmul64 (a: Matrix64, b: Matrix64, opts?: { transposeA?: boolean, transposeB?: boolean }): Promise<Matrix64>
+  /**
+   * Applies a translator's map to the rows of x. `key` names the map (e.g. "<translator id>@<version>")
+   * so its session is built once and reused; a different map must never reuse a key.
+   */
+  translate (x: Matrix, map: LinearMap, key: string): Promise<Matrix>
+  /** Releases what the engine keeps for a key (a deleted or replaced translator). */
+  forget (key: string): Promise<void>
   close (): Promise<void>
 }
