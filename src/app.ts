@@ -15,6 +15,8 @@ import swagger from './plugins/swagger.js'
 import operations from './routes/operations.js'
 import anchorSets from './routes/v1/anchor-sets.js'
 import compute from './routes/v1/compute.js'
+import translators from './routes/v1/translators.js'
+import translatorsPlugin from './plugins/translators.js'
 import spaces from './routes/v1/spaces.js'
 import { createStore } from './store/index.js'
 import type { Store } from './store/types.js'
@@ -50,6 +52,7 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
   await fastify.register(contentTypes, { bodyLimit: config.BODY_LIMIT })
   await fastify.register(storePlugin, { store: opts.store, owned: opts.ownsStore })
   await fastify.register(enginePlugin, { engine: opts.engine, owned: opts.ownsEngine })
+  await fastify.register(translatorsPlugin, { cacheSize: config.TRANSLATOR_CACHE })
   await fastify.register(swagger, { version: VERSION, docs: config.DOCS_ENABLED })
   await fastify.register(auth, { keys: config.API_KEYS })
 
@@ -58,6 +61,7 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
   await api.register(spaces, { maxDim: config.MAX_DIM })
   await api.register(anchorSets, { maxAnchors: config.MAX_ANCHORS_PER_SET, maxRows: config.MAX_ROWS_PER_REQUEST })
   await api.register(compute, { maxRows: config.MAX_ROWS_PER_REQUEST })
+  await api.register(translators, { maxRows: config.MAX_ROWS_PER_REQUEST })
 }
 
 function prettyTransport (): FastifyServerOptions['logger'] | undefined {

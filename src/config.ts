@@ -60,6 +60,7 @@ export const configSchema = z.object({
   ENGINE_THREADS: int(1, 256).default(Math.max(1, Math.floor(cores / Math.min(cores, 2)))),
   ENGINE_ROW_BUDGET: int(1, 10_000_000).default(8192),
   ENGINE_SESSION_CACHE: int(1, 10_000).default(32),
+  TRANSLATOR_CACHE: int(1, 100_000).default(64),
   API_KEYS: apiKeys.default([]),
   DOCS_ENABLED: bool.default(true),
   MAX_ROWS_PER_REQUEST: int(1, 100_000_000).default(100_000),

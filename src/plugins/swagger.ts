@@ -16,6 +16,8 @@ export interface BinaryDoc {
   request?: string
   /** Can answer application/octet-stream and application/x-npy by Accept. */
   response?: string
+  /** Answers only application/octet-stream (a file, not a matrix). */
+  file?: string
 }
 
 const binaryRoutes = new Map<string, BinaryDoc>()
@@ -60,6 +62,9 @@ function completeDocument (doc: Json): Json {
         op.requestBody.content[MEDIA.npy] = { schema }
       }
       const ok = op.responses?.['200'] ?? op.responses?.['201']
+      if (binary?.file !== undefined && ok !== undefined) {
+        ok.content = { [MEDIA.octetStream]: { schema: { type: 'string', format: 'binary', description: binary.file } } }
+      }
       if (binary?.response !== undefined && ok?.content !== undefined) {
         const schema = { type: 'string', format: 'binary', description: binary.response }
         ok.content[MEDIA.octetStream] = { schema }
@@ -85,6 +90,7 @@ async function swaggerPlugin (app: FastifyInstance, opts: { version: string, doc
         { name: 'spaces', description: 'Embedding models and their dimensions' },
         { name: 'anchor-sets', description: 'Parallel anchors: items embedded by several spaces' },
         { name: 'compute', description: 'Relative projection and space similarity' },
+        { name: 'translators', description: 'Fit, manage, apply and evaluate maps from one space into another' },
         { name: 'operations', description: 'Health, readiness, metrics' }
       ],
       components: {

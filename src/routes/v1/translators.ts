@@ -1,0 +1,232 @@
+import { randomUUID } from 'node:crypto'
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
+import { z } from 'zod'
+import { linearCka, retrievalScores } from '../../analysis/similarity.js'
+import { commonRows } from '../../anchors/parallel.js'
+import { translatorModel } from '../../engine/graphs.js'
+import { conflict, notFound, unprocessable } from '../../errors.js'
+import { FitError, fitTranslator } from '../../fit/index.js'
+import { isBinaryBody, readBinaryMatrix, readMatrixField, sendMatrix } from '../../http/matrix.js'
+import { documentBinary } from '../../plugins/swagger.js'
+import { problemResponses } from '../../schemas/common.js'
+import {
+  EvaluateBody, EvaluateResult, FitBody, ListQuery, TranslateBody, TranslateQuery, TranslateResult, Translator, TranslatorList,
+  TranslatorParams
+} from '../../schemas/translators.js'
+import type { TranslatorListing } from '../../store/types.js'
+import { mapToStored } from '../../translators/record.js'
+
+const enc = encodeURIComponent
+
+function translatorOut (t: TranslatorListing): z.infer<typeof Translator> {
+  const ridge = t.settings.ridge
+  return {
+    id: t.id,
+    name: t.name,
+    source: t.source,
+    target: t.target,
+    anchorSet: t.anchorSet,
+    method: t.method,
+    scaling: t.scaling,
+    ...(typeof ridge === 'number' ? { ridge } : {}),
+    version: t.version,
+    createdAt: t.createdAt,
+    active: t.active,
+    anchorsUsed: t.anchorsUsed,
+    sourceDim: t.sourceDim,
+    targetDim: t.targetDim,
+    diagnostics: t.diagnostics as z.infer<typeof Translator>['diagnostics']
+  }
+}
+
+const translators: FastifyPluginAsyncZod<{ maxRows: number }> = async (app, opts) => {
+  app.post('/v1/translators', {
+    schema: {
+      tags: ['translators'],
+      summary: 'Fit a translator from one space into another on their parallel anchors',
+      description: 'The parallel anchors are the ids of the anchor set that both spaces hold. The first translator of a (source, target) pair, and any later one with "activate": true, becomes the pair\'s active translator.',
+      body: FitBody,
+      response: { 201: Translator, ...problemResponses(400, 401, 403, 404, 409, 422) }
+    }
+  }, async (request, reply) => {
+    const body = request.body
+    if (body.refine !== undefined) {
+      throw unprocessable('refine (self-learning from unpaired rows) is not available in this version; fit without it')
+    }
+    if (body.source === body.target) throw unprocessable('source and target are the same space; a translator maps one space into another')
+    const [source, target] = await Promise.all([app.store.getSpace(body.source), app.store.getSpace(body.target)])
+    if (source === null) throw notFound(`space "${body.source}" does not exist`)
+    if (target === null) throw notFound(`space "${body.target}" does not exist`)
+    const held = await Promise.all([app.store.getEmbeddings(body.anchorSet, body.source), app.store.getEmbeddings(body.anchorSet, body.target)])
+    for (const [i, name] of [body.source, body.target].entries()) {
+      if (held[i] === null) {
+        const exists = await app.store.getAnchorSet(body.anchorSet)
+        throw notFound(exists === null
+          ? `anchor set "${body.anchorSet}" does not exist`
+          : `anchor set "${body.anchorSet}" holds no embeddings of space "${name}"; upload them with PUT /v1/anchor-sets/${enc(body.anchorSet)}/embeddings/${enc(name)}`)
+      }
+    }
+    const { ids, matrices } = commonRows(held.map(h => ({ ids: h!.ids, matrix: h!.matrix })))
+    if (ids.length < 2) {
+      throw unprocessable(`spaces "${body.source}" and "${body.target}" hold ${ids.length} anchor${ids.length === 1 ? '' : 's'} in common in set "${body.anchorSet}"; a translator needs at least 2 parallel anchors (and about as many as the larger dimension to be well determined)`)
+    }
+    request.rows = ids.length
+    let result
+    try {
+      result = await fitTranslator(matrices[0], matrices[1], {
+        method: body.method, scaling: body.scaling, ridge: body.ridge, holdout: body.holdout, folds: body.folds, seed: body.seed
+      }, app.engine)
+    } catch (err) {
+      if (err instanceof FitError) throw unprocessable((err as Error).message)
+      throw err
+    }
+    const { params, settings } = mapToStored(result.map)
+    const outcome = await app.store.createTranslator({
+      meta: {
+        id: randomUUID(),
+        name: body.name ?? `${body.source} → ${body.target}`,
+        source: body.source,
+        target: body.target,
+        anchorSet: body.anchorSet,
+        method: result.method,
+        scaling: result.scaling,
+        version: 0,
+        createdAt: new Date().toISOString(),
+        anchorsUsed: ids.length,
+        sourceDim: source.dim,
+        targetDim: target.dim,
+        diagnostics: result.diagnostics as unknown as Record<string, unknown>,
+        settings: { ...settings, ...(result.ridge !== undefined ? { ridge: result.ridge } : {}) }
+      },
+      params
+    }, { activate: body.activate ?? false })
+    if (outcome.status === 'missing') {
+      throw conflict(`the ${outcome.what === 'anchorSet' ? 'anchor set' : `${outcome.what} space`} was deleted while the translator was being fitted; nothing was stored`)
+    }
+    return reply.code(201).send(translatorOut(outcome.value))
+  })
+
+  app.get('/v1/translators', {
+    schema: {
+      tags: ['translators'],
+      summary: 'List translators, optionally of one source and/or target',
+      querystring: ListQuery,
+      response: { 200: TranslatorList, ...problemResponses(400, 401) }
+    }
+  }, async (request) => ({ translators: (await app.store.listTranslators(request.query)).map(translatorOut) }))
+
+  app.get('/v1/translators/:id', {
+    schema: { tags: ['translators'], summary: 'Get a translator', params: TranslatorParams, response: { 200: Translator, ...problemResponses(400, 401, 404) } }
+  }, async (request) => {
+    const found = await app.store.getTranslatorMeta(request.params.id)
+    if (found === null) throw notFound(`translator "${request.params.id}" does not exist`)
+    return translatorOut(found)
+  })
+
+  app.post('/v1/translators/:id/activate', {
+    schema: {
+      tags: ['translators'],
+      summary: "Make a translator its pair's active one",
+      params: TranslatorParams,
+      response: { 200: Translator, ...problemResponses(400, 401, 403, 404) }
+    }
+  }, async (request) => {
+    const activated = await app.store.activateTranslator(request.params.id)
+    if (activated === null) throw notFound(`translator "${request.params.id}" does not exist`)
+    return translatorOut(activated)
+  })
+
+  app.delete('/v1/translators/:id', {
+    schema: {
+      tags: ['translators'],
+      summary: 'Delete a translator',
+      description: 'Deleting the active translator leaves its pair with none active until another is activated or fitted.',
+      params: TranslatorParams,
+      response: { 204: z.null().describe('Deleted'), ...problemResponses(400, 401, 403, 404) }
+    }
+  }, async (request, reply) => {
+    const deleted = await app.store.deleteTranslator(request.params.id)
+    if (!deleted) throw notFound(`translator "${request.params.id}" does not exist`)
+    app.translators.evict(request.params.id)
+    return reply.code(204).send(null)
+  })
+
+  documentBinary('get', '/v1/translators/{id}/onnx', { file: 'An ONNX model (ModelProto, opset 21): input x [N, sourceDim] float32, output y [N, targetDim] float32' })
+  app.get('/v1/translators/:id/onnx', {
+    schema: {
+      tags: ['translators'],
+      summary: 'Download the translator as a standalone ONNX model',
+      description: 'Input x [N, sourceDim] float32, output y [N, targetDim] float32; it computes exactly what /v1/translate computes (scaling, map and de-scaling baked in).',
+      params: TranslatorParams,
+      response: { 200: z.custom<Buffer>(() => true).describe('An ONNX ModelProto'), ...problemResponses(400, 401, 404) }
+    }
+  }, async (request, reply) => {
+    const loaded = await app.translators.get(request.params.id)
+    if (loaded === null) throw notFound(`translator "${request.params.id}" does not exist`)
+    const model = translatorModel(loaded.map)
+    return reply
+      .type('application/octet-stream')
+      .header('content-disposition', `attachment; filename="translator-${loaded.meta.id}-v${loaded.meta.version}.onnx"`)
+      .header('x-translator-version', String(loaded.meta.version))
+      .send(Buffer.from(model.buffer, model.byteOffset, model.byteLength))
+  })
+
+  documentBinary('post', '/v1/translate', {
+    request: "The source matrix as raw little-endian float32 (row length = the source space's dim) or a .npy file; source, target and optionally translator go in the query string.",
+    response: 'With Accept: application/octet-stream or application/x-npy: the translated matrix; X-Shape, X-Translator-Id and X-Translator-Version headers carry the other fields.'
+  })
+  app.post('/v1/translate', {
+    config: { scope: 'read', binaryBody: true },
+    schema: {
+      tags: ['translators'],
+      summary: 'Translate vectors from a source space into a target space',
+      description: "Uses the pair's active translator unless one is named. The response says which translator (id and version) computed it.",
+      body: TranslateBody,
+      querystring: TranslateQuery,
+      response: { 200: TranslateResult, ...problemResponses(400, 401, 404, 413, 415, 422) }
+    }
+  }, async (request, reply) => {
+    const binary = isBinaryBody(request)
+    const { source, target, translator: id } = binary ? request.query : request.body
+    if (source === undefined || target === undefined) {
+      throw unprocessable('source and target are required: in the JSON body, or in the query string for binary bodies (?source=A&target=B)')
+    }
+    const loaded = await app.translators.resolve(source, target, id)
+    const spec = { field: 'vectors', cols: loaded.meta.sourceDim, colsLabel: `space "${source}"`, maxRows: opts.maxRows }
+    const x = binary ? readBinaryMatrix(request, spec) : readMatrixField(request, request.body.vectors, spec)
+    const y = await app.engine.translate(x, loaded.map, loaded.meta.id)
+    return sendMatrix(request, reply, y, {
+      field: 'vectors',
+      encodingFormat: binary ? 'float' : request.body.encodingFormat,
+      json: { translator: { id: loaded.meta.id, version: loaded.meta.version } },
+      headers: { 'x-translator-id': loaded.meta.id, 'x-translator-version': String(loaded.meta.version) }
+    })
+  })
+
+  app.post('/v1/translators/:id/evaluate', {
+    config: { scope: 'read' },
+    schema: {
+      tags: ['translators'],
+      summary: 'Score a translator on pairs of source and true target vectors',
+      description: 'Retrieval is by cosine among the given target rows.',
+      params: TranslatorParams,
+      body: EvaluateBody,
+      response: { 200: EvaluateResult, ...problemResponses(400, 401, 404, 413, 422) }
+    }
+  }, async (request) => {
+    const loaded = await app.translators.get(request.params.id)
+    if (loaded === null) throw notFound(`translator "${request.params.id}" does not exist`)
+    const { meta, map } = loaded
+    const x = readMatrixField(request, request.body.vectors, { field: 'vectors', cols: meta.sourceDim, colsLabel: `space "${meta.source}"`, maxRows: opts.maxRows })
+    const y = readMatrixField(request, request.body.targetVectors, { field: 'targetVectors', cols: meta.targetDim, colsLabel: `space "${meta.target}"`, maxRows: opts.maxRows })
+    if (x.rows !== y.rows) throw unprocessable(`vectors has ${x.rows} rows but targetVectors has ${y.rows}; send the true target of each source row, row for row`)
+    const { k } = request.body
+    if (x.rows < 2) throw unprocessable('evaluation needs at least 2 rows')
+    if (k > x.rows) throw unprocessable(`k ${k} is more than the ${x.rows} rows; use at most ${x.rows}`)
+    const translated = await app.engine.translate(x, map, meta.id)
+    const [scores, cka] = await Promise.all([retrievalScores(translated, y, k, app.engine), linearCka(translated, y, app.engine)])
+    return { count: x.rows, meanCosine: scores.meanCosine, mse: scores.mse, top1: scores.top1, topK: scores.topK, mrr: scores.mrr, jaccard: scores.jaccard, cka }
+  })
+}
+
+export default translators

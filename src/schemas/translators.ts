@@ -1,0 +1,107 @@
+import { z } from 'zod'
+import { EncodingFormat, MatrixField, MatrixOut, Name } from './common.js'
+
+export const FIT_METHODS = ['procrustes', 'linear', 'affine', 'ridge', 'inverse-relative'] as const
+export const SCALINGS = ['standard', 'center', 'l2', 'none'] as const
+
+export const TranslatorParams = z.object({
+  id: z.string().min(1).max(200).describe('Translator id, as returned when it was fitted')
+})
+
+export const FitBody = z.object({
+  source: Name.describe('The space translated from'),
+  target: Name.describe('The space translated into'),
+  anchorSet: Name.describe('The anchor set whose ids both spaces hold: the parallel anchors'),
+  method: z.enum([...FIT_METHODS, 'auto']).default('procrustes')
+    .describe('procrustes: orthogonal map; linear / affine: least squares (affine adds a bias); ridge: regularised least squares; inverse-relative: relative projection inverted on the target anchors; auto: every method and scaling scored by k-fold cross-validation, the best kept'),
+  scaling: z.enum(SCALINGS).default('standard')
+    .describe("standard: subtract the anchors' mean, divide by their std; center: subtract the mean; l2: centre, then unit rows (the output is rescaled to the target anchors' mean norm); none. Target statistics are added back, so outputs live in the target space."),
+  ridge: z.number().positive().max(1e12).optional().describe('Ridge strength (ridge, inverse-relative); searched on held-out anchors when absent'),
+  holdout: z.number().min(0).max(0.5).default(0.1).describe('Fraction of the parallel anchors held out to measure diagnostics.heldOut; the stored map is then refitted on all of them'),
+  folds: z.number().int().min(2).max(20).default(5).describe('Cross-validation folds for method "auto"'),
+  seed: z.number().int().min(0).max(2 ** 32 - 1).default(0),
+  name: z.string().min(1).max(200).optional().describe('A label for people; the id is assigned'),
+  activate: z.boolean().optional().describe("Make it the pair's active translator (the first translator of a pair always is)"),
+  refine: z.object({
+    iterations: z.number().int().min(1).max(50).default(5),
+    k: z.number().int().min(1).max(100).default(10)
+  }).optional().describe('Self-learning refinement from unpaired rows (not available yet: a request with it gets a 422)')
+}).strict().meta({ example: { source: 'demo-a', target: 'demo-b', anchorSet: 'demo', method: 'procrustes', scaling: 'center', holdout: 0 } })
+
+const HeldOut = z.object({
+  count: z.number().int(),
+  meanCosine: z.number(),
+  top1: z.number(),
+  top5: z.number(),
+  mrr: z.number()
+})
+
+export const Translator = z.object({
+  id: z.string(),
+  name: z.string(),
+  source: z.string(),
+  target: z.string(),
+  anchorSet: z.string(),
+  method: z.string(),
+  scaling: z.string(),
+  ridge: z.number().optional(),
+  version: z.number().int().describe('Increases with every translator fitted for this (source, target) pair'),
+  createdAt: z.string(),
+  active: z.boolean().describe("Whether it is its pair's active translator"),
+  anchorsUsed: z.number().int().describe('Parallel anchors the stored map was fitted on'),
+  sourceDim: z.number().int(),
+  targetDim: z.number().int(),
+  diagnostics: z.object({
+    rank: z.number().int().describe('Numerical rank of the fitting problem (below min(anchors, dims) means the map is only determined on the anchors\' span)'),
+    fitResidual: z.number().describe('‖translated − target‖ / ‖target‖ on all the anchors'),
+    heldOut: HeldOut.nullable().describe('Scores on the held-out anchors, retrieved among all the anchors\' target vectors'),
+    candidates: z.array(z.object({
+      method: z.string(), scaling: z.string(), ridge: z.number().optional(), top1: z.number(), meanCosine: z.number(), mrr: z.number(), fitMs: z.number()
+    })).optional().describe('method "auto": every candidate with its cross-validated scores'),
+    ridgeSearch: z.array(z.object({ ridge: z.number(), top1: z.number(), meanCosine: z.number() })).optional(),
+    fitMs: z.number()
+  }).passthrough()
+}).meta({ id: 'Translator' })
+
+export const TranslatorList = z.object({ translators: z.array(Translator) })
+
+export const ListQuery = z.object({
+  source: Name.optional(),
+  target: Name.optional()
+})
+
+export const TranslateBody = z.object({
+  source: Name,
+  target: Name,
+  vectors: MatrixField,
+  translator: z.string().min(1).max(200).optional().describe("A translator id; default: the pair's active translator"),
+  encodingFormat: EncodingFormat
+}).strict().meta({ example: { source: 'demo-a', target: 'demo-b', vectors: [[0.15, 0.85, 0.05]] } })
+
+export const TranslateQuery = z.object({
+  source: Name.optional(),
+  target: Name.optional(),
+  translator: z.string().min(1).max(200).optional()
+})
+
+export const TranslateResult = z.object({
+  vectors: MatrixOut.describe('rows x target dim'),
+  translator: z.object({ id: z.string(), version: z.number().int() })
+})
+
+export const EvaluateBody = z.object({
+  vectors: MatrixField.describe('Source vectors'),
+  targetVectors: MatrixField.describe('The true target vectors of the same items, row for row'),
+  k: z.number().int().min(1).max(1000).default(5)
+}).strict().meta({ example: { vectors: [[0.1, 0.9, 0.0], [0.2, 0.8, 0.1], [0.9, 0.1, 0.3], [0.7, 0.0, 0.9]], targetVectors: [[0.1, 0.9, 0.0], [0.2, 0.8, 0.1], [0.9, 0.1, 0.3], [0.7, 0.0, 0.9]], k: 2 } })
+
+export const EvaluateResult = z.object({
+  count: z.number().int(),
+  meanCosine: z.number().describe('Mean cosine of each translated row with its true target'),
+  mse: z.number().describe('Mean squared error per element'),
+  top1: z.number().describe('Share of rows whose nearest target (cosine, among the given targets) is their own'),
+  topK: z.number().describe('Share of rows whose own target is among their k nearest'),
+  mrr: z.number().describe('Mean of 1/rank of the own target within the k nearest, 0 on a miss'),
+  jaccard: z.number().describe("Jaccard@k of the translated row's k nearest targets against the true target's k nearest (itself included)"),
+  cka: z.number().describe('Linear CKA between the translated and the target rows')
+})

@@ -1,0 +1,87 @@
+import { LruCache } from '../engine/lru.js'
+import type { Engine } from '../engine/types.js'
+import { notFound, unprocessable } from '../errors.js'
+import type { LinearMap } from '../fit/types.js'
+import type { Store, TranslatorMeta } from '../store/types.js'
+import { storedToMap } from './record.js'
+
+export interface LoadedTranslator {
+  meta: TranslatorMeta
+  map: LinearMap
+}
+
+/**
+ * Decoded translators, by id, in a bounded cache. A stored translator never changes (a refit is a
+ * new id and version), so an entry only goes stale when its translator is deleted: the store's
+ * change feed (Redis pub/sub across replicas) evicts it and releases its engine session. Which
+ * translator is *active* for a pair is read from the store on every call (one small read), so an
+ * activation on any replica takes effect at once and a call uses exactly one version.
+ */
+export class TranslatorCache {
+  private readonly cache: LruCache<string, LoadedTranslator>
+  private readonly unsubscribe: () => void
+  hits = 0
+  misses = 0
+  evictions = 0
+
+  constructor (private readonly store: Store, private readonly engine: Engine, capacity: number) {
+    this.cache = new LruCache(capacity, (_value, id) => {
+      this.evictions++
+      void this.engine.forget(id).catch(() => {})
+    })
+    this.unsubscribe = store.onChange(change => {
+      if (change.kind === 'translator') this.evict(change.key)
+    })
+  }
+
+  get size (): number {
+    return this.cache.size
+  }
+
+  evict (id: string): void {
+    if (this.cache.delete(id)) void this.engine.forget(id).catch(() => {})
+  }
+
+  /** The translator with this id, or null when it does not exist. */
+  async get (id: string): Promise<LoadedTranslator | null> {
+    const cached = this.cache.get(id)
+    if (cached !== undefined) {
+      this.hits++
+      return cached
+    }
+    this.misses++
+    const record = await this.store.getTranslator(id)
+    if (record === null) return null
+    const loaded = { meta: record.meta, map: storedToMap(record) }
+    this.cache.set(id, loaded)
+    return loaded
+  }
+
+  /**
+   * The translator a translate call uses: the one named, which must map source to target, or
+   * else the pair's active one.
+   */
+  async resolve (source: string, target: string, id?: string): Promise<LoadedTranslator> {
+    if (id !== undefined) {
+      const named = await this.get(id)
+      if (named === null) throw notFound(`translator "${id}" does not exist`)
+      if (named.meta.source !== source || named.meta.target !== target) {
+        throw unprocessable(`translator "${id}" maps "${named.meta.source}" to "${named.meta.target}", not "${source}" to "${target}"`)
+      }
+      return named
+    }
+    const activeId = await this.store.getActiveTranslatorId(source, target)
+    if (activeId === null) {
+      throw notFound(`no active translator from "${source}" to "${target}"; fit one with POST /v1/translators { "source": "${source}", "target": "${target}", "anchorSet": ... }`)
+    }
+    const active = await this.get(activeId)
+    // Deleted between the two reads: the pair has no active translator any more.
+    if (active === null) throw notFound(`no active translator from "${source}" to "${target}"`)
+    return active
+  }
+
+  close (): void {
+    this.unsubscribe()
+    this.cache.clear()
+  }
+}
