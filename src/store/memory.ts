@@ -175,7 +175,8 @@ export class MemoryStore implements Store {
     checkEmbeddingsShape(rec)
     const set = this.sets.get(rec.set)
     if (set === undefined) return { status: 'missing-set' }
-    if (!this.spaces.has(rec.space)) return { status: 'missing-space' }
+    // A space recreated with another dim since the caller checked it counts as missing.
+    if (this.spaces.get(rec.space)?.dim !== rec.dim) return { status: 'missing-space' }
     const replaced = set.embeddings.has(rec.space)
     set.embeddings.set(rec.space, copyEmbeddings(rec))
     this.emit([{ kind: 'embeddings', key: `${rec.set}|${rec.space}` }])
@@ -207,8 +208,8 @@ export class MemoryStore implements Store {
 
   async createTranslator (rec: TranslatorRecord, opts: { activate: boolean }): Promise<CreateTranslatorOutcome> {
     const { meta } = rec
-    if (!this.spaces.has(meta.source)) return { status: 'missing', what: 'source' }
-    if (!this.spaces.has(meta.target)) return { status: 'missing', what: 'target' }
+    if (this.spaces.get(meta.source)?.dim !== meta.sourceDim) return { status: 'missing', what: 'source' }
+    if (this.spaces.get(meta.target)?.dim !== meta.targetDim) return { status: 'missing', what: 'target' }
     if (!this.sets.has(meta.anchorSet)) return { status: 'missing', what: 'anchorSet' }
     if (this.translators.has(meta.id)) throw new Error(`translator id already exists: ${meta.id}`)
     const pair = pairKey(meta.source, meta.target)

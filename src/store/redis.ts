@@ -89,6 +89,10 @@ local function setIdsKey (set) return tag .. ':set-ids:' .. set end
 local function setSpacesKey (set) return tag .. ':set-spaces:' .. set end
 local function embKey (set, space) return tag .. ':emb:' .. set .. '|' .. space end
 local function paramsKey (id) return tag .. ':tr-params:' .. id end
+local function spaceHasDim (name, dim)
+  local record = redis.call('HGET', spacesKey, name)
+  return record and cjson.decode(record).dim == tonumber(dim)
+end
 
 local function notify (kind, key)
   redis.call('PUBLISH', channel, cjson.encode({ kind = kind, key = key }))
@@ -179,11 +183,12 @@ notify('anchorSet', name)
 return { 'updated', record, oldIds }
 `
 
-// ARGV: tag, channel, set, space, ids JSON, float32 bytes, summary JSON → {status, replaced}
+// ARGV: tag, channel, set, space, ids JSON, float32 bytes, summary JSON, dim → {status, replaced}
+// A space recreated with another dim since the caller checked it counts as missing.
 const putEmbeddingsLua = `
 local set, space = ARGV[3], ARGV[4]
 if redis.call('HEXISTS', setsKey, set) == 0 then return { 'missing-set' } end
-if redis.call('HEXISTS', spacesKey, space) == 0 then return { 'missing-space' } end
+if not spaceHasDim(space, ARGV[8]) then return { 'missing-space' } end
 local key = embKey(set, space)
 local replaced = redis.call('EXISTS', key)
 redis.call('HSET', key, 'ids', ARGV[5], 'data', ARGV[6], 'meta', ARGV[7])
@@ -251,11 +256,12 @@ return { 'deleted', {}, translators }
 `
 
 // ARGV: tag, channel, id, source, target, anchorSet, meta body (no version, no closing brace),
-// refs JSON, activate ('1' | '0'), then parameter name/bytes pairs → {status, version | what, active}
+// refs JSON, activate ('1' | '0'), source dim, target dim, then parameter name/bytes pairs
+// → {status, version | what, active}. A space recreated with another dim counts as missing.
 const createTranslatorLua = `
 local id, source, target, anchorSet = ARGV[3], ARGV[4], ARGV[5], ARGV[6]
-if redis.call('HEXISTS', spacesKey, source) == 0 then return { 'missing', 'source' } end
-if redis.call('HEXISTS', spacesKey, target) == 0 then return { 'missing', 'target' } end
+if not spaceHasDim(source, ARGV[10]) then return { 'missing', 'source' } end
+if not spaceHasDim(target, ARGV[11]) then return { 'missing', 'target' } end
 if redis.call('HEXISTS', setsKey, anchorSet) == 0 then return { 'missing', 'anchorSet' } end
 if redis.call('HEXISTS', translatorsKey, id) == 1 then
   return redis.error_reply('translator id already exists: ' .. id)
@@ -264,7 +270,7 @@ local pair = source .. '|' .. target
 local version = redis.call('HINCRBY', versionsKey, pair, 1)
 redis.call('HSET', translatorsKey, id, ARGV[7] .. ',"version":' .. version .. '}')
 redis.call('HSET', refsKey, id, ARGV[8])
-for i = 10, #ARGV, 2 do redis.call('HSET', paramsKey(id), ARGV[i], ARGV[i + 1]) end
+for i = 12, #ARGV, 2 do redis.call('HSET', paramsKey(id), ARGV[i], ARGV[i + 1]) end
 notify('translator', id)
 local active = 0
 if ARGV[9] == '1' or redis.call('HEXISTS', activeKey, pair) == 0 then
@@ -651,7 +657,7 @@ export class RedisStore implements Store {
     checkEmbeddingsShape(rec)
     const summary = summaryOf(rec)
     const [status, replaced] = list(await this.script(scripts.putEmbeddings, [
-      rec.set, rec.space, JSON.stringify(rec.ids), float32ToBytes(rec.matrix.data), JSON.stringify(summary)
+      rec.set, rec.space, JSON.stringify(rec.ids), float32ToBytes(rec.matrix.data), JSON.stringify(summary), String(rec.dim)
     ]))
     switch (text(status)) {
       case 'missing-set': return { status: 'missing-set' }
@@ -695,6 +701,7 @@ export class RedisStore implements Store {
       openJson(metaJson),
       JSON.stringify([meta.source, meta.target, meta.anchorSet]),
       opts.activate ? '1' : '0',
+      String(meta.sourceDim), String(meta.targetDim),
       ...params
     ]))
     const status = text(reply[0])

@@ -144,7 +144,10 @@ export interface Store {
   deleteAnchorSet (name: string, opts: { cascade: boolean }): Promise<DeleteOutcome>
 
   // Embeddings
-  /** Replaces the space's embeddings in the set, checking that both exist. ids must be a subset of the set's ids (the caller checks). */
+  /**
+   * Replaces the space's embeddings in the set, checking that both exist and the space's dim is
+   * still `rec.dim` (else 'missing-space'). ids must be a subset of the set's ids (the caller checks).
+   */
   putEmbeddings (rec: EmbeddingsRecord): Promise<PutEmbeddingsOutcome>
   getEmbeddings (set: string, space: string): Promise<EmbeddingsRecord | null>
   /** Dependents that block: translators fitted on this set with this space as source or target. */
@@ -154,7 +157,7 @@ export interface Store {
   /**
    * Stores a translator whole, assigning the next version of its (source, target) pair. It becomes
    * the pair's active translator when `activate` is true or the pair has none. Fails with 'missing'
-   * when source, target or anchor set no longer exist. `meta.version` is ignored and assigned here.
+   * when source, target or anchor set no longer exist (or a space's dim is no longer sourceDim/targetDim). `meta.version` is ignored and assigned here.
    */
   createTranslator (rec: TranslatorRecord, opts: { activate: boolean }): Promise<CreateTranslatorOutcome>
   getTranslator (id: string): Promise<TranslatorRecord | null>

@@ -62,8 +62,10 @@ export function embeddings (set: string, spaceName: string, ids: string[], dim: 
   }
 }
 
+/** A translator record; `dims` must match its spaces' dims (the store checks them). */
 export function translator (id: string, source: string, target: string, set: string,
-  params: Record<string, Float32Array> = { W: Float32Array.from([1, 0, 0, 1]), b: Float32Array.from([0.5, -0.5]) }): TranslatorRecord {
+  params: Record<string, Float32Array> = { W: Float32Array.from([1, 0, 0, 1]), b: Float32Array.from([0.5, -0.5]) },
+  dims: [number, number] = [2, 2]): TranslatorRecord {
   return {
     meta: {
       id,
@@ -76,8 +78,8 @@ export function translator (id: string, source: string, target: string, set: str
       version: 0,
       createdAt,
       anchorsUsed: 3,
-      sourceDim: 2,
-      targetDim: 2,
+      sourceDim: dims[0],
+      targetDim: dims[1],
       diagnostics: { rank: 2, fitResidual: 0.125, heldOut: { count: 1, meanCosine: 0.5 } },
       settings: { ridge: 0, empty: {}, list: [] }
     },
@@ -351,6 +353,19 @@ export function storeContract (t: Test, makeStore: MakeStore): void {
     t.same((await store.listAnchorSets()).map(s => s.name), ['other', 'plain'])
   })
 
+  withStore('a space recreated with another dim since the caller checked it counts as missing', async (t, { store }) => {
+    await store.putSpace(space('A', 2))
+    await store.putSpace(space('B', 2))
+    await store.putAnchorSet(anchorSet('wiki', ['a']))
+    t.same(await store.putEmbeddings(embeddings('wiki', 'A', ['a'], 3)), { status: 'missing-space' }, 'embeddings of dim 3 for a dim-2 space')
+    t.equal(await store.getEmbeddings('wiki', 'A'), null, 'nothing stored')
+    const wide = translator('w', 'A', 'B', 'wiki')
+    t.same(await store.createTranslator({ ...wide, meta: { ...wide.meta, sourceDim: 5 } }, { activate: true }), { status: 'missing', what: 'source' })
+    t.same(await store.createTranslator({ ...wide, meta: { ...wide.meta, targetDim: 5 } }, { activate: true }), { status: 'missing', what: 'target' })
+    t.equal(await store.getTranslatorMeta('w'), null, 'no translator stored')
+    t.equal(await store.getActiveTranslatorId('A', 'B'), null)
+  })
+
   withStore('embeddings: missing set or space', async (t, { store }) => {
     await store.putSpace(space('A', 2))
     await store.putAnchorSet(anchorSet('wiki', ['a']))
@@ -508,7 +523,7 @@ export function storeContract (t: Test, makeStore: MakeStore): void {
       empty: new Float32Array(0),
       'mean.x': awkwardFloats(5, 15)
     }
-    const rec = translator('p', 'A', 'B', 'wiki', params)
+    const rec = translator('p', 'A', 'B', 'wiki', params, [768, 384])
     await store.createTranslator(rec, { activate: true })
     const got = await store.getTranslator('p')
     t.ok(got !== null)

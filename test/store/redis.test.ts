@@ -35,7 +35,7 @@ t.test('redis store', { skip }, async t => {
     await store.putSpace(space('B', 2))
     await store.putAnchorSet(anchorSet('wiki', ['a', 'b']))
     await store.putEmbeddings(embeddings('wiki', 'A', ['a', 'b'], 3))
-    await store.createTranslator(translator('t1', 'A', 'B', 'wiki'), { activate: false })
+    await store.createTranslator(translator('t1', 'A', 'B', 'wiki', undefined, [3, 2]), { activate: false })
 
     // With our own server every key on it is ours; on a shared one, look at keys naming this run.
     const pattern = redis.external ? `*${keyPrefix}*` : '*'
@@ -70,10 +70,10 @@ t.test('redis store', { skip }, async t => {
     t.same(JSON.parse(await redis.admin.hget(key, 'ids') ?? 'null'), ['a', 'b', 'c'], 'ids as JSON')
 
     const W = awkwardFloats(6, 9)
-    await store.createTranslator(translator('t1', 'A', 'B', 'wiki', { W }), { activate: false })
+    await store.createTranslator(translator('t1', 'A', 'B', 'wiki', { W }, [5, 2]), { activate: false })
     t.equal(await redis.admin.hstrlen(`{${keyPrefix}}:tr-params:t1`, 'W'), 6 * 4)
     t.same(JSON.parse(await redis.admin.hget(`{${keyPrefix}}:translators`, 't1') ?? 'null'),
-      { ...translator('t1', 'A', 'B', 'wiki').meta, version: 1 }, 'metadata as JSON')
+      { ...translator('t1', 'A', 'B', 'wiki', undefined, [5, 2]).meta, version: 1 }, 'metadata as JSON')
   })
 
   t.test('changes are published on <prefix>:changes', async t => {

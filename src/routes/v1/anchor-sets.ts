@@ -170,7 +170,7 @@ const anchorSets: FastifyPluginAsyncZod<{ maxAnchors: number, maxRows: number }>
       set, space, ids, matrix, rows: matrix.rows, dim: matrix.cols, ...stats, updatedAt: new Date().toISOString()
     })
     if (outcome.status === 'missing-set') throw notFound(`anchor set "${set}" was deleted while the embeddings were uploaded`)
-    if (outcome.status === 'missing-space') throw notFound(`space "${space}" was deleted while the embeddings were uploaded`)
+    if (outcome.status === 'missing-space') throw notFound(`space "${space}" was deleted or recreated with another dim while the embeddings were uploaded; nothing was stored`)
     return reply.code(201).send({ set, space, rows: matrix.rows, dim: matrix.cols, ...stats, replaced: outcome.replaced })
   })
 
