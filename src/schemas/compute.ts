@@ -24,7 +24,7 @@ export const RelativeBody = RelativeParams.extend({ vectors: MatrixField }).stri
   .meta({ example: { space: 'demo-a', anchorSet: 'demo', vectors: [[0.15, 0.85, 0.05]], projection: ['cosine', 'euclidean'], center: true } })
 
 const queryBool = z.enum(['true', 'false']).optional()
-/** The binary form's query string: the same options as strings. */
+/** The binary form's query string: the same options as strings; an unknown one (a typo) is a 400. */
 export const RelativeQuery = z.object({
   space: z.string().optional(),
   anchorSet: z.string().optional(),
@@ -35,7 +35,7 @@ export const RelativeQuery = z.object({
   power: z.string().optional(),
   normalize: z.string().optional(),
   returnAnchorIds: queryBool
-})
+}).strict()
 
 export const RelativeResult = z.object({
   vectors: MatrixOut.describe('rows x (anchors x blocks)'),

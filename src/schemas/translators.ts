@@ -82,7 +82,7 @@ export const TranslateQuery = z.object({
   source: Name.optional(),
   target: Name.optional(),
   translator: z.string().min(1).max(200).optional()
-})
+}).strict()
 
 export const TranslateResult = z.object({
   vectors: MatrixOut.describe('rows x target dim'),

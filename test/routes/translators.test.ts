@@ -1,12 +1,12 @@
 import * as ort from 'onnxruntime-node'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import type { FastifyInstance } from 'fastify'
 import { buildApp } from '../../src/app.js'
 import { loadConfig } from '../../src/config.js'
 import { json, testApp, testEngine } from '../helpers/app.js'
 import { redisForTests, redisSkipReason } from '../helpers/redis-server.js'
 
-type Tap = typeof t
+type Tap = Test
 
 const SOURCE_DIM = 8
 const TARGET_DIM = 6

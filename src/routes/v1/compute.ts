@@ -10,6 +10,7 @@ import { isBinaryBody, readBinaryMatrix, readMatrixField, sendMatrix } from '../
 import type { Matrix } from '../../math/matrix.js'
 import { documentBinary } from '../../plugins/swagger.js'
 import { problemResponses } from '../../schemas/common.js'
+import { requireEmbeddings } from './embeddings.js'
 import {
   RelativeBody, RelativeParams, RelativeQuery, RelativeResult, SimilarityBody, SimilarityResult
 } from '../../schemas/compute.js'
@@ -43,15 +44,8 @@ function paramsFromQuery (query: z.infer<typeof RelativeQuery>): z.infer<typeof 
 /** The anchors of a space in a set, restricted to the ids that `commonWith` spaces also hold. */
 async function loadAnchors (app: FastifyInstance, set: string, space: string, commonWith: string[]): Promise<{ ids: string[], matrix: Matrix }> {
   const names = [space, ...commonWith.filter(s => s !== space)]
-  const held = await Promise.all(names.map(async name => await app.store.getEmbeddings(set, name)))
-  for (let i = 0; i < names.length; i++) {
-    if (held[i] === null) {
-      const setExists = await app.store.getAnchorSet(set)
-      if (setExists === null) throw notFound(`anchor set "${set}" does not exist`)
-      throw notFound(`anchor set "${set}" holds no embeddings of space "${names[i]}"; upload them with PUT /v1/anchor-sets/${enc(set)}/embeddings/${enc(names[i])}`)
-    }
-  }
-  const { ids, matrices } = commonRows(held.map(h => ({ ids: h!.ids, matrix: h!.matrix })))
+  const held = await Promise.all(names.map(async name => await requireEmbeddings(app.store, set, name)))
+  const { ids, matrices } = commonRows(held)
   if (ids.length === 0) {
     throw unprocessable(`spaces ${names.map(n => `"${n}"`).join(', ')} hold no anchor id in common in set "${set}"`)
   }
@@ -110,11 +104,8 @@ const compute: FastifyPluginAsyncZod<{ maxRows: number }> = async (app, opts) =>
     }
   }, async (request) => {
     const { spaces, anchorSet, k } = request.body
-    const held = await Promise.all(spaces.map(async s => await app.store.getEmbeddings(anchorSet, s)))
-    for (let i = 0; i < 2; i++) {
-      if (held[i] === null) throw notFound(`anchor set "${anchorSet}" holds no embeddings of space "${spaces[i]}"`)
-    }
-    const { ids, matrices } = commonRows(held.map(h => ({ ids: h!.ids, matrix: h!.matrix })))
+    const held = await Promise.all(spaces.map(async s => await requireEmbeddings(app.store, anchorSet, s)))
+    const { ids, matrices } = commonRows(held)
     if (ids.length < 3) {
       throw unprocessable(`spaces "${spaces[0]}" and "${spaces[1]}" hold ${ids.length} anchors in common in set "${anchorSet}"; similarity needs at least 3`)
     }

@@ -15,6 +15,7 @@ import {
 } from '../../schemas/translators.js'
 import type { TranslatorListing } from '../../store/types.js'
 import { mapToStored } from '../../translators/record.js'
+import { requireEmbeddings } from './embeddings.js'
 
 const enc = encodeURIComponent
 
@@ -57,16 +58,8 @@ const translators: FastifyPluginAsyncZod<{ maxRows: number }> = async (app, opts
     const [source, target] = await Promise.all([app.store.getSpace(body.source), app.store.getSpace(body.target)])
     if (source === null) throw notFound(`space "${body.source}" does not exist`)
     if (target === null) throw notFound(`space "${body.target}" does not exist`)
-    const held = await Promise.all([app.store.getEmbeddings(body.anchorSet, body.source), app.store.getEmbeddings(body.anchorSet, body.target)])
-    for (const [i, name] of [body.source, body.target].entries()) {
-      if (held[i] === null) {
-        const exists = await app.store.getAnchorSet(body.anchorSet)
-        throw notFound(exists === null
-          ? `anchor set "${body.anchorSet}" does not exist`
-          : `anchor set "${body.anchorSet}" holds no embeddings of space "${name}"; upload them with PUT /v1/anchor-sets/${enc(body.anchorSet)}/embeddings/${enc(name)}`)
-      }
-    }
-    const { ids, matrices } = commonRows(held.map(h => ({ ids: h!.ids, matrix: h!.matrix })))
+    const held = await Promise.all([requireEmbeddings(app.store, body.anchorSet, body.source), requireEmbeddings(app.store, body.anchorSet, body.target)])
+    const { ids, matrices } = commonRows(held)
     if (ids.length < 2) {
       throw unprocessable(`spaces "${body.source}" and "${body.target}" hold ${ids.length} anchor${ids.length === 1 ? '' : 's'} in common in set "${body.anchorSet}"; a translator needs at least 2 parallel anchors (and about as many as the larger dimension to be well determined)`)
     }
