@@ -1,3 +1,4 @@
+import tap from 'tap'
 import type { FastifyInstance } from 'fastify'
 import { buildApp } from '../../src/app.js'
 import { loadConfig } from '../../src/config.js'
@@ -10,12 +11,15 @@ type Tap = { teardown: (fn: () => unknown) => void }
 
 let shared: Promise<Engine> | undefined
 
-/** One real engine per test process: ORT sessions and workers are costly to start. */
-export async function testEngine (t: Tap): Promise<Engine> {
+/**
+ * One real engine per test process: ORT sessions and workers are costly to start. It closes when
+ * the whole test file ends, after every app that used it.
+ */
+export async function testEngine (_t?: Tap): Promise<Engine> {
   if (shared === undefined) {
     const engine = createEngine({ executionProviders: ['cpu'], strict: false, intraOpThreads: 1, workers: 1, rowBudget: 4096, sessionCacheSize: 16 })
     shared = engine
-    t.teardown(async () => { await (await engine).close(); shared = undefined })
+    tap.teardown(async () => { await (await engine).close(); shared = undefined })
     return await engine
   }
   return await shared
