@@ -6,12 +6,13 @@ import { availableParallelism, tmpdir } from 'node:os'
 import { stat, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Matrix } from '../math/matrix.js'
-import type { Engine, EngineInfo, Projection, RelativeOptions, RelativeResult } from './types.js'
-import { NORM_EPS, pairwiseBytesPerRow } from './graphs.js'
+import type { Engine, EngineInfo, Matrix64, Projection, RelativeOptions, RelativeResult } from './types.js'
+import type { LinearMap } from '../fit/types.js'
+import { NORM_EPS, checkTranslatorMap, pairwiseBytesPerRow } from './graphs.js'
 import { resolveProvider, SessionStore, ProviderError } from './runtime.js'
 import { WorkerPool, type TaskSource, type WorkerLauncher } from './pool.js'
 import { BufferPool } from './buffers.js'
-import { TaskHandler, type MatrixData, type ProviderFailureData, type RelativeParams, type SharedOperand, type Task, type TaskResult } from './tasks.js'
+import { TaskHandler, type Matrix64Data, type MatrixData, type ProviderFailureData, type RelativeParams, type SharedOperand, type Task, type TaskResult } from './tasks.js'
 
 /** pino-compatible: (object, message). */
 export interface EngineLogger {
@@ -76,11 +77,21 @@ export function defaultEngineConfig (): EngineConfig {
   }
 }
 
-export interface SessionStats { sessions: number, created: number, keys: string[] }
-/** The engine with a few extras for tests and operations. */
+/** `translators`: the translator keys whose sessions that worker holds, oldest first. */
+export interface SessionStats { sessions: number, created: number, keys: string[], translators: string[] }
+
+/** One step of the polar iteration (src/fit/polar.ts): the next iterate, ‖X_next − X‖_F, and α. */
+export interface PolarStepResult { x: Matrix64, change: number, scale: number }
+
+/** The engine with a few extras for tests, operations and fitting. */
 export interface OrtEngine extends Engine {
   /** Session-cache figures of one worker (all of them, inline). */
   sessionStats: () => Promise<SessionStats>
+  /**
+   * X ← a·X + X·(b·G + c·G²) with G the smaller Gram of X, in float64, as one graph run (with
+   * `normalize`, X is first divided by α = ‖G‖_F^{1/2}, returned as `scale`).
+   */
+  polarStep: (x: Matrix64, coefficients: [number, number, number], normalize: boolean) => Promise<PolarStepResult>
   /** How workers were started ('inline', 'direct', 'tsx-register'). */
   readonly launcher: string
 }
@@ -90,6 +101,8 @@ interface Executor {
   /** Workers free right now (inline: 1). */
   idle: () => number
   run: (prepare: TaskSource, group: number) => Promise<TaskResult>
+  /** Runs the task once on every worker. */
+  broadcast: (prepare: TaskSource) => Promise<TaskResult[]>
   close: () => Promise<void>
 }
 
@@ -99,6 +112,13 @@ function checkPositiveInteger (value: number, name: string, min = 1): void {
 
 function checkMatrix (m: Matrix, name: string): void {
   if (!(m.data instanceof Float32Array)) throw new TypeError(`${name}.data must be a Float32Array`)
+  if (!Number.isInteger(m.rows) || !Number.isInteger(m.cols) || m.rows < 0 || m.cols < 0 || m.data.length !== m.rows * m.cols) {
+    throw new RangeError(`${name} must be a rows x cols matrix with rows·cols values (got ${m.rows} x ${m.cols} with ${m.data.length})`)
+  }
+}
+
+function checkMatrix64 (m: Matrix64, name: string): void {
+  if (!(m.data instanceof Float64Array)) throw new TypeError(`${name}.data must be a Float64Array`)
   if (!Number.isInteger(m.rows) || !Number.isInteger(m.cols) || m.rows < 0 || m.cols < 0 || m.data.length !== m.rows * m.cols) {
     throw new RangeError(`${name} must be a rows x cols matrix with rows·cols values (got ${m.rows} x ${m.cols} with ${m.data.length})`)
   }
@@ -138,7 +158,11 @@ class InlineExecutor implements Executor {
   }
 
   async run (prepare: TaskSource): Promise<TaskResult> {
-    return await this.handler.handle(prepare().task)
+    return await this.handler.handle(prepare(0).task)
+  }
+
+  async broadcast (prepare: TaskSource): Promise<TaskResult[]> {
+    return [await this.handler.handle(prepare(0).task)]
   }
 
   async close (): Promise<void> {
@@ -157,6 +181,10 @@ class PoolExecutor implements Executor {
     return await this.pool.run(prepare, group)
   }
 
+  async broadcast (prepare: TaskSource): Promise<TaskResult[]> {
+    return await this.pool.broadcast(prepare)
+  }
+
   async close (): Promise<void> {
     await this.pool.close()
   }
@@ -168,6 +196,12 @@ class OnnxEngine implements OrtEngine {
   private closed = false
   private readonly sharedBuffers = new BufferPool<SharedArrayBuffer>(bytes => new SharedArrayBuffer(bytes), 2, 4)
   private readonly inputBuffers = new BufferPool<ArrayBuffer>(bytes => new ArrayBuffer(bytes), 8, 4)
+  /**
+   * Translator keys each worker was sent a map for. A belief, not a mirror of the workers' LRUs:
+   * a worker that evicted the session answers 'translate-missing' and the chunk is sent again
+   * with the map, so a stale entry costs one round trip, never a wrong result.
+   */
+  private readonly sentKeys = new Map<number, Set<string>>()
 
   constructor (
     private readonly executor: Executor,
@@ -199,7 +233,7 @@ class OnnxEngine implements OrtEngine {
   async sessionStats (): Promise<SessionStats> {
     const result = await this.run(() => ({ task: { kind: 'stats' }, transfer: [] }))
     if (result.kind !== 'stats') throw new Error('unexpected result')
-    return { sessions: result.sessions, created: result.created, keys: result.keys }
+    return { sessions: result.sessions, created: result.created, keys: result.keys, translators: result.translators }
   }
 
   /**
@@ -230,7 +264,7 @@ class OnnxEngine implements OrtEngine {
 
   /** A worker hands the input chunk's buffer back with its result. */
   private recycle (result: TaskResult): void {
-    if ((result.kind === 'relative' || result.kind === 'matmul') && result.input?.buffer instanceof ArrayBuffer) {
+    if ((result.kind === 'relative' || result.kind === 'matmul' || result.kind === 'translate' || result.kind === 'translate-missing') && result.input?.buffer instanceof ArrayBuffer) {
       this.inputBuffers.release(result.input.buffer)
     }
   }
@@ -327,6 +361,90 @@ class OnnxEngine implements OrtEngine {
     } finally {
       this.unshare(shared)
     }
+  }
+
+  /** A float64 operand for a worker: a transferable copy (the caller's array stays usable). */
+  private operand64 (m: Matrix64, transfer: ArrayBuffer[]): Matrix64Data {
+    if (!this.executor.shared) return { rows: m.rows, cols: m.cols, data: m.data }
+    const copy = m.data.slice()
+    transfer.push(copy.buffer)
+    return { rows: m.rows, cols: m.cols, data: copy }
+  }
+
+  async matmul64 (a: Matrix64, b: Matrix64, opts: { transposeA?: boolean, transposeB?: boolean } = {}): Promise<Matrix64> {
+    const transposeA = opts.transposeA === true
+    const transposeB = opts.transposeB === true
+    checkMatrix64(a, 'a')
+    checkMatrix64(b, 'b')
+    const [m, inner] = transposeA ? [a.cols, a.rows] : [a.rows, a.cols]
+    const [innerB, n] = transposeB ? [b.cols, b.rows] : [b.rows, b.cols]
+    if (inner !== innerB) {
+      const shape = (x: Matrix64, t: boolean): string => t ? `(${x.rows} x ${x.cols})ᵀ` : `${x.rows} x ${x.cols}`
+      throw new RangeError(`cannot multiply ${shape(a, transposeA)} by ${shape(b, transposeB)}`)
+    }
+    if (m === 0 || n === 0 || inner === 0) return { rows: m, cols: n, data: new Float64Array(m * n) }
+    const result = await this.run(() => {
+      const transfer: ArrayBuffer[] = []
+      return { task: { kind: 'matmul64', transposeA, transposeB, a: this.operand64(a, transfer), b: this.operand64(b, transfer) }, transfer }
+    })
+    if (result.kind !== 'matmul64') throw new Error('unexpected result')
+    return { rows: result.y.rows, cols: result.y.cols, data: result.y.data }
+  }
+
+  async polarStep (x: Matrix64, coefficients: [number, number, number], normalize: boolean): Promise<PolarStepResult> {
+    checkMatrix64(x, 'x')
+    if (x.rows === 0 || x.cols === 0) throw new RangeError('the polar step needs a non-empty matrix')
+    const result = await this.run(() => {
+      const transfer: ArrayBuffer[] = []
+      return { task: { kind: 'polar-step', x: this.operand64(x, transfer), coefficients: Float64Array.from(coefficients), normalize }, transfer }
+    })
+    if (result.kind !== 'polar-step') throw new Error('unexpected result')
+    return { x: { rows: result.x.rows, cols: result.x.cols, data: result.x.data }, change: result.change, scale: result.scale }
+  }
+
+  /**
+   * Runs the map's graph (translatorGraph, the /onnx bytes) on x, chunked by the row budget. Each
+   * worker builds the key's session once; the map's parameters travel only to a worker that
+   * lacks it.
+   */
+  async translate (x: Matrix, map: LinearMap, key: string): Promise<Matrix> {
+    checkMatrix(x, 'x')
+    checkTranslatorMap(map)
+    if (typeof key !== 'string' || key === '') throw new TypeError('translate needs a non-empty key')
+    if (x.cols !== map.sourceDim) throw new RangeError(`inputs have ${x.cols} columns, the translator expects ${map.sourceDim}`)
+    const outCols = map.targetDim
+    if (x.rows === 0) return { rows: 0, cols: outCols, data: new Float32Array(0) }
+    const group = this.group++
+    const runChunk = async ([start, end]: [number, number], force: boolean): Promise<Float32Array> => {
+      let worker = -1
+      const result = await this.run(w => {
+        worker = w
+        let sent = this.sentKeys.get(w)
+        if (sent === undefined) this.sentKeys.set(w, sent = new Set())
+        const withMap = force || !sent.has(key)
+        if (withMap) sent.add(key)
+        const transfer: ArrayBuffer[] = []
+        return { task: { kind: 'translate', key, x: this.rowsOf(x, start, end, transfer), map: withMap ? map : undefined }, transfer }
+      }, group)
+      this.recycle(result)
+      if (result.kind === 'translate-missing') {
+        this.sentKeys.get(worker)?.delete(key)
+        return await runChunk([start, end], true)
+      }
+      if (result.kind !== 'translate') throw new Error('unexpected result')
+      return result.y.data
+    }
+    const chunks = rowChunks(x.rows, this.chunkRows(x.rows))
+    if (chunks.length === 1) return { rows: x.rows, cols: outCols, data: await runChunk(chunks[0], false) }
+    const out = new Float32Array(x.rows * outCols)
+    await Promise.all(chunks.map(async chunk => { out.set(await runChunk(chunk, false), chunk[0] * outCols) }))
+    return { rows: x.rows, cols: outCols, data: out }
+  }
+
+  async forget (key: string): Promise<void> {
+    if (this.closed) return
+    for (const sent of this.sentKeys.values()) sent.delete(key)
+    await this.executor.broadcast(() => ({ task: { kind: 'forget', key }, transfer: [] }))
   }
 
   async close (): Promise<void> {

@@ -45,8 +45,12 @@ export function defaultLaunchers (moduleUrl: string = import.meta.url): WorkerLa
   return launchers
 }
 
-/** Builds a task when a worker is free, so a chunk's input copy happens just before it runs. */
-export type TaskSource = () => { task: Task, transfer: ArrayBuffer[] }
+/**
+ * Builds a task when a worker is free, so a chunk's input copy happens just before it runs. It
+ * is told which worker (a number unique to that worker thread, never reused after it dies) will
+ * run it, so the engine can leave out what that worker already holds (translator maps).
+ */
+export type TaskSource = (worker: number) => { task: Task, transfer: ArrayBuffer[] }
 
 interface Job {
   prepare: TaskSource
@@ -56,7 +60,11 @@ interface Job {
 
 interface Slot {
   worker: Worker
+  /** Unique per worker thread started by this pool. */
+  id: number
   job?: Job
+  /** Jobs that must run on this worker (broadcasts), served before the shared queues. */
+  pinned: Job[]
   /** Sequence number of the task in flight; a reply carries it back. */
   taskId: number
 }
@@ -105,6 +113,7 @@ export class WorkerPool {
   /** Queued jobs per call group; Map order is the round-robin order. */
   private readonly queues = new Map<number, Job[]>()
   private nextTaskId = 0
+  private nextWorkerId = 0
   private closing = false
   /** Set when the last worker died and could not be replaced. */
   private broken: Error | undefined
@@ -156,7 +165,7 @@ export class WorkerPool {
   }
 
   private adopt (worker: Worker): void {
-    const slot: Slot = { worker, taskId: -1 }
+    const slot: Slot = { worker, id: this.nextWorkerId++, taskId: -1, pinned: [] }
     this.slots.push(slot)
     worker.on('message', (message: FromWorker) => { this.onMessage(slot, message) })
     worker.on('error', (error: Error) => { this.onFailure(slot, error) })
@@ -182,6 +191,8 @@ export class WorkerPool {
     this.slots.splice(index, 1)
     slot.job?.reject(error)
     slot.job = undefined
+    // A replacement starts empty, so whatever a broadcast was to clear there is gone anyway.
+    for (const job of slot.pinned.splice(0)) job.reject(error)
     void slot.worker.terminate()
     if (this.closing) return
     void startWorker(this.launcher, this.init).then(outcome => {
@@ -212,7 +223,24 @@ export class WorkerPool {
     })
   }
 
-  private nextJob (): Job | undefined {
+  /**
+   * Runs a task once on every worker (e.g. to drop a cached session everywhere). Each worker
+   * takes it before any shared work once its current task ends. Resolves with one result per
+   * worker alive at the call.
+   */
+  async broadcast (prepare: TaskSource): Promise<TaskResult[]> {
+    if (this.closing) throw new Error('engine is closed')
+    if (this.broken !== undefined) throw this.broken
+    const runs = this.slots.map(async slot => await new Promise<TaskResult>((resolve, reject) => {
+      slot.pinned.push({ prepare, resolve, reject })
+    }))
+    this.pump()
+    return await Promise.all(runs)
+  }
+
+  private nextJob (slot: Slot): Job | undefined {
+    const pinned = slot.pinned.shift()
+    if (pinned !== undefined) return pinned
     for (const [group, queue] of this.queues) {
       const job = queue.shift()
       this.queues.delete(group)
@@ -226,12 +254,12 @@ export class WorkerPool {
   private pump (): void {
     for (const slot of this.slots) {
       if (slot.job !== undefined) continue
-      const job = this.nextJob()
-      if (job === undefined) return
+      const job = this.nextJob(slot)
+      if (job === undefined) continue
       slot.job = job
       slot.worker.ref()
       try {
-        const { task, transfer } = job.prepare()
+        const { task, transfer } = job.prepare(slot.id)
         slot.taskId = this.nextTaskId++
         const message: ToWorker = { type: 'task', id: slot.taskId, task }
         slot.worker.postMessage(message, transfer)
@@ -254,7 +282,10 @@ export class WorkerPool {
     const error = new Error('engine is closed')
     this.rejectQueued(error)
     const slots = this.slots.splice(0)
-    for (const slot of slots) slot.job?.reject(error)
+    for (const slot of slots) {
+      slot.job?.reject(error)
+      for (const job of slot.pinned.splice(0)) job.reject(error)
+    }
     await Promise.all(slots.map(async slot => await slot.worker.terminate()))
   }
 }

@@ -2,11 +2,17 @@
  * The unit of work the engine hands to a worker thread (or runs inline), and its handler. One
  * task is one graph run on one chunk of rows.
  */
+import ort from 'onnxruntime-node'
 import type { Projection, RelativeOptions } from './types.js'
-import { SessionStore, tensor } from './runtime.js'
-import { relativeGraph, matmulGraph, probeGraph, RELATIVE_IO, MATMUL_IO } from './graphs.js'
+import { SessionStore, sessionOptions, tensor } from './runtime.js'
+import { LruCache } from './lru.js'
+import {
+  relativeGraph, matmulGraph, probeGraph, matmul64Graph, polarStepGraph, translatorModel,
+  RELATIVE_IO, MATMUL_IO, MATMUL64_IO, POLAR_IO, TRANSLATOR_IO, type TranslatorMapSpec
+} from './graphs.js'
 
 export interface MatrixData { rows: number, cols: number, data: Float32Array }
+export interface Matrix64Data { rows: number, cols: number, data: Float64Array }
 
 /**
  * An operand shared by every chunk task of one call (the anchors, or B of a matmul). In worker
@@ -27,6 +33,11 @@ export interface RelativeParams {
 export type Task =
   | { kind: 'relative', params: RelativeParams, anchors: SharedOperand, x: MatrixData }
   | { kind: 'matmul', transposeB: boolean, a: MatrixData, b: SharedOperand }
+  | { kind: 'matmul64', transposeA: boolean, transposeB: boolean, a: Matrix64Data, b: Matrix64Data }
+  | { kind: 'polar-step', x: Matrix64Data, coefficients: Float64Array, normalize: boolean }
+  /** `map` travels only when the engine believes this worker lacks the key's session. */
+  | { kind: 'translate', key: string, x: MatrixData, map?: TranslatorMapSpec }
+  | { kind: 'forget', key: string }
   | { kind: 'probe' }
   | { kind: 'stats' }
 
@@ -34,8 +45,14 @@ export type Task =
 export type TaskResult =
   | { kind: 'relative', y: MatrixData, rowNorms: Float32Array, input?: Float32Array }
   | { kind: 'matmul', y: MatrixData, input?: Float32Array }
+  | { kind: 'matmul64', y: Matrix64Data }
+  | { kind: 'polar-step', x: Matrix64Data, change: number, scale: number }
+  | { kind: 'translate', y: MatrixData, input?: Float32Array }
+  /** The worker has no session for the key and the task carried no map: send it again with one. */
+  | { kind: 'translate-missing', input?: Float32Array }
+  | { kind: 'forget' }
   | { kind: 'probe' }
-  | { kind: 'stats', sessions: number, created: number, keys: string[] }
+  | { kind: 'stats', sessions: number, created: number, keys: string[], translators: string[] }
 
 /**
  * Session key of a relative graph: anchors are a runtime input, so only the options shape it.
@@ -55,12 +72,91 @@ export function relativeKey (params: RelativeParams): string {
   return `relative:${projections.join('+')}:c${center ? 1 : 0}:k${topK ?? '-'}:p${power}:${normalize}`
 }
 
+interface TranslatorSession {
+  session: Promise<ort.InferenceSession>
+  users: number
+  evicted: boolean
+}
+
+function releaseTranslator (entry: TranslatorSession): void {
+  entry.session.then(async s => { await s.release() }, () => {}).catch(() => {})
+}
+
+/**
+ * Translator sessions by caller key, in their own bounded LRU so translators and the relative /
+ * matmul graphs do not evict each other. Each session is created from translatorModel(map): the
+ * very bytes the /onnx export serves. An evicted or forgotten session is released once no run
+ * uses it.
+ */
+export class TranslatorSessions {
+  private readonly cache: LruCache<string, TranslatorSession>
+  created = 0
+
+  constructor (private readonly provider: string, private readonly intraOpThreads: number, capacity: number) {
+    this.cache = new LruCache<string, TranslatorSession>(capacity, entry => {
+      entry.evicted = true
+      if (entry.users === 0) releaseTranslator(entry)
+    })
+  }
+
+  has (key: string): boolean {
+    return this.cache.has(key)
+  }
+
+  keys (): string[] {
+    return this.cache.keys()
+  }
+
+  /** Runs the key's session; undefined when there is none and no map to build it from. */
+  async run (key: string, map: TranslatorMapSpec | undefined, x: MatrixData): Promise<MatrixData | undefined> {
+    let entry = this.cache.get(key)
+    if (entry === undefined || (map !== undefined && entry.evicted)) {
+      if (map === undefined) return undefined
+      const session = ort.InferenceSession.create(translatorModel(map), sessionOptions(this.provider, this.intraOpThreads))
+      entry = { session, users: 0, evicted: false }
+      this.created++
+      this.cache.set(key, entry)
+      const created = entry
+      session.catch(() => { if (this.cache.peek(key) === created) this.cache.delete(key) })
+    }
+    entry.users++
+    try {
+      const session = await entry.session
+      const out = await session.run({ [TRANSLATOR_IO.x]: tensor(x.data, [x.rows, x.cols]) })
+      const y = out[TRANSLATOR_IO.output]
+      return { rows: Number(y.dims[0]), cols: Number(y.dims[1]), data: y.data as Float32Array }
+    } finally {
+      entry.users--
+      if (entry.evicted && entry.users === 0) releaseTranslator(entry)
+    }
+  }
+
+  forget (key: string): void {
+    const entry = this.cache.peek(key)
+    if (entry === undefined) return
+    this.cache.delete(key)
+    entry.evicted = true
+    if (entry.users === 0) releaseTranslator(entry)
+  }
+
+  close (): void {
+    this.cache.clear()
+  }
+}
+
+function tensor64 (m: Matrix64Data): ort.Tensor {
+  return new ort.Tensor('float64', m.data, [m.rows, m.cols])
+}
+
 /** Runs tasks against one SessionStore; holds the local copy of the current shared operands. */
 export class TaskHandler {
   private readonly local = new Map<number, Float32Array>()
   private readonly spare: Float32Array[] = []
+  readonly translators: TranslatorSessions
 
-  constructor (readonly store: SessionStore, private readonly returnInputs = false) {}
+  constructor (readonly store: SessionStore, private readonly returnInputs = false, translatorCapacity = 16) {
+    this.translators = new TranslatorSessions(store.provider, store.intraOpThreads, translatorCapacity)
+  }
 
   private operand (op: SharedOperand): Float32Array {
     if (!(op.data.buffer instanceof SharedArrayBuffer)) return op.data
@@ -106,6 +202,35 @@ export class TaskHandler {
         const y = out[MATMUL_IO.output]
         return { kind: 'matmul', y: { rows: y.dims[0], cols: y.dims[1], data: y.data }, ...this.input(a.data) }
       }
+      case 'matmul64': {
+        const { a, b, transposeA, transposeB } = task
+        const out = await this.store.run(`matmul64:${transposeA ? 1 : 0}${transposeB ? 1 : 0}`, () => matmul64Graph(transposeA, transposeB), {
+          [MATMUL64_IO.a]: tensor64(a),
+          [MATMUL64_IO.b]: tensor64(b)
+        })
+        const y = out[MATMUL64_IO.output]
+        return { kind: 'matmul64', y: { rows: y.dims[0], cols: y.dims[1], data: y.data as unknown as Float64Array } }
+      }
+      case 'polar-step': {
+        const { x, coefficients, normalize } = task
+        const wide = x.rows < x.cols
+        const out = await this.store.run(`polar:${wide ? 'wide' : 'tall'}:${normalize ? 'n' : '-'}`, () => polarStepGraph(wide, normalize), {
+          [POLAR_IO.x]: tensor64(x),
+          [POLAR_IO.coefficients]: new ort.Tensor('float64', coefficients, [3])
+        })
+        const next = out[POLAR_IO.output]
+        const change = Math.sqrt((out[POLAR_IO.change].data as unknown as Float64Array)[0])
+        const scale = normalize ? (out[POLAR_IO.scale].data as unknown as Float64Array)[0] : 1
+        return { kind: 'polar-step', x: { rows: next.dims[0], cols: next.dims[1], data: next.data as unknown as Float64Array }, change, scale }
+      }
+      case 'translate': {
+        const y = await this.translators.run(task.key, task.map, task.x)
+        if (y === undefined) return { kind: 'translate-missing', ...this.input(task.x.data) }
+        return { kind: 'translate', y, ...this.input(task.x.data) }
+      }
+      case 'forget':
+        this.translators.forget(task.key)
+        return { kind: 'forget' }
       case 'probe': {
         const one = Float32Array.from([1, 2, 3, 4])
         const out = await this.store.run('probe', probeGraph, {
@@ -117,7 +242,7 @@ export class TaskHandler {
         return { kind: 'probe' }
       }
       case 'stats':
-        return { kind: 'stats', sessions: this.store.size, created: this.store.created, keys: this.store.keys() }
+        return { kind: 'stats', sessions: this.store.size, created: this.store.created, keys: this.store.keys(), translators: this.translators.keys() }
     }
   }
 
@@ -125,18 +250,20 @@ export class TaskHandler {
     this.local.clear()
     this.spare.length = 0
     this.store.close()
+    this.translators.close()
   }
 }
 
 /** The buffers a result can hand over without a copy. */
 export function resultTransferList (result: TaskResult): ArrayBuffer[] {
   const buffers: ArrayBuffer[] = []
-  const add = (a: Float32Array): void => {
+  const add = (a: Float32Array | Float64Array): void => {
     if (a.buffer instanceof ArrayBuffer && !buffers.includes(a.buffer)) buffers.push(a.buffer)
   }
   if (result.kind === 'relative') { add(result.y.data); add(result.rowNorms) }
-  if (result.kind === 'matmul') add(result.y.data)
-  if ((result.kind === 'relative' || result.kind === 'matmul') && result.input !== undefined) add(result.input)
+  if (result.kind === 'matmul' || result.kind === 'matmul64' || result.kind === 'translate') add(result.y.data)
+  if (result.kind === 'polar-step') add(result.x.data)
+  if ((result.kind === 'relative' || result.kind === 'matmul' || result.kind === 'translate' || result.kind === 'translate-missing') && result.input !== undefined) add(result.input)
   return buffers
 }
 
