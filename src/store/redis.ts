@@ -1,6 +1,15 @@
 import { createHash } from 'node:crypto'
 import { endianness } from 'node:os'
-import { Redis } from 'ioredis'
+import {
+  createCommandClient,
+  createSubscriberConnection,
+  describeTarget,
+  requestPathMode,
+  unavailable,
+  type RedisClient,
+  type RedisTarget
+} from './connection.js'
+import { ChangeFeed } from './feed.js'
 import type {
   AnchorSetRecord,
   AnchorSetSummary,
@@ -40,6 +49,9 @@ import type {
  *
  * Change notifications go to the pub/sub channel `<prefix>:changes` as StoreChange JSON, published
  * by the same script that writes, so a notification never arrives before its write is visible.
+ * On Redis Cluster a plain PUBLISH reaches the subscribers on every node (over the cluster bus), so
+ * the feed's subscriber may sit on any node. Messages published while it is disconnected are lost:
+ * when it subscribes again the store reports a `resync` change, and caches start afresh.
  * Names never contain `|` (the API's name pattern excludes it), which keeps `set|space` unambiguous.
  *
  * Scripts also touch keys they build from the tag (per-set and per-translator keys). They are in
@@ -53,31 +65,26 @@ export interface StoreLogger {
 }
 
 export interface RedisStoreOptions {
-  url: string
+  /** A single Redis (redis:// or rediss://). Give this or `target`. */
+  url?: string
+  /** Where the data lives: a single Redis, a Sentinel group or a Cluster. Overrides `url`. */
+  target?: RedisTarget
   /** Names this deployment's data; becomes the hash tag `{keyPrefix}` of every key. */
   keyPrefix: string
   logger?: StoreLogger
   /** How long connect() waits for the first ready connection. Default 5000 ms. */
   connectTimeoutMs?: number
-  /** Upper bound for any command on the request path. Default 10000 ms. */
+  /** Upper bound for any command on the request path. Default 5000 ms. */
   commandTimeoutMs?: number
-  /** How long ping() waits for PONG. Default 1000 ms. */
+  /** How long ping() waits for an answer. Default 1000 ms. */
   pingTimeoutMs?: number
+  /** CLIENT SETNAME of the connections (the change feed's gets `:changes` appended). Default "latentbridge". */
+  connectionName?: string
 }
 
 const quietLogger: StoreLogger = { info () {}, warn () {}, error () {} }
 
-/** The Redis URL without user name and password, for messages and logs. */
-export function redactRedisUrl (url: string): string {
-  try {
-    const parsed = new URL(url)
-    parsed.username = ''
-    parsed.password = ''
-    return parsed.toString()
-  } catch {
-    return url.replace(/\/\/[^@/]*@/, '//')
-  }
-}
+export { redactRedisUrl } from './connection.js'
 
 // Lua helpers shared by every script. ARGV[1] is the hash tag `{prefix}`, ARGV[2] the channel.
 const luaPrelude = `
@@ -351,7 +358,7 @@ class LuaScript {
   }
 
   /** Bulk replies come back as Buffers: binary data survives, text is decoded by the caller. */
-  async run (redis: Redis, routingKey: string, args: Array<string | Buffer | number>): Promise<unknown> {
+  async run (redis: RedisClient, routingKey: string, args: Array<string | Buffer | number>): Promise<unknown> {
     try {
       return await redis.callBuffer('EVALSHA', this.sha, 1, routingKey, ...args)
     } catch (err) {
@@ -483,75 +490,88 @@ function withTimeout<T> (promise: Promise<T>, ms: number, message: string): Prom
 }
 
 /** Ends a connection: QUIT when it is up (so pending replies arrive), else drop it at once. */
-async function closeConnection (redis: Redis): Promise<void> {
-  if (redis.status === 'end') return
+async function closeConnection (redis: RedisClient): Promise<void> {
   if (redis.status === 'ready') {
     try {
       await withTimeout(redis.quit(), 1000, 'QUIT timed out')
-      return
     } catch {}
   }
+  // Also after QUIT: only disconnect() releases a Sentinel client's failover-detector connections.
   redis.disconnect()
 }
 
 export class RedisStore implements Store {
   readonly kind = 'redis' as const
 
-  private readonly redis: Redis
+  private readonly redis: RedisClient
   private readonly tag: string
   private readonly channel: string
   private readonly logger: StoreLogger
   private readonly pingTimeoutMs: number
   private readonly listeners = new Set<(change: StoreChange) => void>()
-  private subscriber: Redis | null = null
+  private readonly feed: ChangeFeed
+  private closed = false
 
-  /** Connects and resolves once Redis answers; rejects after connectTimeoutMs (default 5 s). */
+  /**
+   * Connects and resolves once Redis answers; rejects after connectTimeoutMs (default 5 s) with a
+   * message that names the target without credentials.
+   */
   static async connect (opts: RedisStoreOptions): Promise<RedisStore> {
     if (opts.keyPrefix === '' || /[{}]/.test(opts.keyPrefix)) {
       throw new Error(`invalid Redis key prefix ${JSON.stringify(opts.keyPrefix)}: must be non-empty, without { or }`)
     }
+    const target: RedisTarget | undefined = opts.target ?? (opts.url !== undefined ? { mode: 'standalone', url: opts.url } : undefined)
+    if (target === undefined) throw new Error('RedisStore.connect needs a url or a target')
     const logger = opts.logger ?? quietLogger
-    const where = redactRedisUrl(opts.url)
+    const where = describeTarget(target)
     const connectTimeoutMs = opts.connectTimeoutMs ?? 5000
-    const redis = new Redis(opts.url, {
-      lazyConnect: true,
-      connectTimeout: Math.min(connectTimeoutMs, 5000),
-      commandTimeout: opts.commandTimeoutMs ?? 10000,
-      // A request should fail fast rather than wait out a long outage.
-      maxRetriesPerRequest: 2,
-      // Keep reconnecting for ever, but never wait more than 2 s between attempts.
-      retryStrategy: (attempt: number) => Math.min(100 * 2 ** Math.min(attempt, 5), 2000)
-    })
+    const tuning = {
+      connectTimeoutMs,
+      commandTimeoutMs: opts.commandTimeoutMs ?? 5000,
+      connectionName: opts.connectionName ?? 'latentbridge'
+    }
+    const redis = createCommandClient(target, tuning)
     let lastError: Error | null = null
     redis.on('error', (err: Error) => {
       lastError = err
       logger.warn({ err: err.message, redis: where }, 'redis connection error')
     })
     try {
-      await withTimeout(new Promise<void>(resolve => {
-        redis.once('ready', () => resolve())
-        // connect() rejects on the first failed attempt; reconnection goes on, and 'ready' decides.
-        redis.connect().catch(() => {})
-      }), connectTimeoutMs, 'timeout')
+      await withTimeout((async () => {
+        await new Promise<void>(resolve => {
+          redis.once('ready', () => resolve())
+          // connect() rejects on the first failed attempt; reconnection goes on, and 'ready' decides.
+          redis.connect().catch(() => {})
+        })
+        await requestPathMode(redis)
+      })(), connectTimeoutMs, 'timeout')
     } catch {
       redis.disconnect()
       const cause = lastError === null ? '' : `: ${(lastError as Error).message}`
       throw new Error(`could not connect to Redis at ${where} within ${connectTimeoutMs} ms${cause}`)
     }
-    // Commands issued while the connection is down now fail at once instead of queueing.
-    redis.options.enableOfflineQueue = false
     redis.on('ready', () => logger.info({ redis: where }, 'redis connection ready'))
     redis.on('reconnecting', () => logger.warn({ redis: where }, 'redis reconnecting'))
-    logger.info({ redis: where, keyPrefix: opts.keyPrefix }, 'redis store connected')
-    return new RedisStore(redis, opts.keyPrefix, logger, opts.pingTimeoutMs ?? 1000)
+    if (target.mode === 'cluster') {
+      redis.on('node error', (err: Error, node: string) => logger.warn({ err: err.message, node }, 'redis cluster node error'))
+    }
+    logger.info({ redis: where, mode: target.mode, keyPrefix: opts.keyPrefix }, 'redis store connected')
+    const open = (attempt: number): ReturnType<typeof createSubscriberConnection> =>
+      createSubscriberConnection(target, tuning, attempt, redis)
+    return new RedisStore(redis, open, opts.keyPrefix, logger, opts.pingTimeoutMs ?? 1000)
   }
 
-  private constructor (redis: Redis, keyPrefix: string, logger: StoreLogger, pingTimeoutMs: number) {
+  private constructor (redis: RedisClient, openSubscriber: (attempt: number) => ReturnType<typeof createSubscriberConnection>,
+    keyPrefix: string, logger: StoreLogger, pingTimeoutMs: number) {
     this.redis = redis
     this.tag = `{${keyPrefix}}`
     this.channel = `${keyPrefix}:changes`
     this.logger = logger
     this.pingTimeoutMs = pingTimeoutMs
+    this.feed = new ChangeFeed(openSubscriber, this.channel, {
+      message: message => this.dispatch(message),
+      resync: () => this.emit({ kind: 'resync', key: '' })
+    }, logger)
   }
 
   /** The key every script is routed by (all keys share its slot). */
@@ -563,27 +583,38 @@ export class RedisStore implements Store {
     return `${this.tag}:${suffix}`
   }
 
-  private async script (script: LuaScript, args: Array<string | Buffer | number>): Promise<unknown> {
-    return await script.run(this.redis, this.routingKey, [this.tag, this.channel, ...args])
+  /** Awaits a Redis command; failures to reach Redis become 503 problems (see `unavailable`). */
+  private async io<T> (command: Promise<T>): Promise<T> {
+    try {
+      return await command
+    } catch (err) {
+      throw unavailable(err)
+    }
   }
 
+  private async script (script: LuaScript, args: Array<string | Buffer | number>): Promise<unknown> {
+    return await this.io(script.run(this.redis, this.routingKey, [this.tag, this.channel, ...args]))
+  }
+
+  /** Whether the node that holds the store's slot answers (on a cluster, that slot's primary). */
   async ping (): Promise<void> {
-    await withTimeout(this.redis.ping(), this.pingTimeoutMs, `Redis did not answer PING within ${this.pingTimeoutMs} ms`)
+    await withTimeout(this.io(this.redis.exists(this.routingKey)), this.pingTimeoutMs, `Redis did not answer within ${this.pingTimeoutMs} ms`)
   }
 
   async close (): Promise<void> {
+    if (this.closed) return
+    this.closed = true
     this.listeners.clear()
-    const subscriber = this.subscriber
-    this.subscriber = null
-    await Promise.all([closeConnection(this.redis), subscriber === null ? undefined : closeConnection(subscriber)])
+    await Promise.all([closeConnection(this.redis), this.feed.close()])
+    this.logger.info('redis store closed')
   }
 
   async stats (): Promise<StoreStats> {
-    const replies = await this.redis.multi()
+    const replies = await this.io(this.redis.multi()
       .hlen(this.key('spaces'))
       .hlen(this.key('sets'))
       .hlen(this.key('translators'))
-      .exec()
+      .exec())
     const counts = (replies ?? []).map(([err, value]) => {
       if (err !== null) throw err
       return Number(value)
@@ -607,12 +638,12 @@ export class RedisStore implements Store {
   }
 
   async getSpace (name: string): Promise<SpaceRecord | null> {
-    const record = await this.redis.hget(this.key('spaces'), name)
+    const record = await this.io(this.redis.hget(this.key('spaces'), name))
     return record === null ? null : JSON.parse(record) as SpaceRecord
   }
 
   async listSpaces (): Promise<SpaceRecord[]> {
-    const records = await this.redis.hvals(this.key('spaces'))
+    const records = await this.io(this.redis.hvals(this.key('spaces')))
     return records.map(r => JSON.parse(r) as SpaceRecord).sort((a, b) => compare(a.name, b.name))
   }
 
@@ -669,7 +700,7 @@ export class RedisStore implements Store {
 
   async getEmbeddings (set: string, space: string): Promise<EmbeddingsRecord | null> {
     // One HGETALL of one hash: ids, matrix and summary always belong together.
-    const fields = await this.redis.hgetallBuffer(this.key(`emb:${set}|${space}`))
+    const fields = await this.io(this.redis.hgetallBuffer(this.key(`emb:${set}|${space}`)))
     if (fields.ids === undefined || fields.data === undefined || fields.meta === undefined) return null
     const summary = json<EmbeddingsSummary>(fields.meta)
     const data = bytesToFloat32(fields.data)
@@ -748,7 +779,7 @@ export class RedisStore implements Store {
   }
 
   async getActiveTranslatorId (source: string, target: string): Promise<string | null> {
-    return await this.redis.hget(this.key('active'), `${source}|${target}`)
+    return await this.io(this.redis.hget(this.key('active'), `${source}|${target}`))
   }
 
   async activateTranslator (id: string): Promise<TranslatorListing | null> {
@@ -764,30 +795,14 @@ export class RedisStore implements Store {
 
   /**
    * Hears every replica's changes, this one's included, through pub/sub. Pub/sub is fire and
-   * forget: changes published while the subscriber connection is down are lost, so a cache should
-   * not trust itself for longer than it can afford after a reconnect.
+   * forget: changes published while the subscriber connection is down are lost, so when it is
+   * subscribed again listeners hear `{ kind: 'resync' }` and should drop what they cached.
    */
   onChange (listener: (change: StoreChange) => void): () => void {
     const subscription = (change: StoreChange): void => listener(change)
     this.listeners.add(subscription)
-    this.subscribe()
+    if (!this.closed) this.feed.start()
     return () => { this.listeners.delete(subscription) }
-  }
-
-  /** Opens the subscriber connection on first use; ioredis resubscribes after reconnects. */
-  private subscribe (): void {
-    if (this.subscriber !== null) return
-    // A subscribed connection can run no other commands, hence a second one. It queues SUBSCRIBE
-    // until it is connected, so it keeps the offline queue.
-    const subscriber = this.redis.duplicate({ lazyConnect: false, enableOfflineQueue: true })
-    this.subscriber = subscriber
-    subscriber.on('error', (err: Error) => this.logger.warn({ err: err.message }, 'redis subscriber error'))
-    subscriber.on('message', (channel: string, message: string) => {
-      if (channel === this.channel) this.dispatch(message)
-    })
-    subscriber.subscribe(this.channel).catch((err: Error) => {
-      this.logger.error({ err: err.message, channel: this.channel }, 'redis subscribe failed')
-    })
   }
 
   private dispatch (message: string): void {
@@ -800,6 +815,10 @@ export class RedisStore implements Store {
       this.logger.warn({ err: (err as Error).message, message }, 'ignored malformed store change')
       return
     }
+    this.emit(change)
+  }
+
+  private emit (change: StoreChange): void {
     for (const listener of [...this.listeners]) {
       try {
         listener({ ...change })

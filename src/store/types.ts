@@ -105,10 +105,13 @@ export type CreateTranslatorOutcome =
   | { status: 'created', value: TranslatorListing }
   | { status: 'missing', what: 'source' | 'target' | 'anchorSet' }
 
-/** A change another replica must learn of (cache invalidation). */
+/**
+ * A change another replica must learn of (cache invalidation). `resync` (key '') says that changes
+ * may have been missed (the Redis change feed was disconnected): drop everything cached.
+ */
 export interface StoreChange {
-  kind: 'translator' | 'active' | 'space' | 'anchorSet' | 'embeddings'
-  /** translator id, `source|target` pair, space name, set name, or `set|space`. */
+  kind: 'translator' | 'active' | 'space' | 'anchorSet' | 'embeddings' | 'resync'
+  /** translator id, `source|target` pair, space name, set name, `set|space`, or '' for resync. */
   key: string
 }
 
@@ -170,6 +173,9 @@ export interface Store {
   /** Deleting the active translator leaves its pair with none active. */
   deleteTranslator (id: string): Promise<boolean>
 
-  /** Subscribe to changes made by any replica (Redis pub/sub; the memory store reports its own). Returns an unsubscribe function. */
+  /**
+   * Subscribe to changes made by any replica (Redis pub/sub; the memory store reports its own),
+   * and to `resync` when changes may have been missed. Returns an unsubscribe function.
+   */
   onChange (listener: (change: StoreChange) => void): () => void
 }

@@ -13,7 +13,9 @@ export interface LoadedTranslator {
 /**
  * Decoded translators, by id, in a bounded cache. A stored translator never changes (a refit is a
  * new id and version), so an entry only goes stale when its translator is deleted: the store's
- * change feed (Redis pub/sub across replicas) evicts it and releases its engine session. Which
+ * change feed (Redis pub/sub across replicas) evicts it and releases its engine session. The feed
+ * loses what is published while it is disconnected, so on a `resync` (it is subscribed again) the
+ * whole cache is dropped: the next calls reload from the store. Which
  * translator is *active* for a pair is read from the store on every call (one small read), so an
  * activation on any replica takes effect at once and a call uses exactly one version.
  */
@@ -23,14 +25,20 @@ export class TranslatorCache {
   hits = 0
   misses = 0
   evictions = 0
+  resyncs = 0
+  private closed = false
+  /** Loads in progress, by id: an eviction of that id or a resync marks them stale (not to be cached). */
+  private readonly loading = new Map<string, Set<{ stale: boolean }>>()
 
   constructor (private readonly store: Store, private readonly engine: Engine, capacity: number) {
     this.cache = new LruCache(capacity, (_value, id) => {
+      if (this.closed) return
       this.evictions++
       void this.engine.forget(id).catch(() => {})
     })
     this.unsubscribe = store.onChange(change => {
       if (change.kind === 'translator') this.evict(change.key)
+      else if (change.kind === 'resync') this.resync()
     })
   }
 
@@ -39,7 +47,15 @@ export class TranslatorCache {
   }
 
   evict (id: string): void {
+    for (const load of this.loading.get(id) ?? []) load.stale = true
     if (this.cache.delete(id)) void this.engine.forget(id).catch(() => {})
+  }
+
+  /** Drops every entry (and its engine session): changes may have been missed. */
+  resync (): void {
+    for (const loads of this.loading.values()) for (const load of loads) load.stale = true
+    this.resyncs++
+    this.cache.clear()
   }
 
   /** The translator with this id, or null when it does not exist. */
@@ -50,10 +66,20 @@ export class TranslatorCache {
       return cached
     }
     this.misses++
-    const record = await this.store.getTranslator(id)
+    const load = { stale: false }
+    const loads = this.loading.get(id) ?? new Set()
+    this.loading.set(id, loads.add(load))
+    let record
+    try {
+      record = await this.store.getTranslator(id)
+    } finally {
+      loads.delete(load)
+      if (loads.size === 0) this.loading.delete(id)
+    }
     if (record === null) return null
     const loaded = { meta: record.meta, map: storedToMap(record) }
-    this.cache.set(id, loaded)
+    // A delete or resync heard meanwhile may concern this very record: use it, but do not keep it.
+    if (!load.stale) this.cache.set(id, loaded)
     return loaded
   }
 
@@ -82,6 +108,8 @@ export class TranslatorCache {
 
   close (): void {
     this.unsubscribe()
+    // The app is closing: its engine sessions go with the engine, no need to release them one by one.
+    this.closed = true
     this.cache.clear()
   }
 }
