@@ -9,7 +9,10 @@ import auth from './plugins/auth.js'
 import contentTypes from './plugins/content-types.js'
 import enginePlugin from './plugins/engine.js'
 import metrics from './plugins/metrics.js'
-import problems from './plugins/problems.js'
+import cors from './plugins/cors.js'
+import { instrumentEngine, instrumentStore } from './plugins/instrument.js'
+import pressure from './plugins/pressure.js'
+import problems, { clientErrorHandler, frameworkErrors } from './plugins/problems.js'
 import storePlugin from './plugins/store.js'
 import swagger from './plugins/swagger.js'
 import operations from './routes/operations.js'
@@ -18,7 +21,7 @@ import compute from './routes/v1/compute.js'
 import translators from './routes/v1/translators.js'
 import translatorsPlugin from './plugins/translators.js'
 import spaces from './routes/v1/spaces.js'
-import { createStore } from './store/index.js'
+import { createStore, storeOptionsFromConfig } from './store/index.js'
 import type { Store } from './store/types.js'
 import { VERSION } from './version.js'
 
@@ -47,19 +50,33 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
   })
   fastify.setSerializerCompiler(serializerCompiler)
 
-  await fastify.register(problems, { bodyLimit: config.BODY_LIMIT })
+  await fastify.register(problems, { bodyLimit: config.BODY_LIMIT, handlerTimeoutMs: config.HANDLER_TIMEOUT_MS })
   await fastify.register(metrics, { version: VERSION })
+  await fastify.register(pressure, {
+    maxEventLoopDelayMs: config.MAX_EVENT_LOOP_DELAY_MS,
+    maxHeapUsedBytes: config.MAX_HEAP_USED_BYTES,
+    maxRssBytes: config.MAX_RSS_BYTES,
+    sampleIntervalMs: config.PRESSURE_SAMPLE_INTERVAL_MS,
+    retryAfterSeconds: config.PRESSURE_RETRY_AFTER_S
+  })
+  await fastify.register(cors, { origins: config.CORS_ORIGINS })
   await fastify.register(contentTypes, { bodyLimit: config.BODY_LIMIT })
-  await fastify.register(storePlugin, { store: opts.store, owned: opts.ownsStore })
-  await fastify.register(enginePlugin, { engine: opts.engine, owned: opts.ownsEngine })
+  // The store and the engine go in wrapped by metrics decorators (src/plugins/instrument.ts).
+  await fastify.register(storePlugin, { store: instrumentStore(opts.store, fastify.metrics), owned: opts.ownsStore })
+  await fastify.register(enginePlugin, {
+    engine: instrumentEngine(opts.engine, fastify.metrics),
+    owned: opts.ownsEngine,
+    probeIntervalMs: config.ENGINE_PROBE_INTERVAL_MS,
+    probeTimeoutMs: config.ENGINE_PROBE_TIMEOUT_MS
+  })
   await fastify.register(translatorsPlugin, { cacheSize: config.TRANSLATOR_CACHE })
   await fastify.register(swagger, { version: VERSION, docs: config.DOCS_ENABLED })
   await fastify.register(auth, { keys: config.API_KEYS })
 
   const api = fastify.withTypeProvider<ZodTypeProvider>()
-  await api.register(operations)
-  await api.register(spaces, { maxDim: config.MAX_DIM })
-  await api.register(anchorSets, { maxAnchors: config.MAX_ANCHORS_PER_SET, maxRows: config.MAX_ROWS_PER_REQUEST })
+  await api.register(operations, { metricsRoute: config.METRICS_PORT === undefined })
+  await api.register(spaces, { maxDim: config.MAX_DIM, maxMetadataBytes: config.MAX_METADATA_BYTES })
+  await api.register(anchorSets, { maxAnchors: config.MAX_ANCHORS_PER_SET, maxRows: config.MAX_ROWS_PER_REQUEST, maxSetBytes: config.MAX_SET_BYTES })
   await api.register(compute, { maxRows: config.MAX_ROWS_PER_REQUEST })
   await api.register(translators, { maxRows: config.MAX_ROWS_PER_REQUEST })
 }
@@ -91,10 +108,14 @@ export function serverOptions (config: Config, logger: boolean = true, logTo?: N
     // One line per request is written by the metrics plugin, with route, status, duration and rows.
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
     requestIdHeader: 'x-request-id',
-    connectionTimeout: 120_000,
-    requestTimeout: 300_000,
-    keepAliveTimeout: 10_000,
+    connectionTimeout: config.CONNECTION_TIMEOUT_MS,
+    requestTimeout: config.REQUEST_TIMEOUT_MS,
+    keepAliveTimeout: config.KEEP_ALIVE_TIMEOUT_MS,
+    ...(config.HANDLER_TIMEOUT_MS > 0 ? { handlerTimeout: config.HANDLER_TIMEOUT_MS } : {}),
     routerOptions: { maxParamLength: 512 },
+    // Errors before routing (bad URL encodings, overlong path segments, malformed HTTP) are problems too.
+    frameworkErrors,
+    clientErrorHandler: clientErrorHandler(config.REQUEST_TIMEOUT_MS),
     return503OnClosing: true
   }
 }
@@ -108,7 +129,7 @@ export interface BuildOptions {
 /** Builds the app, creating the store and engine from config unless they are given. */
 export async function buildApp (config: Config, deps: BuildOptions = {}): Promise<FastifyInstance> {
   const fastify = Fastify(serverOptions(config, deps.logger ?? true))
-  const store = deps.store ?? await createStore({ redisUrl: config.REDIS_URL, keyPrefix: config.REDIS_KEY_PREFIX, logger: fastify.log })
+  const store = deps.store ?? await createStore({ ...storeOptionsFromConfig(config), logger: fastify.log })
   let engine: Engine
   try {
     engine = deps.engine ?? await createEngine({

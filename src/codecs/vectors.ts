@@ -26,6 +26,8 @@ export interface MatrixFieldOptions {
   /** What `cols` belongs to, for messages, e.g. 'space "glove"'. */
   colsLabel?: string
   maxRows?: number
+  /** What sets maxRows, named in the error, e.g. "MAX_ROWS_PER_REQUEST". */
+  maxRowsSetting?: string
 }
 
 export interface BinaryBodyOptions extends MatrixFieldOptions {
@@ -76,9 +78,10 @@ function checkColumns (field: string, cols: number, opts: MatrixFieldOptions): v
   if (cols === 0) throw unprocessableAt(field, `${field} has 0 columns: every row needs at least one value.`)
 }
 
-function checkRowLimit (field: string, rows: number, maxRows: number | undefined): void {
+function checkRowLimit (field: string, rows: number, maxRows: number | undefined, setting?: string): void {
   if (maxRows !== undefined && rows > maxRows) {
-    throw unprocessableAt(field, `${field} has ${rows} rows, more than the limit of ${maxRows}: send at most ${maxRows} rows per request and split the rest into further requests.`)
+    const limit = setting !== undefined ? `the limit of ${maxRows} (${setting})` : `the limit of ${maxRows}`
+    throw unprocessableAt(field, `${field} has ${rows} rows, more than ${limit}: send at most ${maxRows} rows per request and split the rest into further requests.`)
   }
 }
 
@@ -158,7 +161,7 @@ function rowNotArray (field: string, row: number, value: unknown): ProblemError 
 function decodeJsonRows (rows: unknown[], opts: MatrixFieldOptions): Matrix {
   const field = opts.field
   const rowCount = rows.length
-  checkRowLimit(field, rowCount, opts.maxRows)
+  checkRowLimit(field, rowCount, opts.maxRows, opts.maxRowsSetting)
   if (rowCount === 0) return { rows: 0, cols: opts.cols ?? 0, data: new Float32Array(0) }
 
   const first = rows[0]
@@ -254,7 +257,7 @@ function decodeBase64Matrix (value: Record<string, unknown>, opts: MatrixFieldOp
   }
   const [rows, cols] = shape
   checkColumns(field, cols, opts)
-  checkRowLimit(field, rows, opts.maxRows)
+  checkRowLimit(field, rows, opts.maxRows, opts.maxRowsSetting)
 
   const problem = base64Problem(data)
   if (problem !== undefined) throw badRequestAt(`${field}.data`, `${field}.data is not valid base64: ${problem}. ${BASE64_HOWTO}`)
@@ -284,7 +287,7 @@ export function decodeFloat32Body (buf: Buffer, opts: BinaryBodyOptions): Matrix
     throw unprocessableAt(field, `${field} has ${buf.length} bytes, which is not a whole number of rows: a row is ${cols} float32 values${owner} = ${rowBytes} bytes, and ${buf.length} bytes are ${Math.floor(buf.length / rowBytes)} rows plus ${buf.length % rowBytes} bytes. Send rows x ${cols} little-endian float32 values, row-major, and nothing else.`)
   }
   const rows = buf.length / rowBytes
-  checkRowLimit(field, rows, opts.maxRows)
+  checkRowLimit(field, rows, opts.maxRows, opts.maxRowsSetting)
   // Always a copy: an HTTP body can be a slice at any byte offset of a shared buffer.
   const data = float32FromBytes(buf, 0, rows * cols, true, false)
   checkFinite(field, data, cols)
@@ -297,7 +300,7 @@ export function decodeNpy (buf: Buffer, opts: MatrixFieldOptions): Matrix {
   const layout = readNpyHeader(buf, field)
   const { rows, cols, itemBytes, littleEndian, dataOffset } = layout
   checkColumns(field, cols, opts)
-  checkRowLimit(field, rows, opts.maxRows)
+  checkRowLimit(field, rows, opts.maxRows, opts.maxRowsSetting)
 
   const count = rows * cols
   const expected = count * itemBytes

@@ -18,7 +18,11 @@ export interface MatrixTarget {
   /** How the expected length is described in errors, e.g. 'space "glove"'. */
   colsLabel: string
   maxRows: number
+  /** What sets maxRows, named in the 422 (default MAX_ROWS_PER_REQUEST, the configured limit). */
+  maxRowsSetting?: string
 }
+
+const withSetting = (target: MatrixTarget): MatrixTarget => ({ ...target, maxRowsSetting: target.maxRowsSetting ?? 'MAX_ROWS_PER_REQUEST' })
 
 export function isBinaryBody (request: FastifyRequest): boolean {
   return Buffer.isBuffer(request.body)
@@ -29,15 +33,15 @@ export function readBinaryMatrix (request: FastifyRequest, target: MatrixTarget)
   const body = request.body as Buffer
   const type = (request.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase()
   const m = type === MEDIA.npy
-    ? decodeNpy(body, target)
-    : decodeFloat32Body(body, target)
+    ? decodeNpy(body, withSetting(target))
+    : decodeFloat32Body(body, withSetting(target))
   request.rows = m.rows
   return m
 }
 
 /** Decodes a matrix field of a JSON body. */
 export function readMatrixField (request: FastifyRequest, value: unknown, target: MatrixTarget): Matrix {
-  const m = decodeMatrixField(value, target)
+  const m = decodeMatrixField(value, withSetting(target))
   request.rows = (request.rows ?? 0) + m.rows
   return m
 }

@@ -20,9 +20,11 @@ const digest = (s: string): Buffer => createHash('sha256').update(s).digest()
 
 async function auth (app: FastifyInstance, opts: { keys: ApiKey[] }): Promise<void> {
   if (opts.keys.length === 0) {
-    app.log.warn('API_KEYS is not set: every /v1 route is open to anyone who can reach this port')
+    app.log.warn('API_KEYS and API_KEYS_FILE are not set: every /v1 route is open to anyone who can reach this port')
     return
   }
+  // How many, never which: keys stay out of the logs.
+  app.log.info({ read: opts.keys.filter(k => k.scope === 'read').length, write: opts.keys.filter(k => k.scope === 'write').length }, 'API keys loaded')
   // Compare fixed-length digests in constant time, and try every key, so timing tells nothing.
   const keys = opts.keys.map(k => ({ digest: digest(k.key), scope: k.scope }))
   const scopeOf = (presented: string): 'read' | 'write' | null => {

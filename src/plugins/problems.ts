@@ -1,3 +1,5 @@
+import { STATUS_CODES } from 'node:http'
+import type { Duplex } from 'node:stream'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod'
@@ -19,7 +21,7 @@ export interface ProblemBody {
   errors?: ProblemFieldError[]
 }
 
-function sendProblem (request: FastifyRequest, reply: FastifyReply, problem: ProblemBody, headers?: Record<string, string>): FastifyReply {
+export function sendProblem (request: FastifyRequest, reply: FastifyReply, problem: ProblemBody, headers?: Record<string, string>): FastifyReply {
   if (headers !== undefined) void reply.headers(headers)
   return reply
     .code(problem.status)
@@ -91,13 +93,69 @@ function fromFastifyError (error: FastifyError, request: FastifyRequest, bodyLim
   return null
 }
 
-async function problems (app: FastifyInstance, opts: { bodyLimit: number }): Promise<void> {
+/**
+ * Errors Fastify meets before a request reaches the router (Fastify's `frameworkErrors` option):
+ * an undecodable URL, a path parameter over the router's length limit. Answered as problems too.
+ */
+export function frameworkErrors (error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  const path = request.url.split('?')[0]
+  const shown = JSON.stringify(path.length > 200 ? `${path.slice(0, 200)}...` : path)
+  let problem: ProblemBody
+  if (error.code === 'FST_ERR_BAD_URL') {
+    problem = { type: 'about:blank', title: titleFor(400), status: 400, detail: `the path ${shown} is not valid: it holds a malformed percent-encoding; encode each byte of a name as %XX (e.g. "/" as %2F)` }
+  } else if (error.code === 'FST_ERR_MAX_PARAM_LENGTH') {
+    problem = { type: 'about:blank', title: titleFor(414), status: 414, detail: `a segment of the path ${shown} is longer than 512 characters; names are at most 128 characters and translator ids at most 200` }
+  } else {
+    request.log.error({ err: error }, 'framework error')
+    problem = { type: 'about:blank', title: titleFor(500), status: 500, detail: `an internal error occurred; the server log has the details under request id ${request.id}` }
+  }
+  sendProblem(request, reply, problem)
+}
+
+/**
+ * Errors at the socket, before Fastify has a request (Fastify's `clientErrorHandler`): malformed
+ * HTTP, headers over the size limit, a request not received within REQUEST_TIMEOUT_MS. Written as
+ * problems directly on the socket, then the connection is closed, as Fastify's default does.
+ */
+export function clientErrorHandler (requestTimeoutMs: number): (this: FastifyInstance, err: NodeJS.ErrnoException, socket: Duplex) => void {
+  return function (this: FastifyInstance, err, socket) {
+    if (err.code === 'ECONNRESET' || socket.destroyed) return
+    let status = 400
+    let detail = 'the request is not valid HTTP/1.1'
+    if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+      status = 408
+      detail = `the request was not received completely within the limit of ${requestTimeoutMs} ms (REQUEST_TIMEOUT_MS)`
+    } else if (err.code === 'HPE_HEADER_OVERFLOW') {
+      status = 431
+      detail = 'the request headers are larger than the limit of 16 KiB (Node.js --max-http-header-size)'
+    }
+    this.log.trace({ err }, 'client error')
+    if (socket.writable) {
+      const body = JSON.stringify({ type: 'about:blank', title: titleFor(status), status, detail })
+      socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\nConnection: close\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/problem+json; charset=utf-8\r\n\r\n${body}`)
+    }
+    socket.destroy(err)
+  }
+}
+
+async function problems (app: FastifyInstance, opts: { bodyLimit: number, handlerTimeoutMs?: number }): Promise<void> {
   app.setErrorHandler((error: FastifyError, request, reply) => {
     if (error instanceof ProblemError) {
-      if (error.status >= 500) request.log.error({ err: error }, 'request failed')
+      // 503s are overload or unavailability, reported by whoever threw them: a warning, not an error.
+      if (error.status === 503) request.log.warn({ detail: error.detail }, 'request refused')
+      else if (error.status >= 500) request.log.error({ err: error }, 'request failed')
       return sendProblem(request, reply, {
         type: error.type, title: error.title, status: error.status, detail: error.detail, errors: error.errors
       }, error.headers)
+    }
+    if (error.code === 'FST_ERR_HANDLER_TIMEOUT') {
+      request.log.warn({ ms: opts.handlerTimeoutMs }, 'request timed out')
+      return sendProblem(request, reply, {
+        type: 'about:blank',
+        title: titleFor(503),
+        status: 503,
+        detail: `the request took longer than the limit of ${opts.handlerTimeoutMs ?? 0} ms (HANDLER_TIMEOUT_MS) and was abandoned; send fewer rows per request, or retry later. A write may still complete after this answer: check its result before retrying it.`
+      }, { 'retry-after': '1' })
     }
     const mapped = fromFastifyError(error, request, opts.bodyLimit)
     if (mapped !== null) return sendProblem(request, reply, mapped)

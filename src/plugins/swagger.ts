@@ -1,3 +1,4 @@
+import helmet from '@fastify/helmet'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import type { FastifyInstance } from 'fastify'
@@ -103,7 +104,34 @@ async function swaggerPlugin (app: FastifyInstance, opts: { version: string, doc
   })
 
   if (opts.docs) {
-    await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { tryItOutEnabled: true } })
+    // Helmet's headers on the documentation pages only (the JSON API has no page to protect), in a
+    // context of their own. Swagger UI loads everything from /docs/static (script-src 'self'; its
+    // initializer is a file, not an inline script) and sets inline styles ('unsafe-inline' for
+    // styles only). No upgrade-insecure-requests: the service is often reached over plain HTTP
+    // inside a cluster, where that directive would make the browser fetch the assets over HTTPS.
+    await app.register(async docs => {
+      await docs.register(helmet, {
+        global: true,
+        contentSecurityPolicy: {
+          useDefaults: true,
+          directives: {
+            'default-src': ["'self'"],
+            'script-src': ["'self'"],
+            'style-src': ["'self'", "'unsafe-inline'"],
+            'img-src': ["'self'", 'data:'],
+            'connect-src': ["'self'"],
+            'upgrade-insecure-requests': null
+          }
+        },
+        // Swagger UI's "Try it out" and the spec fetch are same-origin; keep cross-origin isolation off.
+        crossOriginEmbedderPolicy: false
+      })
+      await docs.register(swaggerUi, {
+        routePrefix: '/docs',
+        // validatorUrl null: no badge image from an outside validator (img-src 'self' data:).
+        uiConfig: { tryItOutEnabled: true, validatorUrl: null }
+      })
+    })
   }
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())

@@ -1,11 +1,13 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
+import { renderMetrics } from '../plugins/metrics.js'
 
 const Readiness = z.object({
   status: z.enum(['ready', 'not-ready']),
   store: z.object({ kind: z.string(), ok: z.boolean(), error: z.string().optional() }),
   compute: z.object({
-    ready: z.boolean(),
+    ready: z.boolean().describe('Whether the last engine probe (re-run at most every ENGINE_PROBE_INTERVAL_MS) computed a graph end to end'),
+    error: z.string().optional().describe('Why the last engine probe failed'),
     executionProvider: z.string(),
     requested: z.array(z.string()),
     failed: z.array(z.object({ provider: z.string(), error: z.string() }))
@@ -15,7 +17,7 @@ const Readiness = z.object({
 /** How long /readyz waits for the store before calling it unreachable. */
 const STORE_PING_TIMEOUT_MS = 1000
 
-const operations: FastifyPluginAsyncZod = async (app) => {
+const operations: FastifyPluginAsyncZod<{ metricsRoute?: boolean }> = async (app, opts) => {
   app.get('/healthz', {
     schema: {
       tags: ['operations'],
@@ -42,21 +44,29 @@ const operations: FastifyPluginAsyncZod = async (app) => {
     } catch (err) {
       storeError = (err as Error).message
     }
+    const engine = await app.engineCheck()
     const info = app.engine.info()
-    const ready = storeError === undefined && app.engineReady()
+    const ready = storeError === undefined && engine.ready
     return reply.code(ready ? 200 : 503).send({
       status: ready ? 'ready' : 'not-ready',
       store: { kind: app.store.kind, ok: storeError === undefined, ...(storeError !== undefined ? { error: storeError } : {}) },
-      compute: { ready: app.engineReady(), executionProvider: info.executionProvider, requested: info.requested, failed: info.failed }
+      compute: {
+        ready: engine.ready,
+        ...(engine.error !== undefined ? { error: engine.error } : {}),
+        executionProvider: info.executionProvider,
+        requested: info.requested,
+        failed: info.failed
+      }
     })
   })
 
+  // With METRICS_PORT set, /metrics is served on that port only (src/metrics-server.ts).
+  if (opts.metricsRoute === false) return
   app.get('/metrics', {
     schema: { tags: ['operations'], summary: 'Prometheus metrics (text format)', security: [], response: { 200: z.string() } }
   }, async (_request, reply) => {
-    app.metrics.executionProvider.reset()
-    app.metrics.executionProvider.set({ provider: app.engine.info().executionProvider }, 1)
-    return reply.type(app.metrics.registry.contentType).serializer(String).send(await app.metrics.registry.metrics())
+    const { contentType, body } = await renderMetrics(app)
+    return reply.type(contentType).serializer(String).send(body)
   })
 }
 

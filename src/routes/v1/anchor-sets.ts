@@ -14,6 +14,7 @@ import { selectAnchors } from '../../analysis/select.js'
 import { documentBinary } from '../../plugins/swagger.js'
 import type { AnchorSetRecord, AnchorSetSummary } from '../../store/types.js'
 import { describeDependents } from './dependents.js'
+import { requireEmbeddings } from './embeddings.js'
 
 const enc = encodeURIComponent
 
@@ -50,7 +51,17 @@ function summaryOut (s: AnchorSetSummary, ids?: string[]): z.infer<typeof Anchor
   return { name: s.name, size: s.size, description: s.description, createdAt: s.createdAt, spaces: s.spaces, ...(ids !== undefined ? { ids } : {}) }
 }
 
-const anchorSets: FastifyPluginAsyncZod<{ maxAnchors: number, maxRows: number }> = async (app, opts) => {
+/** Bytes a set holds for its spaces once `space` holds `rows` x `dim` float32 values (replacing what it held). */
+function setBytesAfter (summary: AnchorSetSummary, space: string, rows: number, dim: number): number {
+  let bytes = rows * dim * 4
+  for (const [name, held] of Object.entries(summary.spaces)) {
+    if (name !== space) bytes += held.rows * held.dim * 4
+  }
+  return bytes
+}
+
+const anchorSets: FastifyPluginAsyncZod<{ maxAnchors: number, maxRows: number, maxSetBytes?: number }> = async (app, opts) => {
+  const maxSetBytes = opts.maxSetBytes ?? Number.MAX_SAFE_INTEGER
   app.put('/v1/anchor-sets/:set', {
     schema: {
       tags: ['anchor-sets'],
@@ -142,7 +153,15 @@ const anchorSets: FastifyPluginAsyncZod<{ maxAnchors: number, maxRows: number }>
     const [setRecord, spaceRecord] = await Promise.all([app.store.getAnchorSet(set), app.store.getSpace(space)])
     if (setRecord === null) throw notFound(`anchor set "${set}" does not exist; create it with PUT /v1/anchor-sets/${enc(set)}`)
     if (spaceRecord === null) throw notFound(`space "${space}" does not exist; create it with PUT /v1/spaces/${enc(space)}`)
-    const target = { field: 'vectors', cols: spaceRecord.dim, colsLabel: `space "${space}"`, maxRows: Math.min(opts.maxRows, setRecord.ids.length) }
+    // At most one row per id of the set, and at most MAX_ROWS_PER_REQUEST: checked before decoding.
+    const setBound = setRecord.ids.length < opts.maxRows
+    const target = {
+      field: 'vectors',
+      cols: spaceRecord.dim,
+      colsLabel: `space "${space}"`,
+      maxRows: setBound ? setRecord.ids.length : opts.maxRows,
+      maxRowsSetting: setBound ? `anchor set "${set}" has ${setRecord.ids.length} ids, one row each at most` : 'MAX_ROWS_PER_REQUEST'
+    }
 
     let matrix: Matrix
     let ids: string[] | undefined
@@ -151,6 +170,9 @@ const anchorSets: FastifyPluginAsyncZod<{ maxAnchors: number, maxRows: number }>
     } else {
       matrix = readMatrixField(request, request.body.vectors, target)
       ids = request.body.ids
+    }
+    if (matrix.rows === 0) {
+      throw unprocessable(`vectors has 0 rows; an upload holds at least one row (to remove a space's embeddings from the set, DELETE /v1/anchor-sets/${enc(set)}/embeddings/${enc(space)})`)
     }
     if (ids === undefined) {
       if (matrix.rows !== setRecord.ids.length) {
@@ -164,6 +186,13 @@ const anchorSets: FastifyPluginAsyncZod<{ maxAnchors: number, maxRows: number }>
       const ordered = orderRows(setRecord, ids)
       matrix = takeRows(matrix, ordered.order)
       ids = ordered.ids
+    }
+    const summary = await app.store.getAnchorSetSummary(set)
+    if (summary !== null) {
+      const bytes = setBytesAfter(summary, space, matrix.rows, matrix.cols)
+      if (bytes > maxSetBytes) {
+        throw unprocessable(`with these ${matrix.rows} x ${matrix.cols} float32 values, anchor set "${set}" would hold ${bytes} bytes of embeddings over all its spaces, over this server's limit of ${maxSetBytes} bytes per set (MAX_SET_BYTES); upload fewer rows (an "ids" subset), or delete another space's embeddings from the set first`)
+      }
     }
     const stats = rowNormStats(matrix)
     const outcome = await app.store.putEmbeddings({
@@ -187,13 +216,7 @@ const anchorSets: FastifyPluginAsyncZod<{ maxAnchors: number, maxRows: number }>
     }
   }, async (request, reply) => {
     const { set, space } = request.params
-    const found = await app.store.getEmbeddings(set, space)
-    if (found === null) {
-      const exists = await app.store.getAnchorSet(set)
-      throw notFound(exists === null
-        ? `anchor set "${set}" does not exist`
-        : `anchor set "${set}" holds no embeddings of space "${space}"; upload them with PUT /v1/anchor-sets/${enc(set)}/embeddings/${enc(space)}`)
-    }
+    const found = await requireEmbeddings(app.store, set, space)
     const setRecord = await app.store.getAnchorSet(set)
     return sendMatrix(request, reply, found.matrix, {
       field: 'vectors',
@@ -235,11 +258,7 @@ const anchorSets: FastifyPluginAsyncZod<{ maxAnchors: number, maxRows: number }>
   }, async (request) => {
     const { set } = request.params
     const { space, k, strategy, seed } = request.body
-    const held = await app.store.getEmbeddings(set, space)
-    if (held === null) {
-      const exists = await app.store.getAnchorSet(set)
-      throw notFound(exists === null ? `anchor set "${set}" does not exist` : `anchor set "${set}" holds no embeddings of space "${space}"; upload them first`)
-    }
+    const held = await requireEmbeddings(app.store, set, space)
     if (k > held.rows) throw unprocessable(`k ${k} is more than the ${held.rows} ids space "${space}" holds in set "${set}"; use at most ${held.rows}`)
     request.rows = held.rows
     return { ids: await selectAnchors(held.matrix, held.ids, { k, strategy, seed }, app.engine) }

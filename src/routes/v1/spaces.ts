@@ -5,7 +5,23 @@ import { CascadeQuery, problemResponses } from '../../schemas/common.js'
 import { Space, SpaceBody, SpaceList, SpaceParams } from '../../schemas/spaces.js'
 import { describeDependents } from './dependents.js'
 
-const spaces: FastifyPluginAsyncZod<{ maxDim: number }> = async (app, opts) => {
+/** Metadata nesting limit: deeper JSON is refused before anything recursive (serializing, storing) touches it. */
+export const MAX_METADATA_DEPTH = 32
+
+/** Whether a parsed JSON value nests deeper than `max` levels; iterative, so any depth is safe to check. */
+function deeperThan (value: unknown, max: number): boolean {
+  const stack: Array<[unknown, number]> = [[value, 0]]
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!
+    if (v === null || typeof v !== 'object') continue
+    if (depth >= max) return true
+    for (const child of Object.values(v)) stack.push([child, depth + 1])
+  }
+  return false
+}
+
+const spaces: FastifyPluginAsyncZod<{ maxDim: number, maxMetadataBytes?: number }> = async (app, opts) => {
+  const maxMetadataBytes = opts.maxMetadataBytes ?? 64 * 1024
   app.put('/v1/spaces/:space', {
     schema: {
       tags: ['spaces'],
@@ -20,6 +36,15 @@ const spaces: FastifyPluginAsyncZod<{ maxDim: number }> = async (app, opts) => {
     const { dim, description, metadata } = request.body
     if (dim > opts.maxDim) {
       throw unprocessable(`dim ${dim} is above this server's limit of ${opts.maxDim} (MAX_DIM)`, [{ path: 'body.dim', message: `at most ${opts.maxDim}` }])
+    }
+    if (metadata !== undefined) {
+      if (deeperThan(metadata, MAX_METADATA_DEPTH)) {
+        throw unprocessable(`metadata nests deeper than ${MAX_METADATA_DEPTH} levels; keep it a small, shallow JSON object`, [{ path: 'body.metadata', message: `at most ${MAX_METADATA_DEPTH} levels deep` }])
+      }
+      const bytes = Buffer.byteLength(JSON.stringify(metadata))
+      if (bytes > maxMetadataBytes) {
+        throw unprocessable(`metadata is ${bytes} bytes of JSON, over this server's limit of ${maxMetadataBytes} (MAX_METADATA_BYTES)`, [{ path: 'body.metadata', message: `at most ${maxMetadataBytes} bytes` }])
+      }
     }
     const outcome = await app.store.putSpace({
       name: space, dim, description: description ?? null, metadata: metadata ?? {}, createdAt: new Date().toISOString()

@@ -1,0 +1,158 @@
+/**
+ * Overload and limits (issue 6): load shedding with under-pressure (503 problem + Retry-After, the
+ * operational routes untouched), the handler timeout, and every request limit, each configurable and
+ * named in its error's detail with its value and variable.
+ */
+import t from 'tap'
+import { loadConfig } from '../src/config.js'
+import { MemoryStore } from '../src/store/memory.js'
+import type { Store } from '../src/store/types.js'
+import { json, testApp } from './helpers/app.js'
+
+const sleep = async (ms: number): Promise<void> => await new Promise(resolve => setTimeout(resolve, ms))
+
+t.test('the limits have the documented defaults', async t => {
+  const c = loadConfig({})
+  t.equal(c.MAX_ROWS_PER_REQUEST, 100_000)
+  t.equal(c.MAX_ANCHORS_PER_SET, 100_000)
+  t.equal(c.MAX_DIM, 16_384)
+  t.equal(c.MAX_SET_BYTES, 1024 ** 3)
+  t.equal(c.MAX_METADATA_BYTES, 65_536)
+  t.equal(c.BODY_LIMIT, 64 * 1024 ** 2)
+  t.equal(c.MAX_EVENT_LOOP_DELAY_MS, 2000)
+  t.ok(c.MAX_HEAP_USED_BYTES > 0, 'heap limit on by default (90% of the V8 heap limit)')
+  t.equal(c.MAX_RSS_BYTES, 0)
+  t.equal(c.PRESSURE_RETRY_AFTER_S, 10)
+  t.equal(c.REQUEST_TIMEOUT_MS, 300_000)
+  t.equal(c.HANDLER_TIMEOUT_MS, 300_000)
+  t.equal(c.CONNECTION_TIMEOUT_MS, 120_000)
+  t.equal(c.KEEP_ALIVE_TIMEOUT_MS, 10_000)
+  t.equal(c.METRICS_PORT, undefined)
+  t.equal(c.CORS_ORIGINS, undefined)
+})
+
+t.test('heap over MAX_HEAP_USED_BYTES: /v1 gets 503 problem+json with Retry-After; probes stay up', async t => {
+  const server = await testApp(t, { env: { MAX_HEAP_USED_BYTES: '1', MAX_EVENT_LOOP_DELAY_MS: '0', PRESSURE_SAMPLE_INTERVAL_MS: '50', PRESSURE_RETRY_AFTER_S: '7' } })
+  await sleep(150)
+  const res = await server.inject({ method: 'PUT', url: '/v1/spaces/a', payload: { dim: 2 } })
+  t.equal(res.statusCode, 503)
+  t.equal(res.headers['retry-after'], '7')
+  t.match(res.headers['content-type'], /^application\/problem\+json/)
+  t.match(json(res), { status: 503, title: 'Service Unavailable', detail: /heapUsedBytes is .* MiB, over the limit of 0\.0 MiB \(MAX_HEAP_USED_BYTES\)/ })
+  t.same(await server.store.listSpaces(), [], 'nothing was done')
+  t.equal((await server.inject({ method: 'GET', url: '/healthz' })).statusCode, 200)
+  t.equal((await server.inject({ method: 'GET', url: '/readyz' })).statusCode, 200)
+  const metrics = await server.inject({ method: 'GET', url: '/metrics' })
+  t.equal(metrics.statusCode, 200)
+  t.match(metrics.body, /latentbridge_overload_rejections_total\{reason="heapUsedBytes"\} 1/)
+  t.equal((await server.inject({ method: 'GET', url: '/docs/' })).statusCode, 200, 'the docs stay up too')
+})
+
+t.test('event-loop delay over MAX_EVENT_LOOP_DELAY_MS: shed while the loop lags, served again after', async t => {
+  const server = await testApp(t, { env: { MAX_EVENT_LOOP_DELAY_MS: '20', MAX_HEAP_USED_BYTES: '0', PRESSURE_SAMPLE_INTERVAL_MS: '100' } })
+  await sleep(250)
+  // Block the loop for 800 ms: the next sample's mean delay is far over 20 ms.
+  const until = Date.now() + 800
+  while (Date.now() < until) { /* busy */ }
+  await sleep(5)
+  const shed = await server.inject({ method: 'GET', url: '/v1/spaces' })
+  t.equal(shed.statusCode, 503)
+  t.equal(shed.headers['retry-after'], '10')
+  t.match(json(shed).detail, /eventLoopDelay is \d+ ms, over the limit of 20 ms \(MAX_EVENT_LOOP_DELAY_MS\)/)
+  t.equal((await server.inject({ method: 'GET', url: '/healthz' })).statusCode, 200)
+  // A few quiet samples later the lag is gone and requests are served.
+  let status = 0
+  for (let i = 0; i < 20 && status !== 200; i++) {
+    await sleep(150)
+    status = (await server.inject({ method: 'GET', url: '/v1/spaces' })).statusCode
+  }
+  t.equal(status, 200, 'served again once the loop keeps up')
+})
+
+t.test('no shedding with the guards at 0', async t => {
+  const server = await testApp(t, { env: { MAX_EVENT_LOOP_DELAY_MS: '0', MAX_HEAP_USED_BYTES: '0', PRESSURE_SAMPLE_INTERVAL_MS: '50' } })
+  await sleep(150)
+  t.equal((await server.inject({ method: 'GET', url: '/v1/spaces' })).statusCode, 200)
+})
+
+t.test('a request over HANDLER_TIMEOUT_MS gets a 503 problem naming the limit', async t => {
+  const store = new MemoryStore()
+  const slow: Store = Object.assign(Object.create(Object.getPrototypeOf(store)), store, {
+    listSpaces: async () => { await sleep(400); return [] }
+  })
+  const server = await testApp(t, { store: slow, env: { HANDLER_TIMEOUT_MS: '50' } })
+  const started = Date.now()
+  const res = await server.inject({ method: 'GET', url: '/v1/spaces' })
+  t.ok(Date.now() - started < 350, 'answered at the limit, not when the work finished')
+  t.equal(res.statusCode, 503)
+  t.match(res.headers['content-type'], /^application\/problem\+json/)
+  t.match(json(res).detail, /longer than the limit of 50 ms \(HANDLER_TIMEOUT_MS\)/)
+  t.equal((await server.inject({ method: 'GET', url: '/v1/spaces/none' })).statusCode, 404, 'fast requests are unaffected')
+  await sleep(400)
+})
+
+t.test('each request limit is configurable and named in its error with its value', async t => {
+  const server = await testApp(t, {
+    env: { MAX_ROWS_PER_REQUEST: '5', MAX_ANCHORS_PER_SET: '4', MAX_DIM: '8', MAX_SET_BYTES: '100', MAX_METADATA_BYTES: '64', BODY_LIMIT: '4096' }
+  })
+  const put = async (url: string, payload: unknown, headers: Record<string, string> = {}): Promise<{ status: number, body: any }> => {
+    const res = await server.inject({ method: 'PUT', url, payload: payload as object, headers })
+    return { status: res.statusCode, body: res.body === '' ? null : JSON.parse(res.body) }
+  }
+
+  const dim = await put('/v1/spaces/big', { dim: 9 })
+  t.equal(dim.status, 422)
+  t.match(dim.body.detail, /dim 9 is above this server's limit of 8 \(MAX_DIM\)/)
+  const meta = await put('/v1/spaces/meta', { dim: 2, metadata: { note: 'x'.repeat(80) } })
+  t.equal(meta.status, 422)
+  t.match(meta.body.detail, /over this server's limit of 64 \(MAX_METADATA_BYTES\)/)
+  let deep: unknown = 1
+  for (let i = 0; i < 40; i++) deep = { d: deep }
+  const nested = await put('/v1/spaces/meta', { dim: 2, metadata: deep })
+  t.equal(nested.status, 422)
+  t.match(nested.body.detail, /deeper than 32 levels/)
+
+  const anchors = await put('/v1/anchor-sets/many', { ids: ['a', 'b', 'c', 'd', 'e'] })
+  t.equal(anchors.status, 422)
+  t.match(anchors.body.detail, /at most 4 per set \(MAX_ANCHORS_PER_SET\)/)
+
+  t.equal((await put('/v1/spaces/a', { dim: 3 })).status, 201)
+  t.equal((await put('/v1/spaces/b', { dim: 4 })).status, 201)
+  t.equal((await put('/v1/anchor-sets/s', { ids: ['w', 'x', 'y', 'z'] })).status, 201)
+  // 4 ids x 3 dims x 4 bytes = 48 bytes: within MAX_SET_BYTES = 100.
+  const a = [[1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 1]]
+  t.equal((await put('/v1/anchor-sets/s/embeddings/a', { vectors: a })).status, 201)
+  // Replacing a's embeddings counts them once, not twice.
+  t.equal((await put('/v1/anchor-sets/s/embeddings/a', { vectors: a })).status, 201)
+  // b: 4 x 4 x 4 = 64 more bytes, 112 in all: over the limit, and nothing is stored.
+  const over = await put('/v1/anchor-sets/s/embeddings/b', { vectors: [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]] })
+  t.equal(over.status, 422)
+  t.match(over.body.detail, /would hold 112 bytes .* over this server's limit of 100 bytes per set \(MAX_SET_BYTES\)/)
+  t.same(Object.keys((await server.store.getAnchorSetSummary('s'))!.spaces), ['a'], 'b was not stored')
+  // Two rows of b (32 bytes, 80 in all) fit.
+  t.equal((await put('/v1/anchor-sets/s/embeddings/b', { vectors: [[1, 0, 0, 0], [0, 1, 0, 0]], ids: ['w', 'x'] })).status, 201)
+  // The binary form (all 4 rows of b, 64 bytes) is checked the same way.
+  const binary = await put('/v1/anchor-sets/s/embeddings/b', Buffer.from(new Float32Array(16).fill(0.5).buffer), { 'content-type': 'application/octet-stream' })
+  t.equal(binary.status, 422)
+  t.match(binary.body.detail, /MAX_SET_BYTES/)
+
+  const six = [[1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 1], [1, 2, 3], [3, 2, 1]]
+  t.equal((await server.inject({ method: 'POST', url: '/v1/relative', payload: { space: 'a', anchorSet: 's', vectors: six.slice(0, 5) } })).statusCode, 200, '5 rows pass')
+  const tooMany = await server.inject({ method: 'POST', url: '/v1/relative', payload: { space: 'a', anchorSet: 's', vectors: six } })
+  t.equal(tooMany.statusCode, 422)
+  t.match(json(tooMany).detail, /6 rows, more than the limit of 5 \(MAX_ROWS_PER_REQUEST\)/)
+  const rowsBinary = await server.inject({ method: 'POST', url: '/v1/relative?space=a&anchorSet=s', payload: Buffer.from(new Float32Array(18).buffer), headers: { 'content-type': 'application/octet-stream' } })
+  t.equal(rowsBinary.statusCode, 422)
+  t.match(json(rowsBinary).detail, /more than the limit of 5 \(MAX_ROWS_PER_REQUEST\)/)
+  const upload = await put('/v1/anchor-sets/s/embeddings/a', { vectors: [[1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 1], [2, 2, 2]] })
+  t.equal(upload.status, 422)
+  t.match(upload.body.detail, /anchor set "s" has 4 ids/)
+
+  const body = await server.inject({ method: 'POST', url: '/v1/relative', payload: { space: 'a', anchorSet: 's', vectors: [[1, 0, 0]], pad: 'p'.repeat(5000) } })
+  t.equal(body.statusCode, 413)
+  t.match(json(body).detail, /limit of 4096 bytes .* BODY_LIMIT/)
+
+  const empty = await put('/v1/anchor-sets/s/embeddings/a', { vectors: [], ids: [] })
+  t.equal(empty.status, 422, 'an upload of no rows is refused rather than emptying the space')
+  t.match(empty.body.detail, /0 rows/)
+})
