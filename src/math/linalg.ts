@@ -104,6 +104,26 @@ export async function product (engine: Product64, a: Matrix64, b: Matrix64, opts
   return await engine.matmul64(a, b, opts)
 }
 
+/**
+ * One column of a lower Cholesky factorisation in place (w: n x n, row-major, its diagonal at j
+ * positive): scales column j below the pivot by 1/√w[j,j] into `column`, then subtracts the rank-one
+ * Schur-complement update from the trailing lower triangle, row by row (contiguous).
+ */
+function eliminateColumn (w: Float64Array, n: number, j: number, column: Float64Array): void {
+  const pivot = Math.sqrt(w[j * n + j])
+  w[j * n + j] = pivot
+  for (let i = j + 1; i < n; i++) {
+    w[i * n + j] /= pivot
+    column[i] = w[i * n + j]
+  }
+  for (let i = j + 1; i < n; i++) {
+    const lij = column[i]
+    if (lij === 0) continue
+    const row = i * n
+    for (let k = j + 1; k <= i; k++) w[row + k] -= lij * column[k]
+  }
+}
+
 export interface PivotedCholesky {
   /** n x rank, lower trapezoidal in pivot order: A[perm][:, perm] ≈ L·Lᵀ. */
   factor: Matrix64
@@ -142,19 +162,7 @@ export async function pivotedCholesky (a: Matrix64, relTol: number, ticker = new
       for (let i = p + 1; i < n; i++) swap(i * n + j, i * n + p)
       const t = perm[j]; perm[j] = perm[p]; perm[p] = t
     }
-    const pivot = Math.sqrt(w[j * n + j])
-    w[j * n + j] = pivot
-    for (let i = j + 1; i < n; i++) {
-      w[i * n + j] /= pivot
-      column[i] = w[i * n + j]
-    }
-    // Schur complement update of the trailing lower triangle, row by row (contiguous).
-    for (let i = j + 1; i < n; i++) {
-      const lij = column[i]
-      if (lij === 0) continue
-      const row = i * n
-      for (let k = j + 1; k <= i; k++) w[row + k] -= lij * column[k]
-    }
+    eliminateColumn(w, n, j, column)
     rank = j + 1
     await ticker.tick()
   }
@@ -173,18 +181,7 @@ export async function cholesky (a: Matrix64, ticker = new Ticker()): Promise<Mat
   for (let j = 0; j < n; j++) {
     const d = w[j * n + j]
     if (!(d > 0)) throw new RangeError(`matrix is not positive definite (pivot ${j} is ${d})`)
-    const pivot = Math.sqrt(d)
-    w[j * n + j] = pivot
-    for (let i = j + 1; i < n; i++) {
-      w[i * n + j] /= pivot
-      column[i] = w[i * n + j]
-    }
-    for (let i = j + 1; i < n; i++) {
-      const lij = column[i]
-      if (lij === 0) continue
-      const row = i * n
-      for (let k = j + 1; k <= i; k++) w[row + k] -= lij * column[k]
-    }
+    eliminateColumn(w, n, j, column)
     await ticker.tick()
   }
   for (let i = 0; i < n; i++) for (let k = i + 1; k < n; k++) w[i * n + k] = 0
