@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs'
 import t from 'tap'
+import { Validator } from '@seriousme/openapi-schema-validator'
 import { json, testApp } from './helpers/app.js'
 
 t.test('the committed openapi/openapi.json is what the server serves', async t => {
@@ -8,6 +9,20 @@ t.test('the committed openapi/openapi.json is what the server serves', async t =
   const committed = JSON.parse(readFileSync(new URL('../openapi/openapi.json', import.meta.url), 'utf8'))
   t.same(served, committed, 'openapi/openapi.json is stale: run npm run openapi and commit the result')
   t.equal(served.openapi, '3.1.0')
+})
+
+t.test('the committed document validates against the OpenAPI 3.1 schema', async t => {
+  const doc = JSON.parse(readFileSync(new URL('../openapi/openapi.json', import.meta.url), 'utf8'))
+  const validator = new Validator()
+  const result = await validator.validate(doc)
+  t.equal(validator.version, '3.1')
+  t.same(result.errors ?? [], [], 'no schema errors')
+  t.equal(result.valid, true)
+  // The validator does reject a broken document (so the check above can fail).
+  const broken = structuredClone(doc)
+  delete broken.info
+  broken.paths['/healthz'].get.responses = { 200: { content: {} } }
+  t.equal((await new Validator().validate(broken)).valid, false, 'a document without info and with a response lacking its description is invalid')
 })
 
 t.test('every operation documents its responses, errors as problem+json', async t => {
