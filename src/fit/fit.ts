@@ -6,7 +6,8 @@
  *   1. holdout > 0: a seeded fraction of the anchors is set aside; everything that chooses (the
  *      'auto' selection, the ridge search) sees only the rest;
  *   2. choose the configuration (method, scaling, ridge) when the options leave it open, by k-fold
- *      cross-validation over those rows, each fold retrieved among ALL anchors' targets (score.ts);
+ *      cross-validation over those rows, each fold retrieved among its own targets (score.ts says
+ *      why not among all the anchors' targets);
  *   3. holdout > 0: fit the chosen configuration without the held-out rows and score them;
  *   4. refit the chosen configuration on every anchor: the returned map.
  */
@@ -19,7 +20,7 @@ import type { FitCandidate, FitMethod, FitOptions, FitResult, HeldOutScores, Lin
 import { scaleSide } from './scaling.js'
 import { solve } from './solvers.js'
 import { applyMap, buildMap } from './map.js'
-import { buildGallery, emptyTally, scoresOf, tallyRows, type Gallery } from './score.js'
+import { buildGallery, emptyTally, scoresOf, subGallery, tallyRows, type Gallery } from './score.js'
 import type { PolarStepper } from './polar.js'
 
 export const FIT_METHODS: readonly FitMethod[] = ['procrustes', 'linear', 'affine', 'ridge', 'inverse-relative']
@@ -124,10 +125,16 @@ async function scoreSplit (engine: FitEngine, x: Matrix, y: Matrix, train: Int32
   return { tally, ms: fitted.ms }
 }
 
+/** Each fold translated by the map fitted on the others, retrieved among the fold's own targets. */
 async function crossValidate (engine: FitEngine, x: Matrix, y: Matrix, folds: Int32Array[], pool: Int32Array, config: Config, gallery: Gallery, ticker: Ticker): Promise<Evaluation> {
   const tally = emptyTally()
   let ms = 0
-  for (const fold of folds) ms += (await scoreSplit(engine, x, y, complement(pool, fold), fold, config, gallery, ticker, tally)).ms
+  for (const fold of folds) {
+    const fitted = await fitConfig(engine, x, y, complement(pool, fold), config, false, ticker)
+    const translated = await applyMap(takeRows(x, fold), fitted.map, engine)
+    await tallyRows(translated, Int32Array.from(fold, (_, i) => i), subGallery(gallery, fold), engine, tally)
+    ms += fitted.ms
+  }
   return { scores: scoresOf(tally), fitMs: ms / folds.length }
 }
 

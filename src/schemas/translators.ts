@@ -13,7 +13,7 @@ export const FitBody = z.object({
   target: Name.describe('The space translated into'),
   anchorSet: Name.describe('The anchor set whose ids both spaces hold: the parallel anchors'),
   method: z.enum([...FIT_METHODS, 'auto']).default('procrustes')
-    .describe('procrustes: orthogonal map; linear / affine: least squares (affine adds a bias); ridge: regularised least squares; inverse-relative: relative projection inverted on the target anchors; auto: every method and scaling scored by k-fold cross-validation, the best kept'),
+    .describe('procrustes: orthogonal map; linear / affine: least squares (affine adds a bias); ridge: regularised least squares; inverse-relative: relative projection inverted on the target anchors; auto: every method and scaling scored by k-fold cross-validation (each fold translated by the map fitted on the others and retrieved among its own target vectors), the best top1 kept (ties: meanCosine)'),
   scaling: z.enum(SCALINGS).default('standard')
     .describe("standard: subtract the anchors' mean, divide by their std; center: subtract the mean; l2: centre, then unit rows (the output is rescaled to the target anchors' mean norm); none. Target statistics are added back, so outputs live in the target space."),
   ridge: z.number().positive().max(1e12).optional().describe('Ridge strength (ridge, inverse-relative); searched on held-out anchors when absent'),

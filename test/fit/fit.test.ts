@@ -142,6 +142,18 @@ t.test('too few anchors: FitError with the count needed', async t => {
   await t.rejects(fitTranslator(two, two, options({ method: 'nope' as 'linear' }), engine), RangeError)
 })
 
+t.test("cross-validation retrieves each fold among its own targets, not the training folds'", async t => {
+  // Targets unrelated to the sources: every map is a guess. With 20 folds of 2 on 40 anchors, a
+  // guess among the fold's 2 targets is right half the time; among all 40 targets, 1 in 40.
+  const x = toMatrix(randomMatrix64(40, 6, 71))
+  const y = toMatrix(randomMatrix64(40, 5, 72))
+  const result = await fitTranslator(x, y, options({ method: 'auto', folds: 20, ridge: 0.1 }), engine)
+  const candidates = result.diagnostics.candidates ?? []
+  t.equal(candidates.length, FIT_METHODS.length * SCALINGS.length)
+  const mean = candidates.reduce((sum, c) => sum + c.top1, 0) / candidates.length
+  t.ok(mean > 0.3 && mean < 0.7, `mean cross-validated top-1 of unrelated data ${mean.toFixed(3)} is chance among 2, not among 40`)
+})
+
 t.test('the event loop keeps turning during a fit', async t => {
   // Counted, not timed: a fit that blocked the loop for its whole run would let the 5 ms interval
   // fire at most once or twice, whatever the machine's load; one that yields lets it fire again
