@@ -41,7 +41,8 @@ export class FitError extends Error {
 /** The engine as the fit uses it: float32 and float64 products, and the polar step when offered. */
 export type FitEngine = Engine & Partial<PolarStepper>
 
-interface Config { method: FitMethod, scaling: Scaling, ridge: number }
+/** A fully chosen configuration: what refinement refits with, round after round. */
+export interface Config { method: FitMethod, scaling: Scaling, ridge: number }
 
 function usesRidge (method: FitMethod): boolean {
   return method === 'ridge' || method === 'inverse-relative'
@@ -89,9 +90,10 @@ function checkAnchorCount (n: number, opts: FitOptions, needsSelection: boolean)
   throw new FitError(`${why} needs at least ${needed} parallel anchors, got ${n}`, needed, n)
 }
 
-interface Fitted { map: LinearMap, rank: number, ms: number }
+export interface Fitted { map: LinearMap, rank: number, ms: number }
 
-async function fitConfig (engine: FitEngine, x: Matrix, y: Matrix, rows: ArrayLike<number> | undefined, config: Config, needRank: boolean, ticker: Ticker): Promise<Fitted> {
+/** One fit of a chosen configuration on the given rows (all rows when `rows` is undefined). */
+export async function fitConfig (engine: FitEngine, x: Matrix, y: Matrix, rows: ArrayLike<number> | undefined, config: Config, needRank: boolean, ticker: Ticker): Promise<Fitted> {
   const started = performance.now()
   const normalize = config.scaling === 'l2' || config.method === 'inverse-relative'
   const source = scaleSide(x, rows, config.scaling, normalize)
@@ -113,6 +115,18 @@ function makeFolds (pool: Int32Array, folds: number, seed: number): Int32Array[]
 function complement (pool: Int32Array, excluded: Int32Array): Int32Array {
   const skip = new Set(excluded)
   return pool.filter(i => !skip.has(i))
+}
+
+/**
+ * The seeded split of n anchors into held-out rows and the pool the fit sees; refinement uses
+ * the same split so its held-out rows are the ones the unrefined scores were measured on.
+ */
+export function holdoutSplit (n: number, holdout: number, seed: number): { heldOut: Int32Array, pool: Int32Array } {
+  const all = Int32Array.from({ length: n }, (_, i) => i)
+  const heldCount = heldOutCount(n, holdout)
+  if (heldCount === 0) return { heldOut: new Int32Array(0), pool: all }
+  const heldOut = Int32Array.from(sampleIndices(createRng(seed), n, heldCount)).sort()
+  return { heldOut, pool: complement(all, heldOut) }
 }
 
 interface Evaluation { scores: HeldOutScores, fitMs: number }
@@ -216,11 +230,9 @@ export async function fitTranslator (x: Matrix, y: Matrix, opts: FitOptions, eng
   checkAnchorCount(n, opts, needsSelection)
   const ticker = new Ticker()
   const gallery = buildGallery(y)
-  const all = Int32Array.from({ length: n }, (_, i) => i)
 
-  const heldCount = heldOutCount(n, opts.holdout)
-  const heldOut = heldCount > 0 ? Int32Array.from(sampleIndices(createRng(opts.seed), n, heldCount)).sort() : new Int32Array(0)
-  const pool = heldCount > 0 ? complement(all, heldOut) : all
+  const { heldOut, pool } = holdoutSplit(n, opts.holdout, opts.seed)
+  const heldCount = heldOut.length
 
   let selection: Selection
   if (needsSelection) {
@@ -253,7 +265,7 @@ export async function fitTranslator (x: Matrix, y: Matrix, opts: FitOptions, eng
 }
 
 /** ‖X̂ − Y‖_F / ‖Y‖_F in the target space (0 when Y is all zeros and so is the error). */
-async function residual (x: Matrix, y: Matrix, map: LinearMap, engine: FitEngine): Promise<number> {
+export async function residual (x: Matrix, y: Matrix, map: LinearMap, engine: FitEngine): Promise<number> {
   const translated = await applyMap(x, map, engine)
   let error = 0
   let norm = 0

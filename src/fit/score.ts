@@ -32,7 +32,7 @@ export interface Gallery {
   mean: Float64Array
 }
 
-function centredUnitRows (m: Matrix, mean: Float64Array): { unit: Matrix, norms: Float64Array } {
+export function centredUnitRows (m: Matrix, mean: Float64Array): { unit: Matrix, norms: Float64Array } {
   const { rows, cols } = m
   const unit = new Float32Array(rows * cols)
   const norms = new Float64Array(rows)
