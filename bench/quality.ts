@@ -11,6 +11,13 @@
  *              (methods.md §2.4): top-1 by cosine among all held-out words, for every ordered pair
  *              of models, through the service's engine next to a numpy float64 baseline of the
  *              same protocol on the same anchors (bench/numpy_quality.py).
+ *   refine     issue 8: k parallel anchors, every other word unpaired under per-space ids;
+ *              top-1 on those words with and without refinement for k in 25, 50, 100, 300, 1000
+ *              and every ordered pair (REFINE_COUNTS=25,100 and REFINE_PAIRS=glove-word2vec
+ *              narrow it).
+ *   refine-confidence  how well withConfidence's score predicts a retrieval (AUC, quartiles),
+ *              on held-out words, 100 anchors, plain and refined maps.
+ *              The issue's protocol uses seeds 0-2: npx tsx bench/quality.ts refine --seeds=0,1,2
  *
  * A section is one entry of SECTIONS: a name, a one-line description, and run(context). The
  * context holds the words, the engine and the options, so further sections (e.g. translators:
@@ -28,6 +35,8 @@ import { createRng, sampleIndices } from '../src/math/random.js'
 import { lastJsonLine, runPython } from './lib/python.js'
 import { formatMeanStd, meanStd } from './lib/stats.js'
 import { loadWords, missingWordFile, wordsDir, type Words } from './lib/words.js'
+import { anchorRows, otherRows, runRefineCase } from './lib/refine.js'
+import { buildConfidence, confidenceOf } from '../src/fit/confidence.js'
 
 export interface QualityContext {
   words: Words
@@ -352,10 +361,134 @@ async function translatorsSection (ctx: QualityContext): Promise<void> {
 }
 
 // ---------------------------------------------------------------------------------------------
+// refine (issue 8): self-learning refinement from unpaired words, and per-vector confidence.
+// Self-contained: the protocol lives in bench/lib/refine.ts; this block only loops and prints.
+
+const REFINE_COUNTS = [25, 50, 100, 300, 1000]
+
+/** AUC of `score` separating hits from misses (rank-sum, ties half), 0.5 = no signal. */
+function auc (score: Float64Array, hits: Uint8Array): number {
+  const order = Array.from(score.keys()).sort((a, b) => score[a] - score[b])
+  let rankSum = 0
+  let positives = 0
+  for (let i = 0; i < order.length;) {
+    let j = i
+    while (j < order.length && score[order[j]] === score[order[i]]) j++
+    const midRank = (i + j + 1) / 2
+    for (let m = i; m < j; m++) if (hits[order[m]] === 1) { rankSum += midRank; positives++ }
+    i = j
+  }
+  const negatives = order.length - positives
+  if (positives === 0 || negatives === 0) return 0.5
+  return (rankSum - positives * (positives + 1) / 2) / (positives * negatives)
+}
+
+/** Top-1 within each quarter of the rows by confidence (lowest quarter first). */
+function top1ByQuartile (score: Float64Array, hits: Uint8Array): number[] {
+  const order = Array.from(score.keys()).sort((a, b) => score[a] - score[b])
+  return [0, 1, 2, 3].map(q => {
+    const part = order.slice(Math.floor(q * order.length / 4), Math.floor((q + 1) * order.length / 4))
+    return part.reduce((sum, i) => sum + hits[i], 0) / Math.max(1, part.length)
+  })
+}
+
+async function refineSection (ctx: QualityContext): Promise<void> {
+  const { words, engine, seeds } = ctx
+  const n = words.ids.length
+  const counts = process.env.REFINE_COUNTS !== undefined ? process.env.REFINE_COUNTS.split(',').map(Number) : REFINE_COUNTS
+  const onlyPairs = process.env.REFINE_PAIRS?.split(',')
+  const opts = { iterations: 5, k: 10, holdout: 0.1, scaling: 'l2' as const }
+  const pairs: Array<[typeof words.spaces[number], typeof words.spaces[number]]> = []
+  for (const s of words.spaces) for (const t of words.spaces) if (s !== t && (onlyPairs === undefined || onlyPairs.includes(`${s.name}-${t.name}`))) pairs.push([s, t])
+  console.log(`\nrefine: top-1 of every non-anchor word (${n.toLocaleString('en-US')} − k words, each uploaded to both spaces under per-space ids, i.e. unpaired),`)
+  console.log(`  retrieved among all those words' target vectors (cosine, centred); k random parallel anchors; seeds ${seeds.join(',')}; mean ± std over seeds.`)
+  console.log(`  plain = procrustes, scaling ${opts.scaling}, holdout ${opts.holdout}; refined = the same plus refine { iterations: ${opts.iterations}, k: ${opts.k} } (CSLS mutual pairs),`)
+  console.log('  the map the service would store (it keeps the unrefined one when the criteria say so: "kept" counts refined maps).')
+  const col = 17
+  console.log(`\n  ${'pair'.padEnd(20)}${'anchors'.padEnd(9)}${'plain'.padEnd(col)}${'refined'.padEnd(col)}${'kept'.padEnd(8)}${'min refined−plain'.padEnd(19)}s/case`)
+  const results = new Map<string, { plain: number[], refined: number[] }>()
+  let worst = Infinity
+  for (const [s, t] of pairs) {
+    for (const count of counts) {
+      const plain: number[] = []
+      const refined: number[] = []
+      let kept = 0
+      let seconds = 0
+      for (const seed of seeds) {
+        const run = await runRefineCase(s.matrix, t.matrix, anchorRows(seed, n, count), { ...opts, seed }, engine)
+        plain.push(run.plain)
+        refined.push(run.refined)
+        if (run.report.kept === 'refined') kept++
+        seconds += run.seconds
+      }
+      const gap = Math.min(...refined.map((r, i) => r - plain[i]))
+      worst = Math.min(worst, gap)
+      results.set(`${s.name}->${t.name}@${count}`, { plain, refined })
+      console.log(`  ${`${s.name} -> ${t.name}`.padEnd(20)}${String(count).padEnd(9)}${formatMeanStd(plain).padEnd(col)}${formatMeanStd(refined).padEnd(col)}` +
+        `${`${kept}/${seeds.length}`.padEnd(8)}${(gap >= 0 ? '+' : '') + gap.toFixed(4).padEnd(18)}${(seconds / seeds.length).toFixed(1)}`)
+    }
+  }
+  const goal = (key: string, at: number, label: string): void => {
+    const r = results.get(key)
+    if (r === undefined) return
+    const mean = meanStd(r.refined).mean
+    console.log(`  goal ${label}: refined ${mean.toFixed(4)} (target ≥ ${at}) ${mean >= at ? 'met' : `missed by ${(at - mean).toFixed(4)}`}; per seed ${r.refined.map(v => v.toFixed(4)).join(', ')}`)
+  }
+  console.log('')
+  goal('glove->word2vec@25', 0.94, 'GloVe -> word2vec, 25 anchors')
+  goal('word2vec->use@100', 0.41, 'word2vec -> USE, 100 anchors')
+  console.log(`  never worse: the smallest refined − plain over every pair, count and seed is ${worst.toFixed(4)} ${worst >= 0 ? '(never worse)' : '(WORSE somewhere)'}`)
+
+}
+
+
+/**
+ * refine-confidence: does withConfidence's score predict whether a translation retrieves its
+ * word? 100 anchors (seed = the first seed), for every pair, the unrefined and the refined map.
+ * The confidence model sees the anchors and a random half of the other words (as the set's
+ * source and target rows would be); it is scored on the other half, words it never saw.
+ */
+async function confidenceSection (ctx: QualityContext): Promise<void> {
+  const { words, engine } = ctx
+  const n = words.ids.length
+  const seed = ctx.seeds[0]
+  const count = 100
+  const onlyPairs = process.env.REFINE_PAIRS?.split(',')
+  console.log(`\nrefine-confidence: ${count} anchors, seed ${seed}; the confidence model is built on the anchors plus a random half of the other words,`)
+  console.log('  and scored on the other half (held out). AUC = P(a retrieved word scores higher than a missed one; 0.5 = no signal);')
+  console.log('  then top-1 within each quarter of the held-out words by confidence, lowest quarter first.')
+  console.log(`\n  ${'pair'.padEnd(20)}${'map'.padEnd(10)}${'top-1'.padEnd(8)}${'AUC'.padEnd(8)}top-1 by confidence quartile (Q1 lowest … Q4 highest)`)
+  for (const s of words.spaces) {
+    for (const t of words.spaces) {
+      if (s === t || (onlyPairs !== undefined && !onlyPairs.includes(`${s.name}-${t.name}`))) continue
+      const anchors = anchorRows(seed, n, count)
+      const run = await runRefineCase(s.matrix, t.matrix, anchors, { iterations: 5, k: 10, holdout: 0.1, scaling: 'l2', seed }, engine)
+      // run.queries are the other words in ascending row order; split them in two halves at random.
+      const others = otherRows(anchors, n)
+      const inSupport = new Uint8Array(others.length)
+      for (const i of sampleIndices(createRng(seed + 7), others.length, Math.floor(others.length / 2))) inSupport[i] = 1
+      const supportRows = [...anchors, ...others.filter((_, i) => inSupport[i] === 1)]
+      const held = Uint32Array.from(others.keys()).filter(i => inSupport[i] === 0)
+      for (const variant of ['plain', 'refined'] as const) {
+        const map = variant === 'plain' ? run.plainMap : run.refinedMap
+        const allHits = variant === 'plain' ? run.plainHits : run.refinedHits
+        const model = await buildConfidence(takeRows(s.matrix, supportRows), takeRows(t.matrix, supportRows), map, engine, { seed })
+        const score = await confidenceOf(takeRows(run.queries, held), model, engine)
+        const hits = Uint8Array.from(held, i => allHits[i])
+        const top1 = hits.reduce((a, b) => a + b, 0) / hits.length
+        console.log(`  ${`${s.name} -> ${t.name}`.padEnd(20)}${variant.padEnd(10)}${top1.toFixed(3).padEnd(8)}${auc(score, hits).toFixed(3).padEnd(8)}${top1ByQuartile(score, hits).map(v => v.toFixed(3)).join('  ')}`)
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 
 export const SECTIONS: Section[] = [
   { name: 'relative', describe: 'relative vectors of two models on shared anchors retrieve the right word (engine vs numpy)', run: relativeSection },
-  { name: 'translators', describe: 'every fit method and scaling, and auto, translate held-out words to their own target (service vs numpy)', run: translatorsSection }
+  { name: 'translators', describe: 'every fit method and scaling, and auto, translate held-out words to their own target (service vs numpy)', run: translatorsSection },
+  { name: 'refine', describe: 'self-learning refinement from unpaired words: anchor-count sweep with and without', run: refineSection },
+  { name: 'refine-confidence', describe: 'per-vector confidence of translations against whether they retrieve their word', run: confidenceSection }
 ]
 
 function parseArgs (argv: string[]): { sections: Section[], seeds: number[], anchors?: number } {

@@ -12,6 +12,7 @@ const TITLES: Record<number, string> = {
   401: 'Unauthorized',
   403: 'Forbidden',
   404: 'Not Found',
+  406: 'Not Acceptable',
   408: 'Request Timeout',
   409: 'Conflict',
   413: 'Content Too Large',
@@ -48,6 +49,7 @@ export const badRequest = (detail: string, errors?: ProblemFieldError[]): Proble
 export const notFound = (detail: string): ProblemError => new ProblemError(404, detail)
 export const conflict = (detail: string): ProblemError => new ProblemError(409, detail)
 export const unprocessable = (detail: string, errors?: ProblemFieldError[]): ProblemError => new ProblemError(422, detail, { errors })
+export const notAcceptable = (detail: string): ProblemError => new ProblemError(406, detail)
 export const unsupportedMediaType = (detail: string): ProblemError => new ProblemError(415, detail)
 export const unavailable = (detail: string): ProblemError => new ProblemError(503, detail)
 

@@ -5,6 +5,7 @@
  */
 import type { MatMul } from '../engine/types.js'
 import type { Matrix } from '../math/matrix.js'
+import { cslsTopNeighbours, meanTopSimilarity } from './csls.js'
 
 /** Rows below this L2 norm are treated as zero, as torch's F.normalize does. */
 const NORM_EPSILON = 1e-12
@@ -249,7 +250,7 @@ export async function retrievalScores (
   target: Matrix,
   k: number,
   mm: MatMul,
-  opts: { blockRows?: number } = {}
+  opts: { blockRows?: number, cslsK?: number } = {}
 ): Promise<RetrievalScores> {
   const { rows, cols } = target
   if (translated.rows !== rows || translated.cols !== cols) {
@@ -257,7 +258,11 @@ export async function retrievalScores (
   }
   const nt = normalizeRows(translated)
   const ny = normalizeRows(target)
-  const fromTranslated = await topNeighbours(nt, ny, k, mm, { blockRows: opts.blockRows })
+  // With cslsK, targets are ranked by CSLS: each target's penalty is its mean cosine to its cslsK
+  // nearest translated rows (the query's own radius does not change its ranking).
+  const fromTranslated = opts.cslsK === undefined
+    ? await topNeighbours(nt, ny, k, mm, { blockRows: opts.blockRows })
+    : await cslsTopNeighbours(nt, ny, await meanTopSimilarity(ny, nt, opts.cslsK, mm, { blockRows: opts.blockRows }), k, mm, { blockRows: opts.blockRows })
   const fromTarget = await topNeighbours(ny, ny, k, mm, { blockRows: opts.blockRows })
 
   let hits1 = 0

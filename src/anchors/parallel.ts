@@ -28,3 +28,19 @@ export function commonRows (held: HeldRows[]): { ids: string[], matrices: Matrix
   })
   return { ids, matrices }
 }
+
+/**
+ * Two spaces' rows of one set split into the parallel rows (ids both hold, row i of each the same
+ * item, in set order) and each side's unpaired rows (ids only that space holds): unpaired
+ * samples of that space, which refinement and confidence use.
+ */
+export function splitRows (source: HeldRows, target: HeldRows): { ids: string[], x: Matrix, y: Matrix, unpairedX: Matrix, unpairedY: Matrix } {
+  const { ids, matrices } = commonRows([source, target])
+  const common = new Set(ids)
+  const only = (h: HeldRows): Matrix => {
+    const indices: number[] = []
+    for (let i = 0; i < h.ids.length; i++) if (!common.has(h.ids[i])) indices.push(i)
+    return takeRows(h.matrix, indices)
+  }
+  return { ids, x: matrices[0], y: matrices[1], unpairedX: only(source), unpairedY: only(target) }
+}

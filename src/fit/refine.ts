@@ -69,6 +69,8 @@ export interface RefineResult {
   /** The map to store: refitted on all anchors plus the kept round's pairs, or the unrefined one. */
   map: LinearMap
   rank: number
+  /** Rows of unpairedX the stored map was fitted on (empty when the unrefined map is kept). */
+  pairedSource: Int32Array
   report: RefinementReport
 }
 
@@ -173,9 +175,11 @@ export async function refineTranslator (
   let map = unrefined.map
   let rank = unrefined.rank
   let pairsUsed = 0
+  let pairedSource: Int32Array = new Int32Array(0)
   if (chosen.round > 0) {
     const pairs = pairsOf[chosen.round - 1]
     pairsUsed = pairs.source.length
+    pairedSource = pairs.source
     const final = await fitConfig(engine, concatRows(x, takeRows(unpairedX, pairs.source)), concatRows(y, takeRows(unpairedY, pairs.target)), undefined, config, true, ticker)
     map = final.map
     rank = final.rank
@@ -183,6 +187,7 @@ export async function refineTranslator (
   return {
     map,
     rank,
+    pairedSource,
     report: {
       iterations: opts.iterations,
       k: opts.k,

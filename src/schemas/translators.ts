@@ -23,9 +23,9 @@ export const FitBody = z.object({
   name: z.string().min(1).max(200).optional().describe('A label for people; the id is assigned'),
   activate: z.boolean().optional().describe("Make it the pair's active translator (the first translator of a pair always is)"),
   refine: z.object({
-    iterations: z.number().int().min(1).max(50).default(5),
-    k: z.number().int().min(1).max(100).default(10)
-  }).optional().describe('Self-learning refinement from unpaired rows (not available yet: a request with it gets a 422)')
+    iterations: z.number().int().min(1).max(50).default(5).describe('Rounds of pairing and refitting at most (stops early once the pairs stop changing)'),
+    k: z.number().int().min(1).max(100).default(10).describe('CSLS neighbourhood size')
+  }).strict().optional().describe('Self-learning refinement from unpaired rows (ids of the set that only one of the two spaces holds): each round translates the source\'s unpaired rows, pairs them with the target\'s unpaired rows that are mutual nearest neighbours under CSLS, and refits on the parallel anchors plus those pairs. The refined map is stored unless the mean CSLS of mutual pairs and the held-out anchors show it worse; diagnostics.refinement says which happened. 422 when either space holds no unpaired rows.')
 }).strict().meta({ example: { source: 'demo-a', target: 'demo-b', anchorSet: 'demo', method: 'procrustes', scaling: 'center', holdout: 0 } })
 
 const HeldOut = z.object({
@@ -34,6 +34,27 @@ const HeldOut = z.object({
   top1: z.number(),
   top5: z.number(),
   mrr: z.number()
+})
+
+const Refinement = z.object({
+  iterations: z.number().int(),
+  k: z.number().int().describe('CSLS neighbourhood size'),
+  unpaired: z.object({ source: z.number().int(), target: z.number().int() }).describe('Unpaired rows of each space in the set'),
+  heldOutCount: z.number().int().describe('Held-out parallel anchors the rounds were scored on (the fit\'s holdout)'),
+  gallery: z.number().int().describe('Target rows the held-out anchors were retrieved among: every anchor\'s target plus every unpaired target row'),
+  rounds: z.array(z.object({
+    round: z.number().int().describe('0 is the unrefined map'),
+    pairs: z.number().int().describe('Pairs added to the parallel anchors to fit this round\'s map'),
+    heldOut: HeldOut.nullable(),
+    mutualPairs: z.number().int().describe('Mutual CSLS nearest-neighbour pairs this round\'s map yields (the next round\'s pairs)'),
+    meanCsls: z.number().describe('Mean CSLS of those pairs: the unsupervised criterion')
+  })).describe('Rounds run on the anchors minus the held-out ones'),
+  converged: z.boolean().describe('The pairs stopped changing before the last iteration'),
+  kept: z.enum(['refined', 'unrefined']).describe('Which map was stored'),
+  keptRound: z.number().int(),
+  pairsUsed: z.number().int().describe('Pairs the stored map was fitted on, besides all the parallel anchors'),
+  reason: z.string().describe('Why that map was kept'),
+  ms: z.number()
 })
 
 export const Translator = z.object({
@@ -59,6 +80,7 @@ export const Translator = z.object({
       method: z.string(), scaling: z.string(), ridge: z.number().optional(), top1: z.number(), meanCosine: z.number(), mrr: z.number(), fitMs: z.number()
     })).optional().describe('method "auto": every candidate with its cross-validated scores'),
     ridgeSearch: z.array(z.object({ ridge: z.number(), top1: z.number(), meanCosine: z.number() })).optional(),
+    refinement: Refinement.optional().describe('With "refine": the rounds and which map was stored'),
     fitMs: z.number()
   }).passthrough()
 }).meta({ id: 'Translator' })
@@ -75,24 +97,29 @@ export const TranslateBody = z.object({
   target: Name,
   vectors: MatrixField,
   translator: z.string().min(1).max(200).optional().describe("A translator id; default: the pair's active translator"),
+  withConfidence: z.boolean().optional().describe('Also return confidence: per row a score in [0, 1] of how reliable its translation is (JSON responses only; 406 with a binary Accept)'),
   encodingFormat: EncodingFormat
 }).strict().meta({ example: { source: 'demo-a', target: 'demo-b', vectors: [[0.15, 0.85, 0.05]] } })
 
 export const TranslateQuery = z.object({
   source: Name.optional(),
   target: Name.optional(),
-  translator: z.string().min(1).max(200).optional()
+  translator: z.string().min(1).max(200).optional(),
+  withConfidence: z.enum(['true', 'false']).optional().describe('With a binary body: per-row confidence in a JSON response (Accept: application/json); 406 with a binary Accept')
 }).strict()
 
 export const TranslateResult = z.object({
   vectors: MatrixOut.describe('rows x target dim'),
-  translator: z.object({ id: z.string(), version: z.number().int() })
+  translator: z.object({ id: z.string(), version: z.number().int() }),
+  confidence: z.array(z.number()).optional().describe('With withConfidence: per row, in [0, 1], the percentile of the translation margins (best minus second-best target cosine) of its 10 nearest source rows of the anchor set, among those rows\' own; low means the input lies where translations are ambiguous or far from anything the translator was fitted near')
 })
 
 export const EvaluateBody = z.object({
   vectors: MatrixField.describe('Source vectors'),
   targetVectors: MatrixField.describe('The true target vectors of the same items, row for row'),
-  k: z.number().int().min(1).max(1000).default(5)
+  k: z.number().int().min(1).max(1000).default(5),
+  retrieval: z.enum(['cosine', 'csls']).default('cosine').describe('How target rows are ranked: cosine, or CSLS (2·cos − the mean cosine of the target row to its cslsK nearest translated rows; discounts hubs)'),
+  cslsK: z.number().int().min(1).max(100).optional().describe('CSLS neighbourhood size (default 10); with retrieval "csls" only')
 }).strict().meta({ example: { vectors: [[0.1, 0.9, 0.0], [0.2, 0.8, 0.1], [0.9, 0.1, 0.3], [0.7, 0.0, 0.9]], targetVectors: [[0.1, 0.9, 0.0], [0.2, 0.8, 0.1], [0.9, 0.1, 0.3], [0.7, 0.0, 0.9]], k: 2 } })
 
 export const EvaluateResult = z.object({
@@ -103,5 +130,7 @@ export const EvaluateResult = z.object({
   topK: z.number().describe('Share of rows whose own target is among their k nearest'),
   mrr: z.number().describe('Mean of 1/rank of the own target within the k nearest, 0 on a miss'),
   jaccard: z.number().describe("Jaccard@k of the translated row's k nearest targets against the true target's k nearest (itself included)"),
-  cka: z.number().describe('Linear CKA between the translated and the target rows')
+  cka: z.number().describe('Linear CKA between the translated and the target rows'),
+  retrieval: z.enum(['cosine', 'csls']).describe('How top1, topK, mrr and jaccard ranked the targets'),
+  cslsK: z.number().int().optional()
 })

@@ -2,10 +2,15 @@ import { randomUUID } from 'node:crypto'
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import { linearCka, retrievalScores } from '../../analysis/similarity.js'
-import { commonRows } from '../../anchors/parallel.js'
+import { splitRows } from '../../anchors/parallel.js'
+import { CSLS_K } from '../../analysis/csls.js'
+import { responseEncoding } from '../../codecs/negotiate.js'
 import { translatorModel } from '../../engine/graphs.js'
-import { conflict, notFound, unprocessable } from '../../errors.js'
+import { conflict, notAcceptable, notFound, unprocessable } from '../../errors.js'
 import { FitError, fitTranslator } from '../../fit/index.js'
+import { residual } from '../../fit/fit.js'
+import { buildConfidence, confidenceOf, confidenceToStored } from '../../fit/confidence.js'
+import { refineTranslator, type RefinementReport } from '../../fit/refine.js'
 import { isBinaryBody, readBinaryMatrix, readMatrixField, sendMatrix } from '../../http/matrix.js'
 import { documentBinary } from '../../plugins/swagger.js'
 import { problemResponses } from '../../schemas/common.js'
@@ -51,29 +56,51 @@ const translators: FastifyPluginAsyncZod<{ maxRows: number }> = async (app, opts
     }
   }, async (request, reply) => {
     const body = request.body
-    if (body.refine !== undefined) {
-      throw unprocessable('refine (self-learning from unpaired rows) is not available in this version; fit without it')
-    }
     if (body.source === body.target) throw unprocessable('source and target are the same space; a translator maps one space into another')
     const [source, target] = await Promise.all([app.store.getSpace(body.source), app.store.getSpace(body.target)])
     if (source === null) throw notFound(`space "${body.source}" does not exist`)
     if (target === null) throw notFound(`space "${body.target}" does not exist`)
     const held = await Promise.all([requireEmbeddings(app.store, body.anchorSet, body.source), requireEmbeddings(app.store, body.anchorSet, body.target)])
-    const { ids, matrices } = commonRows(held)
+    const { ids, x, y, unpairedX, unpairedY } = splitRows(held[0], held[1])
     if (ids.length < 2) {
       throw unprocessable(`spaces "${body.source}" and "${body.target}" hold ${ids.length} anchor${ids.length === 1 ? '' : 's'} in common in set "${body.anchorSet}"; a translator needs at least 2 parallel anchors (and about as many as the larger dimension to be well determined)`)
     }
-    request.rows = ids.length
+    if (body.refine !== undefined && (unpairedX.rows === 0 || unpairedY.rows === 0)) {
+      const setPath = `/v1/anchor-sets/${enc(body.anchorSet)}/embeddings/`
+      throw unprocessable(`refine learns from unpaired rows (ids of set "${body.anchorSet}" that only one of the two spaces holds), but "${body.source}" holds ${unpairedX.rows} such ids and "${body.target}" ${unpairedY.rows}; ` +
+        `upload embeddings of items only one model has embedded to both sides (PUT ${setPath}${enc(body.source)} and ${setPath}${enc(body.target)} with "ids"), or fit without refine`)
+    }
+    request.rows = held[0].ids.length + held[1].ids.length
     let result
     try {
-      result = await fitTranslator(matrices[0], matrices[1], {
+      result = await fitTranslator(x, y, {
         method: body.method, scaling: body.scaling, ridge: body.ridge, holdout: body.holdout, folds: body.folds, seed: body.seed
       }, app.engine)
     } catch (err) {
       if (err instanceof FitError) throw unprocessable((err as Error).message)
       throw err
     }
-    const { params, settings } = mapToStored(result.map)
+    let map = result.map
+    let diagnostics: Record<string, unknown> = { ...result.diagnostics }
+    if (body.refine !== undefined) {
+      const refined = await refineTranslator(x, y, unpairedX, unpairedY,
+        { method: result.method, scaling: result.scaling, ridge: result.ridge ?? 0 }, { map: result.map, rank: result.diagnostics.rank },
+        { iterations: body.refine.iterations, k: body.refine.k, holdout: body.holdout, seed: body.seed }, app.engine)
+      const report: RefinementReport = refined.report
+      map = refined.map
+      diagnostics = {
+        ...diagnostics,
+        // rank and residual describe the stored map, refined or not.
+        ...(report.kept === 'refined' ? { rank: refined.rank, fitResidual: await residual(x, y, map, app.engine) } : {}),
+        refinement: report,
+        fitMs: result.diagnostics.fitMs + report.ms
+      }
+    }
+    // Confidence support: every source row of the set; margins among every target row.
+    const confidence = confidenceToStored(await buildConfidence(held[0].matrix, held[1].matrix, map, app.engine, { seed: body.seed }))
+    const stored = mapToStored(map)
+    const params = { ...stored.params, ...confidence.params }
+    const settings = { ...stored.settings, ...confidence.settings }
     const outcome = await app.store.createTranslator({
       meta: {
         id: randomUUID(),
@@ -88,7 +115,7 @@ const translators: FastifyPluginAsyncZod<{ maxRows: number }> = async (app, opts
         anchorsUsed: ids.length,
         sourceDim: source.dim,
         targetDim: target.dim,
-        diagnostics: result.diagnostics as unknown as Record<string, unknown>,
+        diagnostics,
         settings: { ...settings, ...(result.ridge !== undefined ? { ridge: result.ridge } : {}) }
       },
       params
@@ -176,22 +203,34 @@ const translators: FastifyPluginAsyncZod<{ maxRows: number }> = async (app, opts
       description: "Uses the pair's active translator unless one is named. The response says which translator (id and version) computed it.",
       body: TranslateBody,
       querystring: TranslateQuery,
-      response: { 200: TranslateResult, ...problemResponses(400, 401, 404, 413, 415, 422) }
+      response: { 200: TranslateResult, ...problemResponses(400, 401, 404, 406, 413, 415, 422) }
     }
   }, async (request, reply) => {
     const binary = isBinaryBody(request)
     const { source, target, translator: id } = binary ? request.query : request.body
+    const withConfidence = binary ? request.query.withConfidence === 'true' : request.body.withConfidence === true
+    if (withConfidence && responseEncoding(request.headers.accept) !== 'json') {
+      throw notAcceptable('withConfidence returns one score per row next to the vectors, in a JSON body; a binary response has nowhere to put them. ' +
+        'Ask for Accept: application/json (with "encodingFormat": "base64" the vectors stay compact), or drop withConfidence')
+    }
     if (source === undefined || target === undefined) {
       throw unprocessable('source and target are required: in the JSON body, or in the query string for binary bodies (?source=A&target=B)')
     }
     const loaded = await app.translators.resolve(source, target, id)
     const spec = { field: 'vectors', cols: loaded.meta.sourceDim, colsLabel: `space "${source}"`, maxRows: opts.maxRows }
     const x = binary ? readBinaryMatrix(request, spec) : readMatrixField(request, request.body.vectors, spec)
+    let confidence: number[] | undefined
+    if (withConfidence) {
+      if (loaded.confidence === null) {
+        throw unprocessable(`translator "${loaded.meta.id}" was fitted before per-vector confidence existed; fit it again (POST /v1/translators) to get confidence, or drop withConfidence`)
+      }
+      confidence = Array.from(await confidenceOf(x, loaded.confidence, app.engine))
+    }
     const y = await app.engine.translate(x, loaded.map, loaded.meta.id)
     return sendMatrix(request, reply, y, {
       field: 'vectors',
       encodingFormat: binary ? 'float' : request.body.encodingFormat,
-      json: { translator: { id: loaded.meta.id, version: loaded.meta.version } },
+      json: { translator: { id: loaded.meta.id, version: loaded.meta.version }, ...(confidence !== undefined ? { confidence } : {}) },
       headers: { 'x-translator-id': loaded.meta.id, 'x-translator-version': String(loaded.meta.version) }
     })
   })
@@ -201,7 +240,7 @@ const translators: FastifyPluginAsyncZod<{ maxRows: number }> = async (app, opts
     schema: {
       tags: ['translators'],
       summary: 'Score a translator on pairs of source and true target vectors',
-      description: 'Retrieval is by cosine among the given target rows.',
+      description: 'Retrieval is among the given target rows, by cosine or (retrieval: "csls") by CSLS, which discounts target rows that are close to everything (hubs).',
       params: TranslatorParams,
       body: EvaluateBody,
       response: { 200: EvaluateResult, ...problemResponses(400, 401, 404, 413, 422) }
@@ -213,12 +252,21 @@ const translators: FastifyPluginAsyncZod<{ maxRows: number }> = async (app, opts
     const x = readMatrixField(request, request.body.vectors, { field: 'vectors', cols: meta.sourceDim, colsLabel: `space "${meta.source}"`, maxRows: opts.maxRows })
     const y = readMatrixField(request, request.body.targetVectors, { field: 'targetVectors', cols: meta.targetDim, colsLabel: `space "${meta.target}"`, maxRows: opts.maxRows })
     if (x.rows !== y.rows) throw unprocessable(`vectors has ${x.rows} rows but targetVectors has ${y.rows}; send the true target of each source row, row for row`)
-    const { k } = request.body
+    const { k, retrieval } = request.body
+    const cslsK = request.body.cslsK ?? CSLS_K
     if (x.rows < 2) throw unprocessable('evaluation needs at least 2 rows')
     if (k > x.rows) throw unprocessable(`k ${k} is more than the ${x.rows} rows; use at most ${x.rows}`)
+    if (retrieval === 'csls' && cslsK > x.rows) throw unprocessable(`cslsK ${cslsK} is more than the ${x.rows} rows; use at most ${x.rows}`)
+    if (retrieval !== 'csls' && request.body.cslsK !== undefined) throw unprocessable('cslsK applies to "retrieval": "csls" only; add it or drop cslsK')
     const translated = await app.engine.translate(x, map, meta.id)
-    const [scores, cka] = await Promise.all([retrievalScores(translated, y, k, app.engine), linearCka(translated, y, app.engine)])
-    return { count: x.rows, meanCosine: scores.meanCosine, mse: scores.mse, top1: scores.top1, topK: scores.topK, mrr: scores.mrr, jaccard: scores.jaccard, cka }
+    const [scores, cka] = await Promise.all([
+      retrievalScores(translated, y, k, app.engine, retrieval === 'csls' ? { cslsK } : {}),
+      linearCka(translated, y, app.engine)
+    ])
+    return {
+      count: x.rows, meanCosine: scores.meanCosine, mse: scores.mse, top1: scores.top1, topK: scores.topK, mrr: scores.mrr, jaccard: scores.jaccard, cka,
+      retrieval, ...(retrieval === 'csls' ? { cslsK } : {})
+    }
   })
 }
 
