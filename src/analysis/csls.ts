@@ -64,10 +64,10 @@ function withColumn (m: Matrix, value: (i: number) => number): Matrix {
 /**
  * The k-NN radii of both sides: rTarget[i] = r_T(source row i), rSource[j] = r_S(target row j).
  */
-export async function cslsRadii (source: Matrix, target: Matrix, k: number, mm: MatMul): Promise<{ rTarget: Float64Array, rSource: Float64Array }> {
+export async function cslsRadii (source: Matrix, target: Matrix, k: number, mm: MatMul, opts: { blockRows?: number } = {}): Promise<{ rTarget: Float64Array, rSource: Float64Array }> {
   checkK(k)
-  const rTarget = await meanTopSimilarity(source, target, k, mm)
-  const rSource = await meanTopSimilarity(target, source, k, mm)
+  const rTarget = await meanTopSimilarity(source, target, k, mm, opts)
+  const rSource = await meanTopSimilarity(target, source, k, mm, opts)
   return { rTarget, rSource }
 }
 
@@ -109,7 +109,7 @@ export async function mutualNearestCsls (source: Matrix, target: Matrix, k: numb
   checkK(k)
   if (source.cols !== target.cols) throw new RangeError(`source rows have ${source.cols} columns, target rows ${target.cols}`)
   if (source.rows === 0 || target.rows === 0) return { source: new Int32Array(0), target: new Int32Array(0), score: new Float64Array(0), meanScore: 0 }
-  const { rTarget, rSource } = await cslsRadii(source, target, k, mm)
+  const { rTarget, rSource } = await cslsRadii(source, target, k, mm, opts)
   const forward = await cslsTopNeighbours(source, target, rSource, 1, mm, opts)
   const backward = await cslsTopNeighbours(target, source, rTarget, 1, mm, opts)
   const s: number[] = []
