@@ -9,7 +9,7 @@
  *
  * A "hub" (a target row close to everything) gets a large r_S and loses the ties it would
  * otherwise win for every query. Every similarity product goes through the engine's MatMul in
- * blocks of query rows (topNeighbours), so memory stays O(block × pool), never pool × pool.
+ * blocks of query rows, so memory stays O(block × pool), never pool × pool.
  *
  * Inputs are expected row-normalised (normalizeRows); a zero row has cosine 0 with everything.
  */
@@ -100,25 +100,108 @@ export interface MutualPairs {
   meanScore: number
 }
 
+/** Similarity values held per block (16 MiB of float32), as topNeighbours does. */
+const BLOCK_VALUES = 1 << 22
+
+/**
+ * Both directions of one product, block by block: `visit(block, start, end)` sees the similarity
+ * rows of source rows start..end−1 against every target row. Memory O(block × targets).
+ */
+async function forEachBlock (source: Matrix, target: Matrix, mm: MatMul, blockRows: number | undefined, visit: (sims: Float32Array, start: number, end: number) => void): Promise<void> {
+  const rows = blockRows ?? Math.max(1, Math.floor(BLOCK_VALUES / Math.max(1, target.rows)))
+  if (!Number.isInteger(rows) || rows < 1) throw new RangeError(`blockRows must be a positive integer, got ${rows}`)
+  for (let start = 0; start < source.rows; start += rows) {
+    const end = Math.min(source.rows, start + rows)
+    const block = { rows: end - start, cols: source.cols, data: source.data.subarray(start * source.cols, end * source.cols) }
+    visit((await mm.matmul(block, target, { transposeB: true })).data, start, end)
+  }
+}
+
+/** k largest values per slot, unordered, with the position of each slot's smallest kept value. */
+class TopValues {
+  readonly values: Float64Array
+  readonly size: Int32Array
+  readonly minAt: Int32Array
+  constructor (slots: number, readonly k: number) {
+    this.values = new Float64Array(slots * k)
+    this.size = new Int32Array(slots)
+    this.minAt = new Int32Array(slots)
+  }
+
+  add (slot: number, v: number): void {
+    const base = slot * this.k
+    const size = this.size[slot]
+    if (size < this.k) {
+      this.values[base + size] = v
+      this.size[slot] = size + 1
+      if (size === 0 || v < this.values[base + this.minAt[slot]]) this.minAt[slot] = size
+      return
+    }
+    if (v <= this.values[base + this.minAt[slot]]) return
+    this.values[base + this.minAt[slot]] = v
+    let m = 0
+    for (let i = 1; i < this.k; i++) if (this.values[base + i] < this.values[base + m]) m = i
+    this.minAt[slot] = m
+  }
+
+  mean (slot: number): number {
+    const size = this.size[slot]
+    let sum = 0
+    for (let i = 0; i < size; i++) sum += this.values[slot * this.k + i]
+    return size === 0 ? 0 : sum / size
+  }
+}
+
 /**
  * Pairs (i, j) where target j is source i's best match under CSLS and source i is target j's:
- * the confident matches self-learning refits on. Two blockwise passes for the radii and two for
- * the best matches; nothing pool × pool is held.
+ * the confident matches self-learning refits on. Two blockwise passes over source × target: the
+ * first keeps each row's and each column's k largest cosines (the radii), the second each row's
+ * and each column's best CSLS; nothing pool × pool is held. Ties go to the lower index.
  */
 export async function mutualNearestCsls (source: Matrix, target: Matrix, k: number, mm: MatMul, opts: { blockRows?: number } = {}): Promise<MutualPairs> {
   checkK(k)
   if (source.cols !== target.cols) throw new RangeError(`source rows have ${source.cols} columns, target rows ${target.cols}`)
-  if (source.rows === 0 || target.rows === 0) return { source: new Int32Array(0), target: new Int32Array(0), score: new Float64Array(0), meanScore: 0 }
-  const { rTarget, rSource } = await cslsRadii(source, target, k, mm, opts)
-  const forward = await cslsTopNeighbours(source, target, rSource, 1, mm, opts)
-  const backward = await cslsTopNeighbours(target, source, rTarget, 1, mm, opts)
+  const ns = source.rows
+  const nt = target.rows
+  if (ns === 0 || nt === 0) return { source: new Int32Array(0), target: new Int32Array(0), score: new Float64Array(0), meanScore: 0 }
+  const rowTop = new TopValues(ns, Math.min(k, nt))
+  const colTop = new TopValues(nt, Math.min(k, ns))
+  await forEachBlock(source, target, mm, opts.blockRows, (sims, start, end) => {
+    for (let i = start; i < end; i++) {
+      const offset = (i - start) * nt
+      for (let j = 0; j < nt; j++) {
+        const v = sims[offset + j]
+        rowTop.add(i, v)
+        colTop.add(j, v)
+      }
+    }
+  })
+  const rTarget = Float64Array.from({ length: ns }, (_, i) => rowTop.mean(i))
+  const rSource = Float64Array.from({ length: nt }, (_, j) => colTop.mean(j))
+  // CSLS − (the other side's radius) ranks the same: rows by 2c − r_S[j], columns by 2c − r_T[i].
+  const rowBest = new Int32Array(ns).fill(-1)
+  const rowScore = new Float64Array(ns).fill(-Infinity)
+  const colBest = new Int32Array(nt).fill(-1)
+  const colScore = new Float64Array(nt).fill(-Infinity)
+  await forEachBlock(source, target, mm, opts.blockRows, (sims, start, end) => {
+    for (let i = start; i < end; i++) {
+      const offset = (i - start) * nt
+      for (let j = 0; j < nt; j++) {
+        const c = 2 * sims[offset + j]
+        const forRow = c - rSource[j]
+        if (forRow > rowScore[i]) { rowScore[i] = forRow; rowBest[i] = j }
+        const forCol = c - rTarget[i]
+        if (forCol > colScore[j]) { colScore[j] = forCol; colBest[j] = i }
+      }
+    }
+  })
   const s: number[] = []
   const t: number[] = []
   const scores: number[] = []
   let sum = 0
-  for (let i = 0; i < source.rows; i++) {
-    const j = forward[i]
-    if (backward[j] !== i) continue
+  for (let i = 0; i < ns; i++) {
+    const j = rowBest[i]
+    if (colBest[j] !== i) continue
     const score = cslsScore(source, i, target, j, rTarget, rSource)
     s.push(i)
     t.push(j)

@@ -12,8 +12,9 @@
  *   - held-out rows are retrieved among all the anchors' targets plus every unpaired target row:
  *     thousands of distractors, so a handful of held-out anchors does not saturate at top-1 = 1;
  *   - the map kept is chosen by the mean CSLS of its mutual pairs (unsupervised, computed on
- *     thousands of rows) and vetoed by the held-out scores only when those are clearly worse
- *     (see `choose`): with ~10 held-out rows a strict comparison alone would be noise.
+ *     thousands of rows) and vetoed when the held-out anchors disagree (see `choose`): their
+ *     mean cosine, a continuous score, rather than a strict top-1 comparison, which on ~10 rows
+ *     would be noise.
  * The stored map is then refitted on all the anchors plus the chosen round's pairs.
  */
 import type { Matrix } from '../math/matrix.js'
@@ -88,10 +89,16 @@ function samePairs (a: MutualPairs, b: MutualPairs): boolean {
   return true
 }
 
+/** Held-out mean cosine may fall by this much and still count as "no worse" (float noise between near-equal maps). */
+export const COSINE_SLACK = 0.005
+
 /**
  * Which round to keep. The candidate is the refined round with the highest mean CSLS; it is kept
- * when that beats the unrefined map's and the held-out anchors do not clearly contradict it
- * (clearly: more than one held-out anchor fewer at top-1 AND a lower mean cosine to the true targets).
+ * when that beats the unrefined map's and the held-out anchors agree: their mean cosine to their
+ * true targets does not fall (beyond COSINE_SLACK) and top-1 loses at most one of them (one
+ * anchor of ten is noise). Mean CSLS alone is not enough: refitting on pairs raises their own
+ * CSLS even when the pairs are wrong (pools that share nothing), and the held-out cosine is what
+ * notices.
  */
 export function choose (rounds: RefineRound[]): { round: number, reason: string } {
   const base = rounds[0]
@@ -100,17 +107,20 @@ export function choose (rounds: RefineRound[]): { round: number, reason: string 
   if (best < 0) return { round: 0, reason: 'no refinement round ran' }
   const cand = rounds[best]
   if (cand.mutualPairs === 0 || cand.pairs === 0) return { round: 0, reason: 'refinement found no mutual pairs to refit on' }
+  const csls = `${base.meanCsls.toFixed(4)} unrefined → ${cand.meanCsls.toFixed(4)}`
   if (!(cand.meanCsls > base.meanCsls)) {
-    return { round: 0, reason: `no round raised the mean CSLS of mutual pairs (unrefined ${base.meanCsls.toFixed(4)}, best refined ${cand.meanCsls.toFixed(4)} in round ${best})` }
+    return { round: 0, reason: `no round raised the mean CSLS of mutual pairs (${csls} in round ${best}); the unrefined map is kept` }
   }
   if (base.heldOut !== null && cand.heldOut !== null && base.heldOut.count > 0) {
     const n = base.heldOut.count
     const fewer = Math.round((base.heldOut.top1 - cand.heldOut.top1) * n)
-    if (fewer > 1 && cand.heldOut.meanCosine < base.heldOut.meanCosine) {
-      return { round: 0, reason: `round ${best} raised the mean CSLS (${base.meanCsls.toFixed(4)} → ${cand.meanCsls.toFixed(4)}) but retrieved ${fewer} of ${n} held-out anchors fewer with a lower mean cosine; the unrefined map is kept` }
+    const held = `held-out top-1 ${base.heldOut.top1.toFixed(3)} → ${cand.heldOut.top1.toFixed(3)}, mean cosine ${base.heldOut.meanCosine.toFixed(4)} → ${cand.heldOut.meanCosine.toFixed(4)}`
+    if (fewer > 1 || cand.heldOut.meanCosine < base.heldOut.meanCosine - COSINE_SLACK) {
+      return { round: 0, reason: `round ${best} raised the mean CSLS (${csls}) but the ${n} held-out anchors disagree (${held}); the unrefined map is kept` }
     }
+    return { round: best, reason: `round ${best} has the highest mean CSLS of mutual pairs (${csls}) and the held-out anchors agree (${held})` }
   }
-  return { round: best, reason: `round ${best} has the highest mean CSLS of mutual pairs (${base.meanCsls.toFixed(4)} unrefined → ${cand.meanCsls.toFixed(4)})${base.heldOut !== null && cand.heldOut !== null ? ` and held-out top-1 ${base.heldOut.top1.toFixed(3)} → ${cand.heldOut.top1.toFixed(3)}` : ''}` }
+  return { round: best, reason: `round ${best} has the highest mean CSLS of mutual pairs (${csls}); no held-out anchors to check it against` }
 }
 
 /**

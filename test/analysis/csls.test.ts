@@ -1,4 +1,4 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { readFileSync } from 'node:fs'
 import { cslsRadii, cslsScore, cslsTopNeighbours, meanTopSimilarity, mutualNearestCsls } from '../../src/analysis/csls.js'
 import { normalizeRows, retrievalScores } from '../../src/analysis/similarity.js'
@@ -48,7 +48,7 @@ async function checkCase (t: Tap, name: string, c: GoldenCase, mm: MatMul, label
   t.ok(Math.abs(mutual.meanScore - c.mutualMean) < 2 * TOLERANCE, `${name}/${label}: mean CSLS of the mutual pairs`)
 }
 
-type Tap = typeof t
+type Tap = Test
 
 t.test('CSLS radii, scores, rankings and mutual pairs match numpy float64', async t => {
   const engine = await testEngine(t)
