@@ -243,7 +243,9 @@ export interface RetrievalScores {
 
 /**
  * How well translated rows retrieve their own targets among all target rows (row i of each is the
- * same item), by cosine: methods.md §10 items 4–8.
+ * same item), by cosine: methods.md §10 items 4–8. With `cslsK`, targets are ranked by CSLS
+ * instead (csls.ts), which discounts targets close to many translated rows (hubs); top1, topK,
+ * mrr and jaccard then follow that ranking, meanCosine and mse do not depend on it.
  */
 export async function retrievalScores (
   translated: Matrix,
