@@ -560,10 +560,11 @@ t.test('hostile input: every /v1 route answers 4xx problem+json and the store is
         source: fc.oneof(notName, absentName, fc.constant(TGT)),
         target: fc.oneof(notName, absentName),
         translator: fc.oneof(notAnId.filter(s => s.length > 0 && s.length <= 200), fc.constantFrom<unknown>('', 1, null)),
-        encodingFormat: fc.string({ maxLength: 8 }).filter(s => s !== 'float' && s !== 'base64')
+        encodingFormat: fc.string({ maxLength: 8 }).filter(s => s !== 'float' && s !== 'base64'),
+        withConfidence: notBool
       },
       binary: { query: `?source=${SRC}&target=${TGT}`, cols: SRC_DIM },
-      extra: fc.constantFrom(`?source=${SRC}`, `?target=${TGT}`, '', `?source=${SRC}&target=${TGT}&translator=${'t'.repeat(201)}`, `?source=${TGT}&target=${SRC}`, `?source=bad%20name&target=${TGT}`, `?source=${SRC}&target=${TGT}&translator=hx-absent`)
+      extra: fc.constantFrom(`?source=${SRC}`, `?target=${TGT}`, '', `?source=${SRC}&target=${TGT}&translator=${'t'.repeat(201)}`, `?source=${TGT}&target=${SRC}`, `?source=bad%20name&target=${TGT}`, `?source=${SRC}&target=${TGT}&translator=hx-absent`, `?source=${SRC}&target=${TGT}&withConfidence=yes`)
         .map(q => ({ method: 'POST' as const, url: `/v1/translate${q}`, headers: { ...auth(), 'content-type': 'application/octet-stream' }, payload: f32Bytes(values(SRC_DIM, 3)), what: `binary with query ${JSON.stringify(q)}` }))
     },
     'POST /v1/translators/{id}/evaluate': {
@@ -576,7 +577,9 @@ t.test('hostile input: every /v1 route answers 4xx problem+json and the store is
       invalid: {
         vectors: fc.oneof(matrixSrc, fc.constant({ value: rowsOf(3, SRC_DIM), what: '3 rows against 4' }), fc.constant({ value: [], what: 'no rows' })),
         targetVectors: fc.oneof(matrixTgt, fc.constant({ value: rowsOf(5, TGT_DIM), what: '5 rows against 4' })),
-        k: fc.oneof(fc.integer({ max: 0 }), fc.integer({ min: 5, max: 1000 }), fc.integer({ min: 1001 }), fc.constantFrom<unknown>(1.5, '2'))
+        k: fc.oneof(fc.integer({ max: 0 }), fc.integer({ min: 5, max: 1000 }), fc.integer({ min: 1001 }), fc.constantFrom<unknown>(1.5, '2')),
+        retrieval: fc.oneof(fc.string({ maxLength: 8 }).filter(s => s !== 'cosine' && s !== 'csls'), fc.constantFrom<unknown>(1, null, ['csls'])),
+        cslsK: fc.oneof(fc.integer({ max: 0 }), fc.integer({ min: 1, max: 100 }), fc.integer({ min: 101 }), fc.constantFrom<unknown>(1.5, '2'))
       },
       extra: idVariants('POST', '/evaluate', false).map(b => ({ ...b, headers: { ...b.headers, 'content-type': 'application/json' }, payload: jsonText({ vectors: rowsOf(4, SRC_DIM, 61), targetVectors: rowsOf(4, TGT_DIM, 62), k: 2 }) }))
     }
