@@ -100,8 +100,11 @@ export interface MutualPairs {
   meanScore: number
 }
 
-/** Similarity values held per block (16 MiB of float32), as topNeighbours does. */
-const BLOCK_VALUES = 1 << 22
+/**
+ * Similarity values per block of the mutual-pairs passes (4 MiB of float32): each block is
+ * scanned in JS in one go, so smaller blocks keep the event loop free (~10 ms per block).
+ */
+const BLOCK_VALUES = 1 << 20
 
 /**
  * Both directions of one product, block by block: `visit(block, start, end)` sees the similarity
