@@ -75,7 +75,7 @@ export const Translator = z.object({
   diagnostics: z.object({
     rank: z.number().int().describe('Numerical rank of the fitting problem (below min(anchors, dims) means the map is only determined on the anchors\' span)'),
     fitResidual: z.number().describe('‖translated − target‖ / ‖target‖ on all the anchors'),
-    heldOut: HeldOut.nullable().describe('Scores on the held-out anchors, retrieved among all the anchors\' target vectors'),
+    heldOut: HeldOut.nullable().describe('Scores on the held-out anchors, retrieved among all the anchors\' target vectors, of the map fitted on the parallel anchors alone (with refine, refinement.rounds scores every round)'),
     candidates: z.array(z.object({
       method: z.string(), scaling: z.string(), ridge: z.number().optional(), top1: z.number(), meanCosine: z.number(), mrr: z.number(), fitMs: z.number()
     })).optional().describe('method "auto": every candidate with its cross-validated scores'),
