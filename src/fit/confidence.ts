@@ -1,12 +1,13 @@
 /**
  * Per-vector confidence of a translation, from the input alone, in [0, 1].
  *
- * What was measured first (bench/quality.ts, section refine-confidence): the density of the input
- * among the source anchors (mean cosine to its k nearest, as a percentile of the anchors' own
- * leave-one-out values) separates retrieved from missed words only weakly (AUC 0.58-0.70 with
- * few anchors), and once the source's unpaired rows are counted as support it ANTI-correlates
- * (AUC 0.28-0.47): crowded regions of a space are where translations get confused. So the score
- * measures what decides a retrieval, on the source rows the service holds:
+ * What was tried first, in scratch runs on the word data set (100 and 25 anchors, seed 0; not a
+ * committed bench): the density of the input among the source anchors (mean cosine to its k
+ * nearest, as a percentile of the anchors' own leave-one-out values) separated retrieved from
+ * missed words only weakly (AUC 0.58-0.70), and with the unpaired rows counted as support, or
+ * for refined maps, it ANTI-correlated (AUC 0.28-0.47): crowded regions of a space are where
+ * translations get confused. So the score measures what decides a retrieval, on the source rows
+ * the service holds (bench/quality.ts refine-confidence measures it):
  *
  *   support    source rows of the anchor set (anchors and unpaired rows; at most MAX_SUPPORT,
  *              a seeded sample), centred on their mean and normalised;
