@@ -136,10 +136,12 @@ t.test('graceful shutdown on SIGTERM', { skip }, async t => {
     service.signal('SIGTERM')
     const result = await upload.response
     t.ok('error' in result, `the unfinished request's connection was closed (${'error' in result ? result.error : ''})`)
-    t.ok(result.at - signalledAt >= 900 && result.at - signalledAt < 2500, `at the deadline (${result.at - signalledAt} ms after SIGTERM, deadline 1000 ms)`)
+    // Not before the deadline; and cut, not left to the 300 s request timeout (the bound is loose
+    // so that a loaded machine's scheduling does not decide the test).
+    t.ok(result.at - signalledAt >= 900 && result.at - signalledAt < 6000, `at the deadline (${result.at - signalledAt} ms after SIGTERM, deadline 1000 ms)`)
     const exit = await service.exited
     t.same([exit.code, exit.signal], [0, null], 'exit code 0')
-    t.ok(exit.at - signalledAt < 3000, `exited ${exit.at - signalledAt} ms after SIGTERM`)
+    t.ok(exit.at - signalledAt < 8000, `exited ${exit.at - signalledAt} ms after SIGTERM`)
     t.ok(logged(service, /^shutdown deadline reached/) >= 0, 'logged the deadline')
     t.ok(logged(service, 'redis store closed') >= 0, 'closed the Redis store')
     t.equal(await latentbridgeClients(redis, 'latentbridge'), 0, 'no Redis connection left')
