@@ -6,6 +6,7 @@ import type { Config } from './config.js'
 import { createEngine } from './engine/index.js'
 import type { Engine } from './engine/types.js'
 import auth from './plugins/auth.js'
+import batching from './plugins/batching.js'
 import contentTypes from './plugins/content-types.js'
 import enginePlugin from './plugins/engine.js'
 import metrics from './plugins/metrics.js'
@@ -70,6 +71,12 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
     probeTimeoutMs: config.ENGINE_PROBE_TIMEOUT_MS
   })
   await fastify.register(translatorsPlugin, { cacheSize: config.TRANSLATOR_CACHE })
+  await fastify.register(batching, {
+    windowMs: config.BATCH_WINDOW_MS,
+    maxRows: config.BATCH_MAX_ROWS,
+    queueRows: config.QUEUE_MAX_ROWS,
+    retryAfterSeconds: config.QUEUE_RETRY_AFTER_S
+  })
   await fastify.register(swagger, { version: VERSION, docs: config.DOCS_ENABLED })
   await fastify.register(auth, { keys: config.API_KEYS })
 

@@ -149,12 +149,20 @@ export const configSchema = z.object({
   HANDLER_TIMEOUT_MS: int(0, 86_400_000).default(300_000),
   ENGINE_PROBE_INTERVAL_MS: int(0, 3_600_000).default(5000),
   ENGINE_PROBE_TIMEOUT_MS: int(1, 600_000).default(5000),
+  // Micro-batching and the compute queue (issue 5).
+  BATCH_WINDOW_MS: z.coerce.number().min(0).max(1000).default(1),
+  BATCH_MAX_ROWS: int(1, 1_000_000).default(256),
+  QUEUE_MAX_ROWS: int(1, 100_000_000).default(200_000),
+  QUEUE_RETRY_AFTER_S: int(1, 3600).default(1),
   METRICS_PORT: int(1, 65535).optional(),
   METRICS_HOST: z.string().min(1).optional()
 }).superRefine((c, ctx) => {
   const given = (['REDIS_URL', 'REDIS_CLUSTER_NODES', 'REDIS_SENTINELS'] as const).filter(name => c[name] !== undefined)
   for (const name of given.slice(1)) {
     ctx.addIssue({ code: 'custom', path: [name], message: `${given.join(' and ')} are all set; set only one of REDIS_URL (one Redis), REDIS_CLUSTER_NODES (Redis Cluster) and REDIS_SENTINELS (Redis Sentinel)` })
+  }
+  if (c.QUEUE_MAX_ROWS < c.MAX_ROWS_PER_REQUEST) {
+    ctx.addIssue({ code: 'custom', path: ['QUEUE_MAX_ROWS'], message: `is below MAX_ROWS_PER_REQUEST (${c.MAX_ROWS_PER_REQUEST}), so a request within that limit could never be queued; set QUEUE_MAX_ROWS to at least MAX_ROWS_PER_REQUEST` })
   }
   if (c.REDIS_TLS && c.REDIS_URL !== undefined) {
     ctx.addIssue({ code: 'custom', path: ['REDIS_TLS'], message: 'with REDIS_URL, ask for TLS with the rediss:// scheme instead' })

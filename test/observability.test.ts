@@ -70,7 +70,8 @@ t.test('the engine decorator counts failures and calls in flight, and passes res
       return typeof value === 'function' ? value.bind(target) : value
     }
   })
-  const server = await buildApp(loadConfig({}), { store: new MemoryStore(), engine, logger: false })
+  // BATCH_MAX_ROWS 1: no micro-batching, so the two concurrent requests are two engine calls.
+  const server = await buildApp(loadConfig({ BATCH_MAX_ROWS: '1' }), { store: new MemoryStore(), engine, logger: false })
   await server.ready()
   t.teardown(async () => { await server.close() })
   await server.inject({ method: 'PUT', url: '/v1/spaces/a', payload: { dim: 2 } })

@@ -252,8 +252,22 @@ class OnnxEngine implements OrtEngine {
     if (op.data.buffer instanceof SharedArrayBuffer) this.sharedBuffers.release(op.data.buffer)
   }
 
-  /** Rows [start, end) as a task operand: a view inline, a transferable copy for a worker. */
+  /**
+   * Rows [start, end) as a task operand: a view inline, a transferable copy for a worker. A single
+   * row goes as two copies of itself: ORT takes another kernel path for a one-row input to the
+   * relative and matmul graphs, whose last bits differ from the same row inside a larger batch
+   * (2,187 of 150,000 values in a measured run), so a row's answer would depend on what it was
+   * batched with. Two rows cost the same as one.
+   */
   private rowsOf (m: Matrix, start: number, end: number, transfer: ArrayBuffer[]): MatrixData {
+    if (end - start === 1) {
+      const one = m.data.subarray(start * m.cols, end * m.cols)
+      const pair = this.executor.shared ? new Float32Array(this.inputBuffers.acquire(one.byteLength * 2), 0, one.length * 2) : new Float32Array(one.length * 2)
+      pair.set(one)
+      pair.set(one, one.length)
+      if (this.executor.shared) transfer.push(pair.buffer as ArrayBuffer)
+      return { rows: 2, cols: m.cols, data: pair }
+    }
     const view = m.data.subarray(start * m.cols, end * m.cols)
     if (!this.executor.shared) return { rows: end - start, cols: m.cols, data: view }
     const copy = new Float32Array(this.inputBuffers.acquire(view.byteLength), 0, view.length)
@@ -277,7 +291,7 @@ class OnnxEngine implements OrtEngine {
   private async chunked (
     m: Matrix, chunkRows: number, outCols: number,
     task: (rows: MatrixData) => Task,
-    collect: (result: TaskResult) => Float32Array
+    collect: (result: TaskResult, start: number, rows: number) => Float32Array
   ): Promise<Float32Array> {
     const group = this.group++
     const chunks = rowChunks(m.rows, chunkRows)
@@ -287,7 +301,9 @@ class OnnxEngine implements OrtEngine {
         return { task: task(this.rowsOf(m, start, end, transfer)), transfer }
       }, group)
       this.recycle(result)
-      return collect(result)
+      const y = collect(result, start, end - start)
+      // A padded single row (rowsOf) comes back twice: keep the first.
+      return end - start === 1 ? y.subarray(0, outCols) : y
     }
     if (chunks.length === 1) return await run(chunks[0])
     const out = new Float32Array(m.rows * outCols)
@@ -323,19 +339,22 @@ class OnnxEngine implements OrtEngine {
     if (anchors.rows === 0) throw new RangeError('relative projection needs at least one anchor')
     if (x.cols !== anchors.cols) throw new RangeError(`inputs have ${x.cols} columns, anchors have ${anchors.cols}`)
     const outCols = anchors.rows * params.projections.length
-    if (x.rows === 0) return { matrix: { rows: 0, cols: outCols, data: new Float32Array(0) }, zeroRows: 0 }
+    if (x.rows === 0) return { matrix: { rows: 0, cols: outCols, data: new Float32Array(0) }, zeroRows: 0, zeroRowFlags: new Uint8Array(0) }
 
     const shared = this.share(anchors)
     let zeroRows = 0
+    const zeroRowFlags = new Uint8Array(x.rows)
     try {
       const data = await this.chunked(x, this.relativeChunkRows(x.rows, params, anchors.rows, anchors.cols), outCols,
         rows => ({ kind: 'relative', params, anchors: shared, x: rows }),
-        result => {
+        (result, start, rows) => {
           if (result.kind !== 'relative') throw new Error('unexpected result')
-          for (const norm of result.rowNorms) if (!(norm > ZERO_NORM)) zeroRows++
+          for (let i = 0; i < rows; i++) {
+            if (!(result.rowNorms[i] > ZERO_NORM)) { zeroRows++; zeroRowFlags[start + i] = 1 }
+          }
           return result.y.data
         })
-      return { matrix: { rows: x.rows, cols: outCols, data }, zeroRows }
+      return { matrix: { rows: x.rows, cols: outCols, data }, zeroRows, zeroRowFlags }
     } finally {
       this.unshare(shared)
     }
@@ -432,7 +451,8 @@ class OnnxEngine implements OrtEngine {
         return await runChunk([start, end], true)
       }
       if (result.kind !== 'translate') throw new Error('unexpected result')
-      return result.y.data
+      // A padded single row (rowsOf) comes back twice: keep the first.
+      return end - start === 1 ? result.y.data.subarray(0, outCols) : result.y.data
     }
     const chunks = rowChunks(x.rows, this.chunkRows(x.rows))
     if (chunks.length === 1) return { rows: x.rows, cols: outCols, data: await runChunk(chunks[0], false) }

@@ -28,6 +28,8 @@ export interface RelativeResult {
   matrix: Matrix
   /** Input rows with zero norm (after centring): their cosine/angular blocks are zeros, never NaN. */
   zeroRows: number
+  /** Per input row, 1 when it has zero norm (after centring): lets a coalesced batch count per request. */
+  zeroRowFlags: Uint8Array
 }
 
 /** The one product the analysis modules need; the engine provides it through ORT. */

@@ -27,6 +27,17 @@ export interface Metrics {
   storeErrors: Counter<'op'>
   /** Requests refused by the overload guard, by the measure that was over its limit. */
   shed: Counter<'reason'>
+  /** Engine runs made by the micro-batcher, by operation: fewer than requests when it coalesces. */
+  batchRuns: Counter<'op'>
+  /** Requests joined in each micro-batched engine run, by operation. */
+  batchRequests: Histogram<'op'>
+  /** Rows holding compute-queue permits now, and how many permits there are (QUEUE_MAX_ROWS). */
+  queueRows: Gauge
+  queueCapacity: Gauge
+  /** Compute requests answered 429 because the compute queue had too few free row permits. */
+  queueRejections: Counter
+  /** Per compute request: time queued for a batch, computing, and in total (the x-*-time headers). */
+  computePhase: Histogram<'route' | 'phase'>
 }
 
 /** Powers of two from 1 to 2^20 rows: batch sizes span single vectors to whole anchor sets. */
@@ -76,6 +87,24 @@ async function metricsPlugin (app: FastifyInstance, opts: { version: string }): 
       name: 'latentbridge_overload_rejections_total',
       help: 'Requests answered 503 by the overload guard, by the measure over its limit',
       labelNames: ['reason'],
+      registers
+    }),
+    batchRuns: new Counter({ name: 'latentbridge_batch_runs_total', help: 'Engine runs made by the micro-batcher (one per coalesced batch), by operation', labelNames: ['op'], registers }),
+    batchRequests: new Histogram({
+      name: 'latentbridge_batch_requests',
+      help: 'Requests coalesced into each micro-batched engine run, by operation',
+      labelNames: ['op'],
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512],
+      registers
+    }),
+    queueRows: new Gauge({ name: 'latentbridge_queue_rows', help: 'Rows of compute requests holding queue permits (queued or computing)', registers }),
+    queueCapacity: new Gauge({ name: 'latentbridge_queue_capacity_rows', help: 'Row permits of the compute queue (QUEUE_MAX_ROWS)', registers }),
+    queueRejections: new Counter({ name: 'latentbridge_queue_rejections_total', help: 'Compute requests answered 429: too few free row permits in the compute queue', registers }),
+    computePhase: new Histogram({
+      name: 'latentbridge_compute_phase_seconds',
+      help: 'Compute requests by phase: queue (waiting for a micro-batch to run), compute (the engine run), total (the whole request); the x-queue-time, x-compute-time and x-total-time headers',
+      labelNames: ['route', 'phase'],
+      buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers
     })
   }

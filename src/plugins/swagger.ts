@@ -12,6 +12,8 @@ import { MEDIA } from '../codecs/vectors.js'
  * whole-body binary matrices. `npm run openapi` writes the same document to openapi/openapi.json.
  */
 
+type Json = Record<string, any>
+
 export interface BinaryDoc {
   /** Accepts application/octet-stream and application/x-npy bodies. */
   request?: string
@@ -22,13 +24,25 @@ export interface BinaryDoc {
 }
 
 const binaryRoutes = new Map<string, BinaryDoc>()
+const timedRoutes = new Set<string>()
+
+/** The timing headers of compute routes (src/plugins/batching.ts): on every response, documented on 200 and 429. */
+const TIMING_HEADERS: Json = {
+  'x-queue-time': { description: 'ms the request waited for its micro-batch to run', schema: { type: 'string' } },
+  'x-compute-time': { description: 'ms of the engine run that computed it', schema: { type: 'string' } },
+  'x-total-time': { description: 'ms from the request arriving to the response being sent', schema: { type: 'string' } }
+}
+
+/** Compute routes call this so the document lists their timing headers. `path` uses OpenAPI {param} syntax. */
+export function documentTiming (method: string, path: string): void {
+  timedRoutes.add(`${method.toLowerCase()} ${path}`)
+}
 
 /** Routes call this so the document lists their binary forms. `path` uses OpenAPI {param} syntax. */
 export function documentBinary (method: string, path: string, doc: BinaryDoc): void {
   binaryRoutes.set(`${method.toLowerCase()} ${path}`, doc)
 }
 
-type Json = Record<string, any>
 
 /** What each status means on this API, for responses the schemas leave undescribed. */
 const STATUS_DESCRIPTIONS: Record<string, string> = {
@@ -43,6 +57,7 @@ const STATUS_DESCRIPTIONS: Record<string, string> = {
   413: 'Body over BODY_LIMIT: send fewer rows per request, or a binary encoding',
   415: 'Unsupported Content-Type',
   422: 'Well-formed but invalid: wrong dimension, non-finite value (first bad row and column named), too few anchors',
+  429: 'The compute queue is full (QUEUE_MAX_ROWS rows in flight): retry after Retry-After seconds',
   503: 'Not ready'
 }
 
@@ -55,6 +70,8 @@ function completeDocument (doc: Json): Json {
         if (Number(status) >= 400 && typeof json?.schema?.$ref === 'string' && json.schema.$ref.endsWith('/Problem')) {
           response.content = { [MEDIA.problem]: json }
         }
+        if (timedRoutes.has(`${method} ${path}`) && (status === '200' || status === '429')) response.headers = { ...response.headers, ...TIMING_HEADERS }
+        if (status === '429') response.headers = { ...response.headers, 'retry-after': { description: 'Seconds to wait before retrying', schema: { type: 'string' } } }
       }
       const binary = binaryRoutes.get(`${method} ${path}`)
       if (binary?.request !== undefined && op.requestBody?.content !== undefined) {

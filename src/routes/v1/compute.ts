@@ -6,9 +6,10 @@ import { anchorDigest } from '../../anchors/digest.js'
 import { commonRows } from '../../anchors/parallel.js'
 import type { Projection } from '../../engine/types.js'
 import { badRequest, notFound, unprocessable } from '../../errors.js'
+import { sliceRows } from '../../batching/batcher.js'
 import { isBinaryBody, readBinaryMatrix, readMatrixField, sendMatrix } from '../../http/matrix.js'
 import type { Matrix } from '../../math/matrix.js'
-import { documentBinary } from '../../plugins/swagger.js'
+import { documentBinary, documentTiming } from '../../plugins/swagger.js'
 import { problemResponses } from '../../schemas/common.js'
 import { requireEmbeddings } from './embeddings.js'
 import {
@@ -41,15 +42,19 @@ function paramsFromQuery (query: z.infer<typeof RelativeQuery>): z.infer<typeof 
   return parsed.data
 }
 
-/** The anchors of a space in a set, restricted to the ids that `commonWith` spaces also hold. */
-async function loadAnchors (app: FastifyInstance, set: string, space: string, commonWith: string[]): Promise<{ ids: string[], matrix: Matrix }> {
+/**
+ * The anchors of a space in a set, restricted to the ids that `commonWith` spaces also hold.
+ * `stamp` names that exact content (the embeddings' update times), so requests may share a run.
+ */
+async function loadAnchors (app: FastifyInstance, set: string, space: string, commonWith: string[]): Promise<{ ids: string[], matrix: Matrix, stamp: string }> {
   const names = [space, ...commonWith.filter(s => s !== space)]
   const held = await Promise.all(names.map(async name => await requireEmbeddings(app.store, set, name)))
   const { ids, matrices } = commonRows(held)
   if (ids.length === 0) {
     throw unprocessable(`spaces ${names.map(n => `"${n}"`).join(', ')} hold no anchor id in common in set "${set}"`)
   }
-  return { ids, matrix: matrices[0] }
+  const stamp = JSON.stringify([set, held.map((h, i) => [names[i], h.updatedAt, h.rows]).sort()])
+  return { ids, matrix: matrices[0], stamp }
 }
 
 const compute: FastifyPluginAsyncZod<{ maxRows: number }> = async (app, opts) => {
@@ -57,15 +62,16 @@ const compute: FastifyPluginAsyncZod<{ maxRows: number }> = async (app, opts) =>
     request: 'The input matrix as raw little-endian float32 (row length = the space\'s dim) or a .npy file; the options go in the query string.',
     response: 'With Accept: application/octet-stream or application/x-npy: the relative matrix; X-Shape, X-Anchors, X-Anchor-Digest, X-Zero-Rows and X-Blocks headers carry the other fields.'
   })
+  documentTiming('post', '/v1/relative')
   app.post('/v1/relative', {
-    config: { scope: 'read', binaryBody: true },
+    config: { scope: 'read', binaryBody: true, timing: true },
     schema: {
       tags: ['compute'],
       summary: 'Relative representation: each vector as its similarities to the anchors',
-      description: 'Relative vectors made on the same anchors (same anchorDigest) with the same options are comparable across spaces.',
+      description: 'Relative vectors made on the same anchors (same anchorDigest) with the same options are comparable across spaces. Concurrent small requests with the same space, anchors and options are computed together (micro-batching); each gets exactly the rows it would get alone. 429 with Retry-After when the compute queue (QUEUE_MAX_ROWS rows) is full.',
       body: RelativeBody,
       querystring: RelativeQuery,
-      response: { 200: RelativeResult, ...problemResponses(400, 401, 404, 413, 415, 422) }
+      response: { 200: RelativeResult, ...problemResponses(400, 401, 404, 413, 415, 422, 429) }
     }
   }, async (request, reply) => {
     const binary = isBinaryBody(request)
@@ -82,20 +88,25 @@ const compute: FastifyPluginAsyncZod<{ maxRows: number }> = async (app, opts) =>
     if (params.topK !== undefined && params.topK > anchors.ids.length) {
       throw unprocessable(`topK ${params.topK} is more than the ${anchors.ids.length} anchors; use at most ${anchors.ids.length}`)
     }
-    const result = await app.engine.relative(x, anchors.matrix, {
-      projections, center: params.center, topK: params.topK, power: params.power, normalize: params.normalize
-    })
+    const options = { projections, center: params.center, topK: params.topK, power: params.power, normalize: params.normalize }
+    // Same anchors (content stamp) and same graph options: the same computation, so one run.
+    const key = `relative:${JSON.stringify([params.space, anchors.stamp, options])}`
+    const batch = await app.runBatched(request, key, x, async joint => await app.engine.relative(joint, anchors.matrix, options))
+    const matrix = sliceRows(batch.result.matrix, batch.offset, batch.rows)
+    let zeroRows = 0
+    for (let i = batch.offset; i < batch.offset + batch.rows; i++) zeroRows += batch.result.zeroRowFlags[i]
     const digest = anchorDigest(anchors.ids)
-    return sendMatrix(request, reply, result.matrix, {
+    return sendMatrix(request, reply, matrix, {
       field: 'vectors',
       encodingFormat: params.encodingFormat,
-      json: { anchorIds: params.returnAnchorIds ? anchors.ids : null, anchors: anchors.ids.length, blocks: projections, anchorDigest: digest, zeroRows: result.zeroRows },
-      headers: { 'x-anchors': String(anchors.ids.length), 'x-anchor-digest': digest, 'x-zero-rows': String(result.zeroRows), 'x-blocks': projections.join(',') }
+      json: { anchorIds: params.returnAnchorIds ? anchors.ids : null, anchors: anchors.ids.length, blocks: projections, anchorDigest: digest, zeroRows },
+      headers: { 'x-anchors': String(anchors.ids.length), 'x-anchor-digest': digest, 'x-zero-rows': String(zeroRows), 'x-blocks': projections.join(',') }
     })
   })
 
+  documentTiming('post', '/v1/similarity')
   app.post('/v1/similarity', {
-    config: { scope: 'read' },
+    config: { scope: 'read', timing: true },
     schema: {
       tags: ['compute'],
       summary: 'How alike two spaces are, on the anchors both hold',
@@ -111,10 +122,10 @@ const compute: FastifyPluginAsyncZod<{ maxRows: number }> = async (app, opts) =>
     }
     if (k >= ids.length) throw unprocessable(`k ${k} must be below the ${ids.length} anchors both spaces hold`)
     request.rows = ids.length
-    const [cka, jaccard] = await Promise.all([
+    const [cka, jaccard] = await app.runTimed(request, async () => await Promise.all([
       linearCka(matrices[0], matrices[1], app.engine),
       knnJaccard(matrices[0], matrices[1], k, app.engine)
-    ])
+    ]))
     return { count: ids.length, cka, knnJaccard: jaccard }
   })
 }

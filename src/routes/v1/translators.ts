@@ -11,8 +11,9 @@ import { FitError, fitTranslator } from '../../fit/index.js'
 import { residual } from '../../fit/fit.js'
 import { buildConfidence, confidenceOf, confidenceToStored } from '../../fit/confidence.js'
 import { refineTranslator, type RefinementReport } from '../../fit/refine.js'
+import { sliceRows } from '../../batching/batcher.js'
 import { isBinaryBody, readBinaryMatrix, readMatrixField, sendMatrix } from '../../http/matrix.js'
-import { documentBinary } from '../../plugins/swagger.js'
+import { documentBinary, documentTiming } from '../../plugins/swagger.js'
 import { problemResponses } from '../../schemas/common.js'
 import {
   EvaluateBody, EvaluateResult, FitBody, ListQuery, TranslateBody, TranslateQuery, TranslateResult, Translator, TranslatorList,
@@ -195,15 +196,16 @@ const translators: FastifyPluginAsyncZod<{ maxRows: number }> = async (app, opts
     request: "The source matrix as raw little-endian float32 (row length = the source space's dim) or a .npy file; source, target and optionally translator go in the query string.",
     response: 'With Accept: application/octet-stream or application/x-npy: the translated matrix; X-Shape, X-Translator-Id and X-Translator-Version headers carry the other fields.'
   })
+  documentTiming('post', '/v1/translate')
   app.post('/v1/translate', {
-    config: { scope: 'read', binaryBody: true },
+    config: { scope: 'read', binaryBody: true, timing: true },
     schema: {
       tags: ['translators'],
       summary: 'Translate vectors from a source space into a target space',
-      description: "Uses the pair's active translator unless one is named. The response says which translator (id and version) computed it.",
+      description: "Uses the pair's active translator unless one is named. The response says which translator (id and version) computed it. Concurrent small requests for the same translator are computed together (micro-batching, BATCH_WINDOW_MS and BATCH_MAX_ROWS); each gets exactly the rows it would get alone. 429 with Retry-After when the compute queue (QUEUE_MAX_ROWS rows) is full.",
       body: TranslateBody,
       querystring: TranslateQuery,
-      response: { 200: TranslateResult, ...problemResponses(400, 401, 404, 406, 413, 415, 422) }
+      response: { 200: TranslateResult, ...problemResponses(400, 401, 404, 406, 413, 415, 422, 429) }
     }
   }, async (request, reply) => {
     const binary = isBinaryBody(request)
@@ -224,9 +226,12 @@ const translators: FastifyPluginAsyncZod<{ maxRows: number }> = async (app, opts
       if (loaded.confidence === null) {
         throw unprocessable(`translator "${loaded.meta.id}" was fitted before per-vector confidence existed; fit it again (POST /v1/translators) to get confidence, or drop withConfidence`)
       }
-      confidence = Array.from(await confidenceOf(x, loaded.confidence, app.engine))
+      const model = loaded.confidence
+      confidence = Array.from(await app.runTimed(request, async () => await confidenceOf(x, model, app.engine)))
     }
-    const y = await app.engine.translate(x, loaded.map, loaded.meta.id)
+    // A translator id names immutable parameters, so requests naming the same id may share a run.
+    const batch = await app.runBatched(request, `translate:${loaded.meta.id}`, x, async joint => await app.engine.translate(joint, loaded.map, loaded.meta.id))
+    const y = sliceRows(batch.result, batch.offset, batch.rows)
     return sendMatrix(request, reply, y, {
       field: 'vectors',
       encodingFormat: binary ? 'float' : request.body.encodingFormat,
@@ -235,8 +240,9 @@ const translators: FastifyPluginAsyncZod<{ maxRows: number }> = async (app, opts
     })
   })
 
+  documentTiming('post', '/v1/translators/{id}/evaluate')
   app.post('/v1/translators/:id/evaluate', {
-    config: { scope: 'read' },
+    config: { scope: 'read', timing: true },
     schema: {
       tags: ['translators'],
       summary: 'Score a translator on pairs of source and true target vectors',
@@ -258,11 +264,13 @@ const translators: FastifyPluginAsyncZod<{ maxRows: number }> = async (app, opts
     if (k > x.rows) throw unprocessable(`k ${k} is more than the ${x.rows} rows; use at most ${x.rows}`)
     if (retrieval === 'csls' && cslsK > x.rows) throw unprocessable(`cslsK ${cslsK} is more than the ${x.rows} rows; use at most ${x.rows}`)
     if (retrieval !== 'csls' && request.body.cslsK !== undefined) throw unprocessable('cslsK applies to "retrieval": "csls" only; add it or drop cslsK')
-    const translated = await app.engine.translate(x, map, meta.id)
-    const [scores, cka] = await Promise.all([
-      retrievalScores(translated, y, k, app.engine, retrieval === 'csls' ? { cslsK } : {}),
-      linearCka(translated, y, app.engine)
-    ])
+    const [scores, cka] = await app.runTimed(request, async () => {
+      const translated = await app.engine.translate(x, map, meta.id)
+      return await Promise.all([
+        retrievalScores(translated, y, k, app.engine, retrieval === 'csls' ? { cslsK } : {}),
+        linearCka(translated, y, app.engine)
+      ])
+    })
     return {
       count: x.rows, meanCosine: scores.meanCosine, mse: scores.mse, top1: scores.top1, topK: scores.topK, mrr: scores.mrr, jaccard: scores.jaccard, cka,
       retrieval, ...(retrieval === 'csls' ? { cslsK } : {})
