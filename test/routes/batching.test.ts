@@ -84,7 +84,7 @@ t.test('concurrent translate and relative requests: bit-exact against one at a t
   }
 
   for (const [name, call, op] of [['translate', translate, 'translate'], ['relative', relative, 'relative']] as const) {
-    const alone = []
+    const alone: Array<Awaited<ReturnType<typeof call>>> = []
     for (const x of xs) alone.push(await call(x))
     const runsBefore = sample((await app.inject({ method: 'GET', url: '/metrics' })).body, 'latentbridge_batch_runs_total', { op })
     const together = await Promise.all(xs.map(call))
@@ -109,7 +109,7 @@ t.test('JSON and binary requests for one translator share runs and still get the
   const app = await testApp(t, { env: { BATCH_WINDOW_MS: '200' } })
   await setUp(app)
   const xs = inputs(6)
-  const alone = []
+  const alone: number[][][] = []
   for (const x of xs) alone.push(json(await app.inject({ method: 'POST', url: '/v1/translate', payload: { source: 'src', target: 'tgt', vectors: rowsOf(x, SRC) } })).vectors)
   const together = await Promise.all(xs.map(async (x, i) => i % 2 === 0
     ? json(await app.inject({ method: 'POST', url: '/v1/translate', payload: { source: 'src', target: 'tgt', vectors: rowsOf(x, SRC) } })).vectors
