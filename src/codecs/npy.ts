@@ -242,6 +242,15 @@ export function npyHeader (rows: number, cols: number): Buffer {
   return header
 }
 
+/**
+ * The matrix as a .npy file in two parts, the header and a view of the matrix's own bytes (no
+ * copy on little-endian hosts), to be written one after the other.
+ */
+export function npyParts (m: Matrix): [Buffer, Buffer] {
+  const data = Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength)
+  return [npyHeader(m.rows, m.cols), HOST_LITTLE_ENDIAN ? data : Buffer.from(data).swap32()]
+}
+
 /** The matrix as a .npy file (version 1.0, '<f4', C order), byte for byte what numpy.save writes. */
 export function encodeNpy (m: Matrix): Buffer {
   const header = npyHeader(m.rows, m.cols)

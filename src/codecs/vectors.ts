@@ -15,7 +15,7 @@ export {
   float16BitsToFloat32, float16BitsToFloat32Bits, float16BytesToFloat32, float32BitsToFloat16Bits,
   float32ToFloat16Bits, float32ToFloat16Bytes
 } from './float16.js'
-export { encodeNpy, npyHeader, readNpyHeader, type NpyLayout } from './npy.js'
+export { encodeNpy, npyHeader, npyParts, readNpyHeader, type NpyLayout } from './npy.js'
 export { MEDIA, responseEncoding, type ResponseEncoding } from './negotiate.js'
 
 export interface MatrixFieldOptions {
@@ -120,14 +120,21 @@ function assertRowLength (cols: number): void {
 // Bytes -> Float32Array
 
 /**
- * `count` float32 values at `bytes[offset]` -> a Float32Array with its own aligned memory. With
- * `mayView`, a Buffer that owns its whole ArrayBuffer (never a pool slice, whose ArrayBuffer other
- * Buffers share) is wrapped instead of copied.
+ * `count` float32 values at `bytes[offset]` -> a Float32Array. How far it may share `bytes`:
+ * - 'copy': its own memory, always;
+ * - 'own': a view only when `bytes` owns its whole ArrayBuffer (never a pool slice, whose
+ *   ArrayBuffer other Buffers share and which must not be handed on as if it were the matrix's);
+ * - 'aligned': a view whenever the values start on a 4-byte boundary, pool slice or not. For
+ *   request bodies: nothing writes into them or transfers their memory, and the body of a large
+ *   binary request is then read in place instead of copied (tens of MB for a bulk chunk).
  */
-function float32FromBytes (bytes: Buffer, offset: number, count: number, littleEndian: boolean, mayView: boolean): Float32Array {
+function float32FromBytes (bytes: Buffer, offset: number, count: number, littleEndian: boolean, share: 'copy' | 'own' | 'aligned'): Float32Array {
   const swap = littleEndian !== HOST_LITTLE_ENDIAN
-  if (mayView && !swap && offset === 0 && bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.byteLength === count * 4) {
+  if (!swap && share === 'own' && offset === 0 && bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.byteLength === count * 4) {
     return new Float32Array(bytes.buffer, 0, count)
+  }
+  if (!swap && share === 'aligned' && (bytes.byteOffset + offset) % 4 === 0) {
+    return new Float32Array(bytes.buffer, bytes.byteOffset + offset, count)
   }
   const out = new Float32Array(count)
   const outBytes = Buffer.from(out.buffer)
@@ -269,7 +276,7 @@ function decodeBase64Matrix (value: Record<string, unknown>, opts: MatrixFieldOp
   }
   const matrixData = dtype === 'float16'
     ? float16BytesToFloat32(bytes, 0, count)
-    : float32FromBytes(bytes, 0, count, true, true)
+    : float32FromBytes(bytes, 0, count, true, 'own')
   checkFinite(field, matrixData, cols)
   return { rows, cols, data: matrixData }
 }
@@ -277,7 +284,10 @@ function decodeBase64Matrix (value: Record<string, unknown>, opts: MatrixFieldOp
 // ---------------------------------------------------------------------------------------------
 // Whole-body binary
 
-/** An application/octet-stream body: little-endian float32, row-major, `opts.cols` per row. */
+/**
+ * An application/octet-stream body: little-endian float32, row-major, `opts.cols` per row. The
+ * matrix may view `buf`'s memory: treat both as read-only.
+ */
 export function decodeFloat32Body (buf: Buffer, opts: BinaryBodyOptions): Matrix {
   const { field, cols } = opts
   assertRowLength(cols)
@@ -288,13 +298,16 @@ export function decodeFloat32Body (buf: Buffer, opts: BinaryBodyOptions): Matrix
   }
   const rows = buf.length / rowBytes
   checkRowLimit(field, rows, opts.maxRows, opts.maxRowsSetting)
-  // Always a copy: an HTTP body can be a slice at any byte offset of a shared buffer.
-  const data = float32FromBytes(buf, 0, rows * cols, true, false)
+  // Read in place when aligned; an HTTP body can be a slice at any byte offset of a shared buffer.
+  const data = float32FromBytes(buf, 0, rows * cols, true, 'aligned')
   checkFinite(field, data, cols)
   return { rows, cols, data }
 }
 
-/** An application/x-npy body: float16/32/64, C order, 1-D (one row) or 2-D; values become float32. */
+/**
+ * An application/x-npy body: float16/32/64, C order, 1-D (one row) or 2-D; values become float32.
+ * A little-endian float32 file's matrix may view `buf`'s memory: treat both as read-only.
+ */
 export function decodeNpy (buf: Buffer, opts: MatrixFieldOptions): Matrix {
   const field = opts.field
   const layout = readNpyHeader(buf, field)
@@ -317,7 +330,7 @@ export function decodeNpy (buf: Buffer, opts: MatrixFieldOptions): Matrix {
   }
   const data = itemBytes === 2
     ? float16BytesToFloat32(buf, dataOffset, count, littleEndian)
-    : float32FromBytes(buf, dataOffset, count, littleEndian, false)
+    : float32FromBytes(buf, dataOffset, count, littleEndian, 'aligned')
   checkFinite(field, data, cols)
   return { rows, cols, data }
 }

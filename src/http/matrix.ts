@@ -1,7 +1,8 @@
+import { Readable } from 'node:stream'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import {
   MEDIA, decodeFloat32Body, decodeMatrixField, decodeNpy, encodeFloat32Body, encodeMatrixJson, encodeNpy,
-  responseEncoding, shapeHeader
+  npyParts, responseEncoding, shapeHeader
 } from '../codecs/vectors.js'
 import type { Matrix } from '../math/matrix.js'
 
@@ -47,6 +48,12 @@ export function readMatrixField (request: FastifyRequest, value: unknown, target
 }
 
 /**
+ * Above this many bytes a .npy answer is written as its header followed by the result's own
+ * bytes, instead of being copied into one buffer first; below it the copy costs less than a stream.
+ */
+const NPY_STREAM_BYTES = 64 * 1024
+
+/**
  * Sends a matrix in the form the client asked for: raw float32 or npy by Accept (other result
  * fields go in X- headers), otherwise JSON with the matrix under `field`, as number[][] or base64.
  */
@@ -61,9 +68,10 @@ export function sendMatrix (
   void reply.code(opts.status ?? 200)
   if (encoding !== 'json') {
     void reply.headers({ ...opts.headers, 'x-shape': shapeHeader(m) })
-    return encoding === 'npy'
-      ? reply.type(MEDIA.npy).send(encodeNpy(m))
-      : reply.type(MEDIA.octetStream).send(encodeFloat32Body(m))
+    if (encoding === 'octet-stream') return reply.type(MEDIA.octetStream).send(encodeFloat32Body(m))
+    if (m.data.byteLength < NPY_STREAM_BYTES) return reply.type(MEDIA.npy).send(encodeNpy(m))
+    const [header, data] = npyParts(m)
+    return reply.type(MEDIA.npy).header('content-length', String(header.length + data.length)).send(Readable.from([header, data], { objectMode: false }))
   }
   return reply.send({ ...opts.json, [opts.field]: encodeMatrixJson(m, opts.encodingFormat ?? 'float') })
 }
