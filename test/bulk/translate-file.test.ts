@@ -1,0 +1,133 @@
+/**
+ * Bulk translation (issue 5): the CLI in bin/ against the real app listening on a loopback port,
+ * on a small .npy file sent in many chunks at once; the output file must be byte for byte the .npy
+ * of one translate call on the whole input. Then the library entry with other input dtypes, and
+ * the errors it reports.
+ */
+import { spawn } from 'node:child_process'
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import t, { type Test } from 'tap'
+import type { FastifyInstance } from 'fastify'
+import { encodeNpy, npyHeader } from '../../src/codecs/vectors.js'
+import { BulkError, translateFile } from '../../src/bulk/translate-file.js'
+import { testApp } from '../helpers/app.js'
+
+const SRC = 12
+const TGT = 10
+const ROWS = 1000
+const root = fileURLToPath(new URL('../../', import.meta.url))
+
+function values (n: number, seed: number): Float32Array {
+  const out = new Float32Array(n)
+  let s = seed >>> 0
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0
+    out[i] = s / 2 ** 31 - 1
+  }
+  return out
+}
+
+const rowsOf = (data: Float32Array, cols: number): number[][] =>
+  Array.from({ length: data.length / cols }, (_, i) => Array.from(data.subarray(i * cols, (i + 1) * cols)))
+
+async function serve (t: Test): Promise<{ app: FastifyInstance, url: string }> {
+  const app = await testApp(t)
+  const ok = async (method: 'PUT' | 'POST', url: string, payload: object): Promise<void> => {
+    const res = await app.inject({ method, url, payload })
+    if (res.statusCode >= 300) throw new Error(`${method} ${url}: ${res.statusCode} ${res.body}`)
+  }
+  const ids = Array.from({ length: 50 }, (_, i) => `a${i}`)
+  await ok('PUT', '/v1/spaces/src', { dim: SRC })
+  await ok('PUT', '/v1/spaces/tgt', { dim: TGT })
+  await ok('PUT', '/v1/anchor-sets/set', { ids })
+  await ok('PUT', '/v1/anchor-sets/set/embeddings/src', { vectors: rowsOf(values(50 * SRC, 1), SRC) })
+  await ok('PUT', '/v1/anchor-sets/set/embeddings/tgt', { vectors: rowsOf(values(50 * TGT, 2), TGT) })
+  await ok('POST', '/v1/translators', { source: 'src', target: 'tgt', anchorSet: 'set', method: 'affine' })
+  const url = await app.listen({ host: '127.0.0.1', port: 0 })
+  return { app, url }
+}
+
+/** One translate call on the whole input, answered as .npy: what the bulk output must equal. */
+async function oneCall (app: FastifyInstance, body: Buffer, type: string): Promise<Buffer> {
+  const res = await app.inject({ method: 'POST', url: '/v1/translate?source=src&target=tgt', headers: { 'content-type': type, accept: 'application/x-npy' }, payload: body })
+  if (res.statusCode !== 200) throw new Error(res.body)
+  return res.rawPayload
+}
+
+t.test('the CLI translates a .npy in chunks, concurrently, into exactly the one-call result', async t => {
+  const { app, url } = await serve(t)
+  const dir = mkdtempSync(join(tmpdir(), 'bulk-'))
+  t.teardown(() => { rmSync(dir, { recursive: true, force: true }) })
+  const x = values(ROWS * SRC, 3)
+  const input = join(dir, 'in.npy')
+  const output = join(dir, 'out.npy')
+  writeFileSync(input, encodeNpy({ rows: ROWS, cols: SRC, data: x }))
+
+  const child = spawn(process.execPath, ['--import', 'tsx', 'bin/translate-npy.ts', '--url', url, '--source', 'src', '--target', 'tgt', '--chunk-rows', '64', '--concurrency', '3', input, output], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.on('data', (d: Buffer) => { stdout += d.toString() })
+  child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
+  const code = await new Promise<number | null>(resolve => child.on('close', resolve))
+  t.equal(code, 0, `exit 0 (stderr: ${stderr.slice(-500)})`)
+  const summary = JSON.parse(stdout.trim().split('\n').pop() ?? '{}')
+  t.match(summary, { rows: ROWS, cols: TGT, chunks: 16, retries: 0 })
+  t.type(summary.rowsPerSecond, 'number')
+  t.match(stderr, /1,000\/1,000 rows +[\d,]+ rows\/s/, 'a progress line with rows/s')
+
+  const expected = await oneCall(app, Buffer.from(x.buffer), 'application/octet-stream')
+  t.ok(readFileSync(output).equals(expected), 'output = the .npy of one translate call, byte for byte')
+  t.notOk(existsSync(`${output}.partial`), 'no partial file left')
+})
+
+t.test('other dtypes go as .npy chunks; odd chunk sizes and an empty file work', async t => {
+  const { app, url } = await serve(t)
+  const dir = mkdtempSync(join(tmpdir(), 'bulk-'))
+  t.teardown(() => { rmSync(dir, { recursive: true, force: true }) })
+  const rows = 157
+  const x64 = Float64Array.from(values(rows * SRC, 4), v => v * 1.000000123)
+  const header = Buffer.from(npyHeader(rows, SRC).toString('latin1').replace("'<f4'", "'<f8'"), 'latin1')
+  const file = Buffer.concat([header, Buffer.from(x64.buffer)])
+  const input = join(dir, 'in64.npy')
+  writeFileSync(input, file)
+  const output = join(dir, 'out.npy')
+  const seen: number[] = []
+  const result = await translateFile({ url, input, output, source: 'src', target: 'tgt', chunkRows: 10, concurrency: 4, onProgress: done => seen.push(done) })
+  t.match(result, { rows, cols: TGT, chunks: 16 })
+  t.equal(seen[seen.length - 1], rows, 'progress reaches every row')
+  t.ok(readFileSync(output).equals(await oneCall(app, file, 'application/x-npy')), 'float64 input: same bytes as one call')
+
+  const empty = join(dir, 'empty.npy')
+  writeFileSync(empty, encodeNpy({ rows: 0, cols: SRC, data: new Float32Array(0) }))
+  const none = await translateFile({ url, input: empty, output: join(dir, 'none.npy'), source: 'src', target: 'tgt', chunkRows: 10, concurrency: 2 })
+  t.match(none, { rows: 0, cols: TGT, chunks: 0 })
+  t.ok(readFileSync(join(dir, 'none.npy')).equals(encodeNpy({ rows: 0, cols: TGT, data: new Float32Array(0) })))
+})
+
+t.test('errors name what is wrong; no partial output is left', async t => {
+  const { url } = await serve(t)
+  const dir = mkdtempSync(join(tmpdir(), 'bulk-'))
+  t.teardown(() => { rmSync(dir, { recursive: true, force: true }) })
+  const wrongDim = join(dir, 'wrong.npy')
+  writeFileSync(wrongDim, encodeNpy({ rows: 5, cols: 7, data: values(35, 5) }))
+  const output = join(dir, 'out.npy')
+  await t.rejects(translateFile({ url, input: wrongDim, output, source: 'src', target: 'tgt', chunkRows: 2, concurrency: 2 }),
+    { name: 'BulkError', message: /wrong\.npy has rows of 7 values, but space "src" has dim 12/ })
+  t.notOk(existsSync(output) || existsSync(`${output}.partial`), 'nothing written')
+
+  const truncated = join(dir, 'truncated.npy')
+  writeFileSync(truncated, encodeNpy({ rows: 5, cols: SRC, data: values(5 * SRC, 6) }).subarray(0, 200))
+  await t.rejects(translateFile({ url, input: truncated, output, source: 'src', target: 'tgt', chunkRows: 2, concurrency: 2 }), /truncated or has extra bytes/)
+  const notNpy = join(dir, 'text.npy')
+  writeFileSync(notNpy, 'hello, world')
+  await t.rejects(translateFile({ url, input: notNpy, output, source: 'src', target: 'tgt', chunkRows: 2, concurrency: 2 }), BulkError)
+  await t.rejects(translateFile({ url, input: join(dir, 'in.npy'), output, source: 'src', target: 'nope', chunkRows: 2, concurrency: 2 }), { code: 'ENOENT' })
+  const good = join(dir, 'good.npy')
+  writeFileSync(good, encodeNpy({ rows: 3, cols: SRC, data: values(3 * SRC, 7) }))
+  await t.rejects(translateFile({ url, input: good, output, source: 'src', target: 'nope', chunkRows: 2, concurrency: 2 }), { message: /answered 404: no active translator from "src" to "nope"/ })
+  await t.rejects(translateFile({ url, input: good, output, source: 'gone', target: 'tgt', chunkRows: 2, concurrency: 2 }), { message: /GET \/v1\/spaces\/gone answered 404: space "gone" does not exist/ })
+  await t.rejects(translateFile({ url, input: good, output, source: 'src', target: 'tgt', chunkRows: 0, concurrency: 2 }), /chunk rows must be an integer/)
+})
