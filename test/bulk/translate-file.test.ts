@@ -13,7 +13,10 @@ import t, { type Test } from 'tap'
 import type { FastifyInstance } from 'fastify'
 import { encodeNpy, npyHeader } from '../../src/codecs/vectors.js'
 import { BulkError, translateFile } from '../../src/bulk/translate-file.js'
-import { testApp } from '../helpers/app.js'
+import { buildApp } from '../../src/app.js'
+import { loadConfig } from '../../src/config.js'
+import { MemoryStore } from '../../src/store/memory.js'
+import { testApp, testEngine } from '../helpers/app.js'
 
 const SRC = 12
 const TGT = 10
@@ -33,8 +36,9 @@ function values (n: number, seed: number): Float32Array {
 const rowsOf = (data: Float32Array, cols: number): number[][] =>
   Array.from({ length: data.length / cols }, (_, i) => Array.from(data.subarray(i * cols, (i + 1) * cols)))
 
-async function serve (t: Test): Promise<{ app: FastifyInstance, url: string }> {
-  const app = await testApp(t)
+async function serve (t: Test, env?: Record<string, string>): Promise<{ app: FastifyInstance, url: string }> {
+  const store = new MemoryStore()
+  const app = await testApp(t, { store })
   const ok = async (method: 'PUT' | 'POST', url: string, payload: object): Promise<void> => {
     const res = await app.inject({ method, url, payload })
     if (res.statusCode >= 300) throw new Error(`${method} ${url}: ${res.statusCode} ${res.body}`)
@@ -46,8 +50,11 @@ async function serve (t: Test): Promise<{ app: FastifyInstance, url: string }> {
   await ok('PUT', '/v1/anchor-sets/set/embeddings/src', { vectors: rowsOf(values(50 * SRC, 1), SRC) })
   await ok('PUT', '/v1/anchor-sets/set/embeddings/tgt', { vectors: rowsOf(values(50 * TGT, 2), TGT) })
   await ok('POST', '/v1/translators', { source: 'src', target: 'tgt', anchorSet: 'set', method: 'affine' })
-  const url = await app.listen({ host: '127.0.0.1', port: 0 })
-  return { app, url }
+  if (env === undefined) return { app, url: await app.listen({ host: '127.0.0.1', port: 0 }) }
+  // Limits below the 50 anchors uploaded above: a second app on the same store.
+  const limited = await buildApp(loadConfig({ MAX_EVENT_LOOP_DELAY_MS: '0', MAX_HEAP_USED_BYTES: '0', ...env }), { store, engine: await testEngine(t), logger: false })
+  t.teardown(async () => { await limited.close() })
+  return { app: limited, url: await limited.listen({ host: '127.0.0.1', port: 0 }) }
 }
 
 /** One translate call on the whole input, answered as .npy: what the bulk output must equal. */
@@ -105,6 +112,30 @@ t.test('other dtypes go as .npy chunks; odd chunk sizes and an empty file work',
   const none = await translateFile({ url, input: empty, output: join(dir, 'none.npy'), source: 'src', target: 'tgt', chunkRows: 10, concurrency: 2 })
   t.match(none, { rows: 0, cols: TGT, chunks: 0 })
   t.ok(readFileSync(join(dir, 'none.npy')).equals(encodeNpy({ rows: 0, cols: TGT, data: new Float32Array(0) })))
+})
+
+t.test('chunks answered 429 (compute queue full) are retried after Retry-After; the output is still exact', async t => {
+  // Room for one 40-row chunk at a time: with 3 in flight, the others are refused and retried.
+  const { app, url } = await serve(t, { QUEUE_MAX_ROWS: '40', MAX_ROWS_PER_REQUEST: '40', QUEUE_RETRY_AFTER_S: '1', BATCH_WINDOW_MS: '20' })
+  const dir = mkdtempSync(join(tmpdir(), 'bulk-'))
+  t.teardown(() => { rmSync(dir, { recursive: true, force: true }) })
+  const rows = 200
+  const x = values(rows * SRC, 8)
+  const input = join(dir, 'in.npy')
+  writeFileSync(input, encodeNpy({ rows, cols: SRC, data: x }))
+  const output = join(dir, 'out.npy')
+  const result = await translateFile({ url, input, output, source: 'src', target: 'tgt', chunkRows: 40, concurrency: 3 })
+  t.ok(result.retries > 0, `${result.retries} chunks were refused with 429 and sent again`)
+  const text = (await app.inject({ method: 'GET', url: '/metrics' })).body
+  t.match(text, /latentbridge_queue_rejections_total [1-9]/, 'the service counted the 429s')
+  // One call per 40 rows (the limit) joined: the same bytes as the bulk output's data section.
+  const parts: Buffer[] = []
+  for (let start = 0; start < rows; start += 40) {
+    const res = await app.inject({ method: 'POST', url: '/v1/translate?source=src&target=tgt', headers: { 'content-type': 'application/octet-stream', accept: 'application/octet-stream' }, payload: Buffer.from(x.buffer, start * SRC * 4, 40 * SRC * 4) })
+    parts.push(res.rawPayload)
+  }
+  const data = Buffer.concat(parts)
+  t.ok(readFileSync(output).equals(Buffer.concat([npyHeader(rows, TGT), data])), 'output = the translated rows, byte for byte')
 })
 
 t.test('errors name what is wrong; no partial output is left', async t => {
