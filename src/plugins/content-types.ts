@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { MEDIA } from '../codecs/vectors.js'
 import { unsupportedMediaType } from '../errors.js'
+import { readBody, releaseBody } from '../http/body.js'
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -18,10 +19,12 @@ declare module 'fastify' {
 async function contentTypes (app: FastifyInstance, opts: { bodyLimit: number }): Promise<void> {
   app.removeContentTypeParser('text/plain')
   for (const type of [MEDIA.octetStream, MEDIA.npy]) {
-    app.addContentTypeParser(type, { parseAs: 'buffer', bodyLimit: opts.bodyLimit }, (_request, body, done) => {
-      done(null, body)
+    // Read into reused memory (src/http/body.ts), handed back once the response is sent.
+    app.addContentTypeParser(type, (request, payload, done) => {
+      readBody(request, payload, request.routeOptions.bodyLimit ?? opts.bodyLimit, done)
     })
   }
+  app.addHook('onResponse', async (request) => { releaseBody(request) })
   app.addHook('preValidation', async (request) => {
     if (Buffer.isBuffer(request.body) && request.routeOptions.config?.binaryBody !== true) {
       throw unsupportedMediaType(`${request.method} ${request.routeOptions.url ?? request.url} takes application/json; binary matrix bodies are accepted by the upload, relative and translate routes`)

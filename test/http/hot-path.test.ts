@@ -1,9 +1,13 @@
 /**
  * The binary hot path (issue 5): an octet-stream or float32 npy body is read in place when its
- * values are 4-byte aligned (copied only when not), and a large npy answer is written as the
- * header followed by the result's own bytes, byte for byte what numpy.save writes.
+ * values are 4-byte aligned (copied only when not), large bodies land in reused memory, and a
+ * large npy answer is written as the header followed by the result's own bytes, byte for byte
+ * what numpy.save writes.
  */
+import { PassThrough } from 'node:stream'
+import type { FastifyRequest } from 'fastify'
 import t from 'tap'
+import { readBody, releaseBody } from '../../src/http/body.js'
 import { decodeFloat32Body, decodeNpy, encodeNpy } from '../../src/codecs/vectors.js'
 import { json, testApp } from '../helpers/app.js'
 
@@ -50,4 +54,40 @@ t.test('a large npy answer is the exact .npy of the result; octet-stream is its 
   t.equal(npy.headers['x-shape'], `${rows},${ids.length}`)
   const back = json(await app.inject({ method: 'POST', url: '/v1/relative', payload: { space: 's', anchorSet: 'a', vectors: { dtype: 'float32', shape: [rows, dim], data: Buffer.from(x.buffer).toString('base64') }, encodingFormat: 'base64' } }))
   t.ok(Buffer.from(back.vectors.data, 'base64').equals(raw.rawPayload), 'the JSON base64 answer has the same bytes')
+})
+
+t.test('large binary bodies are read into pooled memory, reused after the response, and never mixed up', async t => {
+  const fake = (length: number): FastifyRequest => ({ headers: { 'content-length': String(length) } }) as unknown as FastifyRequest
+  const read = async (request: FastifyRequest, chunks: Buffer[]): Promise<Buffer> => await new Promise((resolve, reject) => {
+    const payload = new PassThrough()
+    readBody(request, payload, 1 << 24, (err, body) => { err !== null ? reject(err) : resolve(body as Buffer) })
+    for (const c of chunks) payload.write(c)
+    payload.end()
+  })
+  const data = Buffer.alloc(100_000, 7)
+  const first = fake(data.length)
+  const a = await read(first, [data.subarray(0, 30_000), data.subarray(30_000)])
+  t.ok(a.equals(data), 'the body is the bytes sent, across chunks')
+  t.equal(a.buffer.byteLength, 131_072, 'in a pooled power-of-two buffer')
+  releaseBody(first)
+  const b = await read(fake(data.length), [data])
+  t.equal(b.buffer, a.buffer, 'the next body of that size reuses it once the first response is out')
+  await t.rejects(read(fake(10), [Buffer.alloc(12)]), { code: 'FST_ERR_CTP_INVALID_CONTENT_LENGTH' })
+  await t.rejects(read(fake(1 << 25), []), { code: 'FST_ERR_CTP_BODY_TOO_LARGE' })
+
+  // Through the app: concurrent large requests, each answered from its own bytes.
+  const app = await testApp(t)
+  const dim = 64
+  const ids = Array.from({ length: 50 }, (_, i) => `i${i}`)
+  await app.inject({ method: 'PUT', url: '/v1/spaces/s', payload: { dim } })
+  await app.inject({ method: 'PUT', url: '/v1/anchor-sets/a', payload: { ids } })
+  await app.inject({ method: 'PUT', url: '/v1/anchor-sets/a/embeddings/s', payload: { vectors: ids.map((_, i) => Array.from({ length: dim }, (_, j) => Math.cos(i + 3 * j))) } })
+  const bodies = Array.from({ length: 10 }, (_, k) => Buffer.from(Float32Array.from({ length: 300 * dim }, (_, i) => Math.sin(k * 1000 + i)).buffer))
+  const call = async (body: Buffer): Promise<Buffer> => (await app.inject({ method: 'POST', url: '/v1/relative?space=s&anchorSet=a', headers: { 'content-type': 'application/octet-stream', accept: 'application/octet-stream' }, payload: body })).rawPayload
+  const alone: Buffer[] = []
+  for (const body of bodies) alone.push(await call(body))
+  for (let round = 0; round < 3; round++) {
+    const together = await Promise.all(bodies.map(call))
+    t.ok(together.every((r, i) => r.equals(alone[i])), `round ${round}: every concurrent answer equals its sequential one`)
+  }
 })
