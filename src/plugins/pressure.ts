@@ -24,7 +24,9 @@ const MiB = 1024 * 1024
  */
 async function pressure (app: FastifyInstance, opts: PressureOptions): Promise<void> {
   const limits: Record<string, { setting: string, value: number, show: (v: number) => string }> = {
-    eventLoopDelay: { setting: 'MAX_EVENT_LOOP_DELAY_MS', value: opts.maxEventLoopDelayMs, show: v => `${Math.round(v)} ms` },
+    // under-pressure reports Infinity when the loop was blocked through a whole sample (no delay
+    // measured at all): say so instead of printing "Infinity ms".
+    eventLoopDelay: { setting: 'MAX_EVENT_LOOP_DELAY_MS', value: opts.maxEventLoopDelayMs, show: v => Number.isFinite(v) ? `${Math.round(v)} ms` : 'beyond measure (the loop was blocked through a whole sample)' },
     heapUsedBytes: { setting: 'MAX_HEAP_USED_BYTES', value: opts.maxHeapUsedBytes, show: v => `${(v / MiB).toFixed(1)} MiB` },
     rssBytes: { setting: 'MAX_RSS_BYTES', value: opts.maxRssBytes, show: v => `${(v / MiB).toFixed(1)} MiB` }
   }
