@@ -126,7 +126,7 @@ export const configSchema = z.object({
   ENGINE_WORKERS: int(0, 64).default(defaultThreadLayout().workers),
   ENGINE_THREADS: int(1, 256).default(defaultThreadLayout().intraOpThreads),
   ENGINE_ROW_BUDGET: int(1, 10_000_000).default(8192),
-  ENGINE_SESSION_CACHE: int(1, 10_000).default(32),
+  ENGINE_SESSION_CACHE: int(1, 10_000).default(64),
   TRANSLATOR_CACHE: int(1, 100_000).default(64),
   API_KEYS: apiKeys.default([]),
   DOCS_ENABLED: bool.default(true),

@@ -14,7 +14,8 @@ export const EmbeddingsSummary = z.object({
   dim: z.number().int(),
   zeroRows: z.number().int().describe('Rows with zero norm'),
   meanNorm: z.number().describe('Mean L2 norm of the rows'),
-  updatedAt: z.string()
+  updatedAt: z.string(),
+  revision: z.string().describe('Changes with every upload of this space\'s rows; equal revisions mean the same stored rows')
 })
 
 export const AnchorSet = z.object({
@@ -44,6 +45,7 @@ export const EmbeddingsStored = z.object({
   dim: z.number().int(),
   zeroRows: z.number().int(),
   meanNorm: z.number(),
+  revision: z.string().describe('The new revision of this space\'s rows in the set (see the set summary)'),
   replaced: z.boolean().describe('Whether earlier embeddings of this space in this set were replaced')
 })
 

@@ -18,6 +18,7 @@ import type {
   TranslatorMeta,
   TranslatorRecord
 } from './types.js'
+import { checkEmbeddingsShape, summaryOf } from './records.js'
 
 export interface MemoryStoreOptions {
   /** Receives errors thrown by change listeners; without it they become process warnings. */
@@ -336,28 +337,7 @@ function sameIds (a: string[], b: string[]): boolean {
   return a.length === b.length && a.every((id, i) => id === b[i])
 }
 
-/** Rejects records whose parts disagree, which would otherwise be stored and break readers later. */
-function checkEmbeddingsShape (rec: EmbeddingsRecord): void {
-  const { matrix } = rec
-  if (matrix.data.length !== matrix.rows * matrix.cols) {
-    throw new RangeError(`matrix data has ${matrix.data.length} values, expected ${matrix.rows} x ${matrix.cols}`)
-  }
-  if (rec.ids.length !== matrix.rows) throw new RangeError(`${rec.ids.length} ids for ${matrix.rows} rows`)
-  if (rec.rows !== matrix.rows || rec.dim !== matrix.cols) {
-    throw new RangeError(`summary says ${rec.rows} x ${rec.dim}, matrix is ${matrix.rows} x ${matrix.cols}`)
-  }
-}
 
-function summaryOf (rec: EmbeddingsSummary): EmbeddingsSummary {
-  return {
-    space: rec.space,
-    rows: rec.rows,
-    dim: rec.dim,
-    zeroRows: rec.zeroRows,
-    meanNorm: rec.meanNorm,
-    updatedAt: rec.updatedAt
-  }
-}
 
 function summarizeSet (set: StoredAnchorSet): AnchorSetSummary {
   const spaces: Record<string, EmbeddingsSummary> = {}

@@ -28,6 +28,7 @@ import type {
   TranslatorMeta,
   TranslatorRecord
 } from './types.js'
+import { checkEmbeddingsShape, summaryOf } from './records.js'
 
 /*
  * Key layout. Every key starts with one hash tag, `{<prefix>}`, so that all of the store's state
@@ -845,25 +846,4 @@ function setSummariesFrom (reply: unknown): AnchorSetSummary[] {
   })
 }
 
-function summaryOf (rec: EmbeddingsSummary): EmbeddingsSummary {
-  return {
-    space: rec.space,
-    rows: rec.rows,
-    dim: rec.dim,
-    zeroRows: rec.zeroRows,
-    meanNorm: rec.meanNorm,
-    updatedAt: rec.updatedAt
-  }
-}
 
-/** Rejects records whose parts disagree, which would otherwise be stored and break readers later. */
-function checkEmbeddingsShape (rec: EmbeddingsRecord): void {
-  const { matrix } = rec
-  if (matrix.data.length !== matrix.rows * matrix.cols) {
-    throw new RangeError(`matrix data has ${matrix.data.length} values, expected ${matrix.rows} x ${matrix.cols}`)
-  }
-  if (rec.ids.length !== matrix.rows) throw new RangeError(`${rec.ids.length} ids for ${matrix.rows} rows`)
-  if (rec.rows !== matrix.rows || rec.dim !== matrix.cols) {
-    throw new RangeError(`summary says ${rec.rows} x ${rec.dim}, matrix is ${matrix.rows} x ${matrix.cols}`)
-  }
-}

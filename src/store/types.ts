@@ -32,6 +32,11 @@ export interface EmbeddingsSummary {
   zeroRows: number
   meanNorm: number
   updatedAt: string
+  /**
+   * A new value for every upload (a random UUID), never reused: two reads with the same revision
+   * hold the same rows, which an update time alone cannot promise (two uploads in one millisecond).
+   */
+  revision: string
 }
 
 export interface AnchorSetSummary {

@@ -125,6 +125,11 @@ t.test('subset uploads are stored in the set order', async t => {
   t.equal(json(replaced).replaced, true)
   const summary = json(await app.inject({ method: 'GET', url: '/v1/anchor-sets/s' }))
   t.equal(summary.spaces.m.rows, 1)
+  // Every upload gets a new revision, also when it lands in the same millisecond as the last one.
+  t.equal(summary.spaces.m.revision, json(replaced).revision)
+  t.not(json(replaced).revision, json(res).revision, 'a replacement has a new revision')
+  const again = await Promise.all([0, 1].map(async () => await app.inject({ method: 'PUT', url: '/v1/anchor-sets/s/embeddings/m', payload: { vectors: [[1, 0]], ids: ['c'] } })))
+  t.not(json(again[0]).revision, json(again[1]).revision, 'two identical uploads at once still get two revisions')
   t.equal((await app.inject({ method: 'DELETE', url: '/v1/anchor-sets/s/embeddings/m' })).statusCode, 204)
   t.equal((await app.inject({ method: 'GET', url: '/v1/anchor-sets/s/embeddings/m' })).statusCode, 404)
 })

@@ -58,6 +58,7 @@ export function embeddings (set: string, spaceName: string, ids: string[], dim: 
     zeroRows,
     meanNorm: ids.length === 0 ? 0 : normSum / ids.length,
     updatedAt: later,
+    revision: `${set}/${spaceName}/${ids.length}x${dim}`,
     matrix: { rows: ids.length, cols: dim, data: values }
   }
 }
@@ -308,8 +309,8 @@ export function storeContract (t: Test, makeStore: MakeStore): void {
       description: 'w',
       createdAt,
       spaces: {
-        A: { space: 'A', rows: 3, dim: 3, zeroRows: 1, meanNorm: 8 / 3, updatedAt: later },
-        B: { space: 'B', rows: 1, dim: 2, zeroRows: 1, meanNorm: 0, updatedAt: later }
+        A: { space: 'A', rows: 3, dim: 3, zeroRows: 1, meanNorm: 8 / 3, updatedAt: later, revision: 'wiki/A/3x3' },
+        B: { space: 'B', rows: 1, dim: 2, zeroRows: 1, meanNorm: 0, updatedAt: later, revision: 'wiki/B/1x2' }
       }
     })
     t.same(await store.listAnchorSets(), [
@@ -385,7 +386,7 @@ export function storeContract (t: Test, makeStore: MakeStore): void {
     t.same(put, {
       status: 'stored',
       replaced: false,
-      value: { space: 'big', rows: 2000, dim: 768, zeroRows: rec.zeroRows, meanNorm: rec.meanNorm, updatedAt: later }
+      value: { space: 'big', rows: 2000, dim: 768, zeroRows: rec.zeroRows, meanNorm: rec.meanNorm, updatedAt: later, revision: rec.revision }
     })
     const got = await store.getEmbeddings('wiki', 'big')
     t.ok(got !== null)

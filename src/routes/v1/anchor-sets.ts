@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import { conflict, notFound, unprocessable } from '../../errors.js'
@@ -195,12 +196,13 @@ const anchorSets: FastifyPluginAsyncZod<{ maxAnchors: number, maxRows: number, m
       }
     }
     const stats = rowNormStats(matrix)
+    const revision = randomUUID()
     const outcome = await app.store.putEmbeddings({
-      set, space, ids, matrix, rows: matrix.rows, dim: matrix.cols, ...stats, updatedAt: new Date().toISOString()
+      set, space, ids, matrix, rows: matrix.rows, dim: matrix.cols, ...stats, updatedAt: new Date().toISOString(), revision
     })
     if (outcome.status === 'missing-set') throw notFound(`anchor set "${set}" was deleted while the embeddings were uploaded`)
     if (outcome.status === 'missing-space') throw notFound(`space "${space}" was deleted or recreated with another dim while the embeddings were uploaded; nothing was stored`)
-    return reply.code(201).send({ set, space, rows: matrix.rows, dim: matrix.cols, ...stats, replaced: outcome.replaced })
+    return reply.code(201).send({ set, space, rows: matrix.rows, dim: matrix.cols, ...stats, revision, replaced: outcome.replaced })
   })
 
   documentBinary('get', '/v1/anchor-sets/{set}/embeddings/{space}', {

@@ -44,7 +44,7 @@ function paramsFromQuery (query: z.infer<typeof RelativeQuery>): z.infer<typeof 
 
 /**
  * The anchors of a space in a set, restricted to the ids that `commonWith` spaces also hold.
- * `stamp` names that exact content (the embeddings' update times), so requests may share a run.
+ * `stamp` names that exact content (the embeddings' upload revisions), so requests may share a run.
  */
 async function loadAnchors (app: FastifyInstance, set: string, space: string, commonWith: string[]): Promise<{ ids: string[], matrix: Matrix, stamp: string }> {
   const names = [space, ...commonWith.filter(s => s !== space)]
@@ -53,7 +53,7 @@ async function loadAnchors (app: FastifyInstance, set: string, space: string, co
   if (ids.length === 0) {
     throw unprocessable(`spaces ${names.map(n => `"${n}"`).join(', ')} hold no anchor id in common in set "${set}"`)
   }
-  const stamp = JSON.stringify([set, held.map((h, i) => [names[i], h.updatedAt, h.rows]).sort()])
+  const stamp = JSON.stringify([set, held.map((h, i) => [names[i], h.revision]).sort()])
   return { ids, matrix: matrices[0], stamp }
 }
 
