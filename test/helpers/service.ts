@@ -63,8 +63,10 @@ export async function startService (env: Record<string, string>, opts: { readyTi
     stdio: ['ignore', 'pipe', 'pipe']
   })
   running.add(child)
+  // 'close', not 'exit': 'exit' can come before the last lines of stdout have been read, and
+  // the tests read the log once the process has ended.
   const exited = new Promise<{ code: number | null, signal: NodeJS.Signals | null, at: number }>(resolve => {
-    child.once('exit', (code, signal) => {
+    child.once('close', (code, signal) => {
       running.delete(child)
       resolve({ code, signal, at: Date.now() })
     })
