@@ -16,9 +16,9 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { createServer } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import { freePort } from './lib/net.js'
 
 const { values: args } = parseArgs({
   options: {
@@ -49,16 +49,6 @@ const TRANSLATORS = 8
 // ---------------------------------------------------------------------------------------------
 // The server
 
-async function freePort (): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const s = createServer()
-    s.once('error', reject)
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number }
-      s.close(() => resolve(port))
-    })
-  })
-}
 
 interface Target {
   base: string

@@ -17,7 +17,6 @@
  */
 import { spawn, spawnSync } from 'node:child_process'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -25,6 +24,7 @@ import { parseArgs } from 'node:util'
 import { fmt, runHttpLoad, settle, summarize, type LoadSample, type LoadSpec } from './lib/load.js'
 import { benchMap, randomArray } from './lib/maps.js'
 import { startBenchServer } from './lib/server.js'
+import { freePort } from './lib/net.js'
 
 const { values: args } = parseArgs({
   options: {
@@ -46,16 +46,6 @@ if (check.status !== 0) {
   process.exit(0)
 }
 
-async function freePort (): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const s = createServer()
-    s.once('error', reject)
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number }
-      s.close(() => resolve(port))
-    })
-  })
-}
 
 const dir = await mkdtemp(join(tmpdir(), 'bench-flask-'))
 const rPath = join(dir, 'r.f32')

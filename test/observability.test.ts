@@ -4,7 +4,6 @@
  * re-probing the engine while /healthz stays up. The last test starts src/server.ts for real.
  */
 import { spawn } from 'node:child_process'
-import { createServer } from 'node:net'
 import t from 'tap'
 import { buildApp } from '../src/app.js'
 import { loadConfig } from '../src/config.js'
@@ -14,18 +13,10 @@ import { MemoryStore } from '../src/store/memory.js'
 import type { Store } from '../src/store/types.js'
 import { json, testApp, testEngine } from './helpers/app.js'
 import { releaseTranslators, seedTranslator } from './helpers/fixtures.js'
+import { freePort } from './helpers/redis-server.js'
+import { metricSample } from './helpers/metrics.js'
 
-/** The value of one sample line of Prometheus text, or undefined when it is absent. */
-function sample (text: string, name: string, labels: Record<string, string> = {}): number | undefined {
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(name)) continue
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+)$/.exec(line)
-    if (m === null || m[1] !== name) continue
-    const have = Object.fromEntries([...(m[2] ?? '').matchAll(/([a-zA-Z_]+)="([^"]*)"/g)].map(x => [x[1], x[2]]))
-    if (Object.entries(labels).every(([k, v]) => have[k] === v)) return Number(m[3])
-  }
-  return undefined
-}
+const sample = metricSample
 
 t.test('engine run time, batch sizes and in-flight calls are measured per operation', async t => {
   const server = await testApp(t)
@@ -215,16 +206,6 @@ t.test('/readyz probes at most once per ENGINE_PROBE_INTERVAL_MS, and a hung pro
   t.equal(state.probes, probes + 1, 'concurrent calls share one probe')
 })
 
-async function freePort (): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const s = createServer()
-    s.once('error', reject)
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number }
-      s.close(() => resolve(port))
-    })
-  })
-}
 
 t.test('src/server.ts serves /metrics on METRICS_PORT, and exits cleanly on SIGTERM', async t => {
   const [port, metricsPort] = [await freePort(), await freePort()]

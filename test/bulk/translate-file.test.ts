@@ -17,24 +17,14 @@ import { buildApp } from '../../src/app.js'
 import { loadConfig } from '../../src/config.js'
 import { MemoryStore } from '../../src/store/memory.js'
 import { testApp, testEngine } from '../helpers/app.js'
+import { rowsOf, values } from '../helpers/data.js'
 
 const SRC = 12
 const TGT = 10
 const ROWS = 1000
 const root = fileURLToPath(new URL('../../', import.meta.url))
 
-function values (n: number, seed: number): Float32Array {
-  const out = new Float32Array(n)
-  let s = seed >>> 0
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0
-    out[i] = s / 2 ** 31 - 1
-  }
-  return out
-}
 
-const rowsOf = (data: Float32Array, cols: number): number[][] =>
-  Array.from({ length: data.length / cols }, (_, i) => Array.from(data.subarray(i * cols, (i + 1) * cols)))
 
 async function serve (t: Test, env?: Record<string, string>): Promise<{ app: FastifyInstance, url: string }> {
   const store = new MemoryStore()

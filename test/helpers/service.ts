@@ -2,6 +2,9 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { FastifyInstance } from 'fastify'
+import { rowsOf, values } from './data.js'
+
+export { rowsOf, values }
 
 /*
  * Real service processes for the scale-out tests (replicas, graceful shutdown), and a small HTTP
@@ -178,16 +181,6 @@ export function injectApi (app: FastifyInstance): Api {
   }
 }
 
-/** Deterministic pseudo-random values in [-1, 1). */
-export function values (n: number, seed: number): Float32Array {
-  const out = new Float32Array(n)
-  let s = seed >>> 0
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0
-    out[i] = s / 2 ** 31 - 1
-  }
-  return out
-}
 
 export const SOURCE_DIM = 8
 export const TARGET_DIM = 6
@@ -212,11 +205,6 @@ export function bytes (values: Float32Array): Buffer {
   return Buffer.from(values.buffer, values.byteOffset, values.byteLength)
 }
 
-export function rowsOf (values: Float32Array, cols: number): number[][] {
-  const out: number[][] = []
-  for (let i = 0; i < values.length; i += cols) out.push(Array.from(values.subarray(i, i + cols)))
-  return out
-}
 
 /** Spaces `source` (dim 8) and `target` (dim 6), set `set` of `rows` ids, both spaces' embeddings uploaded. */
 export async function setUpPair (api: Api, names: { source: string, target: string, set: string }, rows = 80, seed = 11): Promise<{ x: Float32Array, y: Float32Array }> {

@@ -11,34 +11,17 @@ import { loadConfig } from '../../src/config.js'
 import type { Engine } from '../../src/engine/types.js'
 import { MemoryStore } from '../../src/store/memory.js'
 import { json, testApp, testEngine } from '../helpers/app.js'
+import { rowsOf, values } from '../helpers/data.js'
+import { metricSample } from '../helpers/metrics.js'
 
 const SRC = 12
 const TGT = 10
 const ANCHORS = 60
 
-function values (n: number, seed: number): Float32Array {
-  const out = new Float32Array(n)
-  let s = seed >>> 0
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0
-    out[i] = s / 2 ** 31 - 1
-  }
-  return out
-}
 
-const rowsOf = (data: Float32Array, cols: number): number[][] =>
-  Array.from({ length: data.length / cols }, (_, i) => Array.from(data.subarray(i * cols, (i + 1) * cols)))
 
-/** The value of one sample line of Prometheus text (0 when absent). */
-function sample (text: string, name: string, labels: Record<string, string> = {}): number {
-  for (const line of text.split('\n')) {
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+)$/.exec(line)
-    if (m === null || m[1] !== name) continue
-    const have = Object.fromEntries([...(m[2] ?? '').matchAll(/([a-zA-Z_]+)="([^"]*)"/g)].map(x => [x[1], x[2]]))
-    if (Object.entries(labels).every(([k, v]) => have[k] === v)) return Number(m[3])
-  }
-  return 0
-}
+/** A sample's value, 0 when absent (a counter not yet incremented is not printed). */
+const sample = (text: string, name: string, labels: Record<string, string> = {}): number => metricSample(text, name, labels) ?? 0
 
 /** Two spaces, anchors for both (a zero row among them for relative), and a fitted translator. */
 async function setUp (app: FastifyInstance): Promise<void> {

@@ -5,6 +5,7 @@ import { buildApp } from '../../src/app.js'
 import { loadConfig } from '../../src/config.js'
 import { json, testApp, testEngine } from '../helpers/app.js'
 import { redisForTests, redisSkipReason } from '../helpers/redis-server.js'
+import { values } from '../helpers/data.js'
 
 type Tap = Test
 
@@ -12,16 +13,6 @@ const SOURCE_DIM = 8
 const TARGET_DIM = 6
 const ANCHORS = 80
 
-/** Deterministic pseudo-random values in [-1, 1). */
-function values (n: number, seed: number): Float32Array {
-  const out = new Float32Array(n)
-  let s = seed >>> 0
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0
-    out[i] = s / 2 ** 31 - 1
-  }
-  return out
-}
 
 /** Source anchors X, and target anchors Y = X·M + c + small noise, as number[][]. */
 function anchorData (): { x: number[][], y: number[][] } {
