@@ -91,8 +91,8 @@ function release (entry: CachedSession): void {
 export interface TensorOut { data: Float32Array, dims: number[] }
 
 /**
- * Sessions keyed by graph, in a bounded LRU. An evicted session is released once no run is using
- * it (inline mode can interleave runs; a worker runs one task at a time).
+ * Sessions by key, in a bounded LRU. An evicted or forgotten session is released once no run is
+ * using it (inline mode can interleave runs; a worker runs one task at a time).
  */
 export class SessionStore {
   private readonly cache: LruCache<string, CachedSession>
@@ -117,30 +117,52 @@ export class SessionStore {
     return this.cache.keys()
   }
 
-  async run (key: string, build: () => GraphSpec, feeds: Record<string, ort.Tensor>): Promise<Record<string, TensorOut>> {
+  /**
+   * Calls `use` with the key's session, created from the bytes `model()` returns when the key has
+   * none. Undefined when the key has none and no `model` is given (the caller holds the model).
+   */
+  async withSession<T> (key: string, model: (() => Uint8Array) | undefined, use: (session: ort.InferenceSession) => Promise<T>): Promise<T | undefined> {
     let entry = this.cache.get(key)
     if (entry === undefined) {
-      const session = ort.InferenceSession.create(encodeModel({ graph: build() }), sessionOptions(this.provider, this.intraOpThreads))
+      if (model === undefined) return undefined
+      const session = ort.InferenceSession.create(model(), sessionOptions(this.provider, this.intraOpThreads))
       entry = { session, users: 0, evicted: false }
       this.created++
       this.cache.set(key, entry)
-      // A graph that fails to build must not stay cached.
+      // A model that fails to load must not stay cached.
       const created = entry
       session.catch(() => { if (this.cache.peek(key) === created) this.cache.delete(key) })
     }
     entry.users++
     try {
-      const session = await entry.session
-      const result = await session.run(feeds)
-      const out: Record<string, TensorOut> = {}
-      for (const [name, tensor] of Object.entries(result)) {
-        out[name] = { data: tensor.data as Float32Array, dims: tensor.dims.map(Number) }
-      }
-      return out
+      return await use(await entry.session)
     } finally {
       entry.users--
       if (entry.evicted && entry.users === 0) release(entry)
     }
+  }
+
+  /** Runs the graph `build` describes (built and cached under `key` on first use). */
+  async run (key: string, build: () => GraphSpec, feeds: Record<string, ort.Tensor>): Promise<Record<string, TensorOut>> {
+    const out = await this.withSession(key, () => encodeModel({ graph: build() }), async session => {
+      const result = await session.run(feeds)
+      const tensors: Record<string, TensorOut> = {}
+      for (const [name, tensor] of Object.entries(result)) {
+        tensors[name] = { data: tensor.data as Float32Array, dims: tensor.dims.map(Number) }
+      }
+      return tensors
+    })
+    if (out === undefined) throw new Error('unreachable: a model was given')
+    return out
+  }
+
+  /** Drops the key's session (released once no run uses it). */
+  forget (key: string): void {
+    const entry = this.cache.peek(key)
+    if (entry === undefined) return
+    this.cache.delete(key)
+    entry.evicted = true
+    if (entry.users === 0) release(entry)
   }
 
   close (): void {

@@ -4,8 +4,7 @@
  */
 import ort from 'onnxruntime-node'
 import type { Projection, RelativeOptions } from './types.js'
-import { SessionStore, sessionOptions, tensor } from './runtime.js'
-import { LruCache } from './lru.js'
+import { SessionStore, tensor } from './runtime.js'
 import {
   relativeGraph, matmulGraph, probeGraph, matmul64Graph, polarStepGraph, translatorModel,
   RELATIVE_IO, MATMUL_IO, MATMUL64_IO, POLAR_IO, TRANSLATOR_IO, type TranslatorMapSpec
@@ -72,78 +71,6 @@ export function relativeKey (params: RelativeParams): string {
   return `relative:${projections.join('+')}:c${center ? 1 : 0}:k${topK ?? '-'}:p${power}:${normalize}`
 }
 
-interface TranslatorSession {
-  session: Promise<ort.InferenceSession>
-  users: number
-  evicted: boolean
-}
-
-function releaseTranslator (entry: TranslatorSession): void {
-  entry.session.then(async s => { await s.release() }, () => {}).catch(() => {})
-}
-
-/**
- * Translator sessions by caller key, in their own bounded LRU so translators and the relative /
- * matmul graphs do not evict each other. Each session is created from translatorModel(map): the
- * very bytes the /onnx export serves. An evicted or forgotten session is released once no run
- * uses it.
- */
-export class TranslatorSessions {
-  private readonly cache: LruCache<string, TranslatorSession>
-  created = 0
-
-  constructor (private readonly provider: string, private readonly intraOpThreads: number, capacity: number) {
-    this.cache = new LruCache<string, TranslatorSession>(capacity, entry => {
-      entry.evicted = true
-      if (entry.users === 0) releaseTranslator(entry)
-    })
-  }
-
-  has (key: string): boolean {
-    return this.cache.has(key)
-  }
-
-  keys (): string[] {
-    return this.cache.keys()
-  }
-
-  /** Runs the key's session; undefined when there is none and no map to build it from. */
-  async run (key: string, map: TranslatorMapSpec | undefined, x: MatrixData): Promise<MatrixData | undefined> {
-    let entry = this.cache.get(key)
-    if (entry === undefined || (map !== undefined && entry.evicted)) {
-      if (map === undefined) return undefined
-      const session = ort.InferenceSession.create(translatorModel(map), sessionOptions(this.provider, this.intraOpThreads))
-      entry = { session, users: 0, evicted: false }
-      this.created++
-      this.cache.set(key, entry)
-      const created = entry
-      session.catch(() => { if (this.cache.peek(key) === created) this.cache.delete(key) })
-    }
-    entry.users++
-    try {
-      const session = await entry.session
-      const out = await session.run({ [TRANSLATOR_IO.x]: tensor(x.data, [x.rows, x.cols]) })
-      const y = out[TRANSLATOR_IO.output]
-      return { rows: Number(y.dims[0]), cols: Number(y.dims[1]), data: y.data as Float32Array }
-    } finally {
-      entry.users--
-      if (entry.evicted && entry.users === 0) releaseTranslator(entry)
-    }
-  }
-
-  forget (key: string): void {
-    const entry = this.cache.peek(key)
-    if (entry === undefined) return
-    this.cache.delete(key)
-    entry.evicted = true
-    if (entry.users === 0) releaseTranslator(entry)
-  }
-
-  close (): void {
-    this.cache.clear()
-  }
-}
-
 function tensor64 (m: Matrix64Data): ort.Tensor {
   return new ort.Tensor('float64', m.data, [m.rows, m.cols])
 }
@@ -152,10 +79,15 @@ function tensor64 (m: Matrix64Data): ort.Tensor {
 export class TaskHandler {
   private readonly local = new Map<number, Float32Array>()
   private readonly spare: Float32Array[] = []
-  readonly translators: TranslatorSessions
+  /**
+   * Translator sessions by caller key, in their own bounded LRU so translators and the relative /
+   * matmul graphs do not evict each other. Each is created from translatorModel(map): the very
+   * bytes the /onnx export serves.
+   */
+  readonly translators: SessionStore
 
   constructor (readonly store: SessionStore, private readonly returnInputs = false, translatorCapacity = 16) {
-    this.translators = new TranslatorSessions(store.provider, store.intraOpThreads, translatorCapacity)
+    this.translators = new SessionStore(store.provider, store.intraOpThreads, translatorCapacity)
   }
 
   private operand (op: SharedOperand): Float32Array {
@@ -224,7 +156,12 @@ export class TaskHandler {
         return { kind: 'polar-step', x: { rows: next.dims[0], cols: next.dims[1], data: next.data as unknown as Float64Array }, change, scale }
       }
       case 'translate': {
-        const y = await this.translators.run(task.key, task.map, task.x)
+        const { map, x } = task
+        const y = await this.translators.withSession(task.key, map === undefined ? undefined : () => translatorModel(map), async session => {
+          const out = await session.run({ [TRANSLATOR_IO.x]: tensor(x.data, [x.rows, x.cols]) })
+          const result = out[TRANSLATOR_IO.output]
+          return { rows: Number(result.dims[0]), cols: Number(result.dims[1]), data: result.data as Float32Array }
+        })
         if (y === undefined) return { kind: 'translate-missing', ...this.input(task.x.data) }
         return { kind: 'translate', y, ...this.input(task.x.data) }
       }
