@@ -6,6 +6,7 @@ import { createStore, RedisStore, storeOptionsFromConfig } from '../../src/store
 import type { Store, StoreChange } from '../../src/store/types.js'
 import { clusterSkipReason, startRedisCluster, waitUntil } from '../helpers/redis-server.js'
 import { anchorSet, embeddings, space, storeContract, translator } from './contract.js'
+import { redisHarness } from '../helpers/redis-store.js'
 
 /*
  * The Redis store on a real three-primary Redis Cluster (redis-server --cluster-enabled yes, joined
@@ -24,21 +25,9 @@ t.test('redis store on a three-primary Redis Cluster', { skip }, async t => {
   const run = `lbcluster-${randomUUID().slice(0, 8)}`
   let counter = 0
 
-  storeContract(t, async () => {
-    const keyPrefix = `${run}-${++counter}`
-    const stores: Store[] = []
-    const open = async (): Promise<Store> => {
-      const store = await RedisStore.connect({ target, keyPrefix })
-      stores.push(store)
-      return store
-    }
-    return {
-      store: await open(),
-      another: open,
-      // The cluster is thrown away with the test: no keys to delete.
-      cleanup: async () => { await Promise.all(stores.map(async s => { await s.close() })) }
-    }
-  })
+  // The cluster is thrown away with the test: no keys to delete.
+  storeContract(t, async () => await redisHarness({ target, keyPrefix: `${run}-${++counter}` }))
+
 
   t.test('REDIS_CLUSTER_NODES configures the cluster client', async t => {
     const config = loadConfig({ REDIS_CLUSTER_NODES: cluster.nodes.map(n => `${n.host}:${n.port}`).join(','), REDIS_KEY_PREFIX: `${run}-config` })

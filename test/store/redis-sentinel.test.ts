@@ -7,6 +7,7 @@ import { createStore, RedisStore, storeOptionsFromConfig } from '../../src/store
 import type { Store, StoreChange } from '../../src/store/types.js'
 import { ownRedisSkipReason, startRedisSentinelGroup, waitUntil } from '../helpers/redis-server.js'
 import { space, storeContract } from './contract.js'
+import { redisHarness } from '../helpers/redis-store.js'
 
 /*
  * The Redis store through Redis Sentinel (a primary, a replica and one sentinel, real processes):
@@ -22,20 +23,8 @@ t.test('redis store through Redis Sentinel', { skip }, async t => {
   const run = `lbsentinel-${randomUUID().slice(0, 8)}`
   let counter = 0
 
-  storeContract(t, async () => {
-    const keyPrefix = `${run}-${++counter}`
-    const stores: Store[] = []
-    const open = async (): Promise<Store> => {
-      const store = await RedisStore.connect({ target, keyPrefix })
-      stores.push(store)
-      return store
-    }
-    return {
-      store: await open(),
-      another: open,
-      cleanup: async () => { await Promise.all(stores.map(async s => { await s.close() })) }
-    }
-  })
+  storeContract(t, async () => await redisHarness({ target, keyPrefix: `${run}-${++counter}` }))
+
 
   t.test('REDIS_SENTINELS and REDIS_SENTINEL_NAME configure the sentinel client', async t => {
     const config = loadConfig({

@@ -3,6 +3,7 @@ import { createStore, MemoryStore, RedisStore } from '../../src/store/index.js'
 import type { Store } from '../../src/store/types.js'
 import { findRedisServer, redisForTests, redisSkipReason, startRedisServer } from '../helpers/redis-server.js'
 import { anchorSet, awkwardFloats, embeddings, space, storeContract, translator } from './contract.js'
+import { redisHarness } from '../helpers/redis-store.js'
 
 const skip = redisSkipReason()
 
@@ -11,20 +12,7 @@ t.test('redis store', { skip }, async t => {
 
   storeContract(t, async () => {
     const keyPrefix = redis.newPrefix()
-    const stores: Store[] = []
-    const open = async (): Promise<Store> => {
-      const store = await RedisStore.connect({ url: redis.url, keyPrefix })
-      stores.push(store)
-      return store
-    }
-    return {
-      store: await open(),
-      another: open,
-      cleanup: async () => {
-        await Promise.all(stores.map(async s => { await s.close() }))
-        await redis.deletePrefix(keyPrefix)
-      }
-    }
+    return await redisHarness({ url: redis.url, keyPrefix }, async () => { await redis.deletePrefix(keyPrefix) })
   })
 
   t.test('every key carries the {prefix} hash tag', async t => {
