@@ -12,7 +12,6 @@
  * decades, so C = X̃ᵀỸ is ill-conditioned and the polar iteration needs its second phase.
  * The engine's W is also compared with numpy's R on the translated anchors (relative error).
  */
-import { spawn } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -23,6 +22,8 @@ import { polarFactor } from '../src/fit/polar.js'
 import { scaleSide } from '../src/fit/scaling.js'
 import type { Matrix } from '../src/math/matrix.js'
 import { createRng } from '../src/math/random.js'
+import { lastJsonLine, runPython } from './lib/python.js'
+import { median } from './lib/stats.js'
 
 const ANCHORS = 2000
 const DIM = 1024
@@ -75,10 +76,6 @@ function anchors (decay: number): { x: Matrix, y: Matrix } {
   return { x: { rows: ANCHORS, cols: DIM, data: Float32Array.from(x, v => v + 1) }, y: { rows: ANCHORS, cols: DIM, data: y } }
 }
 
-function median (values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b)
-  return sorted[Math.floor(sorted.length / 2)]
-}
 
 async function numpy (x: Matrix, y: Matrix): Promise<{ medianMs: number, minMs: number, svdMedianMs: number, numpy: string, blas: string, r: Float64Array }> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-fit-'))
@@ -86,19 +83,12 @@ async function numpy (x: Matrix, y: Matrix): Promise<{ medianMs: number, minMs: 
     writeFileSync(join(dir, 'x.f32'), new Uint8Array(x.data.buffer))
     writeFileSync(join(dir, 'y.f32'), new Uint8Array(y.data.buffer))
     const script = fileURLToPath(new URL('./numpy_fit.py', import.meta.url))
-    const args = ['-u', 'OPENBLAS_CORETYPE', '-u', 'OPENBLAS_L2_SIZE', 'python3', script, join(dir, 'x.f32'), join(dir, 'y.f32'),
-      String(x.rows), String(x.cols), String(y.cols), String(RUNS), join(dir, 'r.f64')]
-    const output = await new Promise<string>((resolve, reject) => {
-      const child = spawn('env', args, { stdio: ['ignore', 'pipe', 'inherit'] })
-      let out = ''
-      child.stdout.on('data', (d: Buffer) => { out += d.toString() })
-      child.on('error', reject)
-      child.on('close', code => { code === 0 ? resolve(out) : reject(new Error(`numpy_fit.py exited with ${String(code)}`)) })
-    })
+    const output = await runPython(script, [join(dir, 'x.f32'), join(dir, 'y.f32'),
+      String(x.rows), String(x.cols), String(y.cols), String(RUNS), join(dir, 'r.f64')])
     const bytes = readFileSync(join(dir, 'r.f64'))
     const r = new Float64Array(x.cols * y.cols)
     new Uint8Array(r.buffer).set(bytes)
-    return { ...(JSON.parse(output.trim().split('\n').pop() ?? '{}') as { medianMs: number, minMs: number, svdMedianMs: number, numpy: string, blas: string }), r }
+    return { ...lastJsonLine<{ medianMs: number, minMs: number, svdMedianMs: number, numpy: string, blas: string }>(output), r }
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }

@@ -12,7 +12,6 @@
  * in main(). The ratio columns are relative to numpy and to the engine alone (the worker-pool row).
  * The issue's goals: the engine at or above numpy, the binary HTTP route within 2x of the engine.
  */
-import { spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { Agent, request, type IncomingHttpHeaders } from 'node:http'
@@ -28,6 +27,8 @@ import { relativeGraph } from '../src/engine/graphs.js'
 import { SessionStore, tensor } from '../src/engine/runtime.js'
 import type { Matrix } from '../src/math/matrix.js'
 import type { RelativeOptions } from '../src/engine/types.js'
+import { lastJsonLine, runPython } from './lib/python.js'
+import { median } from './lib/stats.js'
 
 const ROWS = 1024
 const DIM = 768
@@ -59,10 +60,6 @@ function randomMatrix (rows: number, cols: number, random: () => number): Matrix
   return { rows, cols, data }
 }
 
-function median (values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b)
-  return sorted[Math.floor(sorted.length / 2)]
-}
 
 async function timeRuns (run: () => Promise<unknown>, runs = RUNS, warmup = WARMUP): Promise<number[]> {
   for (let i = 0; i < warmup; i++) await run()
@@ -95,15 +92,8 @@ async function numpyRow (x: Matrix, a: Matrix): Promise<BenchRow> {
     writeFileSync(xPath, new Uint8Array(x.data.buffer, x.data.byteOffset, x.data.byteLength))
     writeFileSync(aPath, new Uint8Array(a.data.buffer, a.data.byteOffset, a.data.byteLength))
     const script = fileURLToPath(new URL('./numpy_relative.py', import.meta.url))
-    const args = ['-u', 'OPENBLAS_CORETYPE', '-u', 'OPENBLAS_L2_SIZE', 'python3', script, xPath, aPath, String(x.rows), String(a.rows), String(x.cols), String(RUNS)]
-    const output = await new Promise<string>((resolve, reject) => {
-      const child = spawn('env', args, { stdio: ['ignore', 'pipe', 'inherit'] })
-      let out = ''
-      child.stdout.on('data', (d: Buffer) => { out += d.toString() })
-      child.on('error', reject)
-      child.on('close', code => { code === 0 ? resolve(out) : reject(new Error(`numpy_relative.py exited with ${code}`)) })
-    })
-    const r = JSON.parse(output.trim().split('\n').pop() ?? '{}') as { medianMs: number, minMs: number, rowsPerSecond: number, numpy: string, blas: string }
+    const output = await runPython(script, [xPath, aPath, String(x.rows), String(a.rows), String(x.cols), String(RUNS)])
+    const r = lastJsonLine<{ medianMs: number, minMs: number, rowsPerSecond: number, numpy: string, blas: string }>(output)
     return { name: 'numpy normalize(X) @ normalize(A).T', medianMs: r.medianMs, rowsPerSecond: r.rowsPerSecond, note: `numpy ${r.numpy} ${r.blas}, min ${r.minMs.toFixed(1)} ms` }
   } finally {
     rmSync(dir, { recursive: true, force: true })

@@ -9,7 +9,6 @@
  * scale and mean), so the engine row does the whole translation while the first numpy row is the
  * bare product; the second numpy row computes the same standard-scaled map.
  */
-import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -18,6 +17,8 @@ import { createEngine, defaultEngineConfig } from '../src/engine/index.js'
 import type { LinearMap } from '../src/fit/types.js'
 import type { Matrix } from '../src/math/matrix.js'
 import { createRng } from '../src/math/random.js'
+import { lastJsonLine, runPython } from './lib/python.js'
+import { median } from './lib/stats.js'
 
 const ROWS = 4096
 const DIM = 768
@@ -28,10 +29,6 @@ function randomArray (n: number, seed: number, scale = 1, offset = 0): Float32Ar
   return Float32Array.from({ length: n }, () => offset + scale * (rng.float() * 2 - 1))
 }
 
-function median (values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b)
-  return sorted[Math.floor(sorted.length / 2)]
-}
 
 async function numpy (x: Matrix, r: Matrix): Promise<{ matmulMedianMs: number, matmulMinMs: number, mapMedianMs: number, numpy: string, blas: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-translate-'))
@@ -39,16 +36,9 @@ async function numpy (x: Matrix, r: Matrix): Promise<{ matmulMedianMs: number, m
     writeFileSync(join(dir, 'x.f32'), new Uint8Array(x.data.buffer))
     writeFileSync(join(dir, 'r.f32'), new Uint8Array(r.data.buffer))
     const script = fileURLToPath(new URL('./numpy_translate.py', import.meta.url))
-    const args = ['-u', 'OPENBLAS_CORETYPE', '-u', 'OPENBLAS_L2_SIZE', 'python3', script, join(dir, 'x.f32'), join(dir, 'r.f32'),
-      String(x.rows), String(x.cols), String(r.cols), String(RUNS)]
-    const output = await new Promise<string>((resolve, reject) => {
-      const child = spawn('env', args, { stdio: ['ignore', 'pipe', 'inherit'] })
-      let out = ''
-      child.stdout.on('data', (d: Buffer) => { out += d.toString() })
-      child.on('error', reject)
-      child.on('close', code => { code === 0 ? resolve(out) : reject(new Error(`numpy_translate.py exited with ${String(code)}`)) })
-    })
-    return JSON.parse(output.trim().split('\n').pop() ?? '{}') as { matmulMedianMs: number, matmulMinMs: number, mapMedianMs: number, numpy: string, blas: string }
+    const output = await runPython(script, [join(dir, 'x.f32'), join(dir, 'r.f32'),
+      String(x.rows), String(x.cols), String(r.cols), String(RUNS)])
+    return lastJsonLine<{ matmulMedianMs: number, matmulMinMs: number, mapMedianMs: number, numpy: string, blas: string }>(output)
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }

@@ -10,3 +10,9 @@ export function formatMeanStd (values: number[], digits = 4): string {
   const { mean, std } = meanStd(values)
   return `${mean.toFixed(digits)} ± ${std.toFixed(digits)}`
 }
+
+/** The middle value (the upper one of an even count). */
+export function median (values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  return sorted[Math.floor(sorted.length / 2)]
+}
