@@ -1,18 +1,11 @@
 import t from 'tap'
-import { ConfigError, loadConfig } from '../src/config.js'
+import { loadConfig } from '../src/config.js'
 import { redisTargetFromConfig, storeOptionsFromConfig } from '../src/store/index.js'
+import { configError } from './helpers/config.js'
 
 /* Redis deployment settings: one Redis, Redis Cluster or Redis Sentinel, validated at start-up. */
 
-const message = (env: Record<string, string>): string => {
-  try {
-    loadConfig(env)
-  } catch (err) {
-    if (err instanceof ConfigError) return err.message
-    throw err
-  }
-  throw new Error('expected a ConfigError')
-}
+const message = configError
 
 t.test('no Redis: the memory store; defaults for the Redis tuning and the shutdown deadline', async t => {
   const c = loadConfig({})

@@ -10,10 +10,11 @@ import { Writable } from 'node:stream'
 import Fastify from 'fastify'
 import t from 'tap'
 import app, { serverOptions } from '../src/app.js'
-import { ConfigError, loadConfig } from '../src/config.js'
+import { loadConfig } from '../src/config.js'
 import { MemoryStore } from '../src/store/memory.js'
 import type { Store } from '../src/store/types.js'
 import { json, testApp, testEngine } from './helpers/app.js'
+import { configError } from './helpers/config.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'latentbridge-keys-'))
 t.teardown(() => rmSync(dir, { recursive: true, force: true }))
@@ -23,15 +24,6 @@ const file = (name: string, text: string): string => {
   return path
 }
 
-function configError (env: Record<string, string>): string {
-  try {
-    loadConfig(env)
-  } catch (err) {
-    if (err instanceof ConfigError) return err.message
-    throw err
-  }
-  throw new Error('expected a ConfigError')
-}
 
 t.test('API_KEYS_FILE: one entry per line or comma-separated, comments skipped, joined to API_KEYS', async t => {
   const path = file('keys.txt', '# service keys\nfile-read-key-01:read\n\n  file-bare-key-02 , file-write-key-03:write\r\n# end\n')
