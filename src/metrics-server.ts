@@ -1,5 +1,6 @@
 import Fastify, { type FastifyInstance } from 'fastify'
 import { renderMetrics } from './plugins/metrics.js'
+import { problemOf } from './plugins/problems.js'
 
 /**
  * A second, minimal Fastify instance that serves the app's /metrics on its own port (METRICS_PORT),
@@ -12,13 +13,12 @@ export function buildMetricsServer (app: FastifyInstance): FastifyInstance {
     const { contentType, body } = await renderMetrics(app)
     return reply.type(contentType).send(body)
   })
-  const problem = (status: number, title: string, detail: string): string => JSON.stringify({ type: 'about:blank', title, status, detail })
   server.setNotFoundHandler(async (request, reply) => reply.code(404).type('application/problem+json; charset=utf-8')
-    .send(problem(404, 'Not Found', `this port serves only GET /metrics; ${request.method} ${request.url.split('?')[0]} is on the API port`)))
+    .send(JSON.stringify(problemOf('no-route', `this port serves only GET /metrics; ${request.method} ${request.url.split('?')[0]} is on the API port`))))
   server.setErrorHandler(async (err, request, reply) => {
     app.log.error({ err, requestId: request.id }, 'metrics server error')
     return await reply.code(500).type('application/problem+json; charset=utf-8')
-      .send(problem(500, 'Internal Server Error', `the metrics could not be collected; the server log has the details under request id ${request.id}`))
+      .send(JSON.stringify(problemOf('internal', `the metrics could not be collected; the server log has the details under request id ${request.id}`)))
   })
   return server
 }

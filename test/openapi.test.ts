@@ -78,3 +78,12 @@ t.test("the document's examples work as Swagger UI's Try it out sends them", asy
   await send('POST', '/v1/similarity', example('/v1/similarity', 'post'))
   await send('POST', `/v1/anchor-sets/${set}/select`, example('/v1/anchor-sets/{set}/select', 'post'))
 })
+
+t.test('the Problem schema lists every problem type with its status, meaning and fix', async t => {
+  const { PROBLEM_KINDS, problemType } = await import('../src/errors.js')
+  const doc = JSON.parse(readFileSync(new URL('../openapi/openapi.json', import.meta.url), 'utf8'))
+  const type = doc.components.schemas.Problem.properties.type
+  const kinds = Object.keys(PROBLEM_KINDS) as Array<keyof typeof PROBLEM_KINDS>
+  t.same(type.enum, kinds.map(problemType))
+  for (const kind of kinds) t.match(type.description, `| \`${problemType(kind)}\` | ${PROBLEM_KINDS[kind].status} |`, `${kind} is described`)
+})

@@ -38,7 +38,7 @@ t.test('heap over MAX_HEAP_USED_BYTES: /v1 gets 503 problem+json with Retry-Afte
   t.equal(res.statusCode, 503)
   t.equal(res.headers['retry-after'], '7')
   t.match(res.headers['content-type'], /^application\/problem\+json/)
-  t.match(json(res), { status: 503, title: 'Service Unavailable', detail: /heapUsedBytes is .* MiB, over the limit of 0\.0 MiB \(MAX_HEAP_USED_BYTES\)/ })
+  t.match(json(res), { status: 503, type: 'urn:latentbridge:problem:overloaded', detail: /heapUsedBytes is .* MiB, over the limit of 0\.0 MiB \(MAX_HEAP_USED_BYTES\)/ })
   t.same(await server.store.listSpaces(), [], 'nothing was done')
   t.equal((await server.inject({ method: 'GET', url: '/healthz' })).statusCode, 200)
   t.equal((await server.inject({ method: 'GET', url: '/readyz' })).statusCode, 200)

@@ -122,7 +122,7 @@ t.test('malformed URLs and overlong path segments are problems too (no stack, no
   const long = await server.inject({ method: 'GET', url: `/v1/spaces/${'a'.repeat(600)}` })
   t.equal(long.statusCode, 414)
   t.match(long.headers['content-type'], /^application\/problem\+json/)
-  t.match(json(long), { status: 414, title: 'URI Too Long' })
+  t.match(json(long), { status: 414, type: 'urn:latentbridge:problem:uri-too-long' })
 })
 
 t.test('helmet guards /docs with a CSP that lets Swagger UI load and start', async t => {

@@ -41,17 +41,17 @@ async function auth (app: FastifyInstance, opts: { keys: ApiKey[] }): Promise<vo
     const header = request.headers.authorization
     const match = typeof header === 'string' ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null
     if (match === null) {
-      throw new ProblemError(401, 'this route needs an API key: send the header "Authorization: Bearer <key>"', {
+      throw new ProblemError('unauthenticated', 'this route needs an API key: send the header "Authorization: Bearer <key>"', {
         headers: { 'www-authenticate': 'Bearer realm="latentbridge"' }
       })
     }
     const scope = scopeOf(match[1])
     if (scope === null) {
-      throw new ProblemError(401, 'the API key is not valid', { headers: { 'www-authenticate': 'Bearer realm="latentbridge", error="invalid_token"' } })
+      throw new ProblemError('unauthenticated', 'the API key is not valid', { headers: { 'www-authenticate': 'Bearer realm="latentbridge", error="invalid_token"' } })
     }
     const needed = request.routeOptions.config?.scope ?? (request.method === 'GET' || request.method === 'HEAD' ? 'read' : 'write')
     if (needed === 'write' && scope !== 'write') {
-      throw new ProblemError(403, `this route changes stored state and needs a key with the write scope; the key sent has the read scope`)
+      throw new ProblemError('forbidden', `this route changes stored state and needs a key with the write scope; the key sent has the read scope`)
     }
   })
 }

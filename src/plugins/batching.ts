@@ -71,7 +71,7 @@ async function batching (app: FastifyInstance, opts: BatchingOptions): Promise<v
       const detail = x.rows > permits.capacity
         ? `this request has ${x.rows} rows, more than the whole compute queue holds (${permits.capacity} rows, QUEUE_MAX_ROWS); send at most ${permits.capacity} rows per request.`
         : `the compute queue is full: ${permits.inUse} of its ${permits.capacity} rows (QUEUE_MAX_ROWS) are in flight and this request needs ${x.rows}. Retry after ${retryAfter} s, or send fewer rows at once.`
-      throw new ProblemError(429, detail, { headers: { 'retry-after': retryAfter } })
+      throw new ProblemError('queue-full', detail, { headers: { 'retry-after': retryAfter } })
     }
     app.metrics.queueRows.inc(x.rows)
     try {

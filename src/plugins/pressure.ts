@@ -46,7 +46,7 @@ async function pressure (app: FastifyInstance, opts: PressureOptions): Promise<v
       const measured = limit !== undefined && value !== undefined
         ? `${type} is ${limit.show(value)}, over the limit of ${limit.show(limit.value)} (${limit.setting})`
         : `${type} is over its limit`
-      throw new ProblemError(503, `the server is overloaded and refuses new work for now: ${measured}. Retry after ${retryAfter} s, or send smaller batches.`, {
+      throw new ProblemError('overloaded', `the server is overloaded and refuses new work for now: ${measured}. Retry after ${retryAfter} s, or send smaller batches.`, {
         headers: { 'retry-after': retryAfter }
       })
     }

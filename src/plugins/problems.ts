@@ -3,7 +3,7 @@ import type { Duplex } from 'node:stream'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod'
-import { ProblemError, titleFor, type ProblemFieldError } from '../errors.js'
+import { PROBLEM_KINDS, ProblemError, kindForStatus, problemType, type ProblemFieldError, type ProblemKind } from '../errors.js'
 
 /**
  * Every error leaves as application/problem+json (RFC 9457). Client errors say what is wrong and
@@ -19,6 +19,12 @@ export interface ProblemBody {
   instance?: string
   requestId?: string
   errors?: ProblemFieldError[]
+}
+
+/** A problem document of a kind from the catalogue (src/errors.ts). */
+export function problemOf (kind: ProblemKind, detail: string, errors?: ProblemFieldError[]): ProblemBody {
+  const { status, title } = PROBLEM_KINDS[kind]
+  return { type: problemType(kind), title, status, detail, ...(errors !== undefined ? { errors } : {}) }
 }
 
 export function sendProblem (request: FastifyRequest, reply: FastifyReply, problem: ProblemBody, headers?: Record<string, string>): FastifyReply {
@@ -49,46 +55,30 @@ function fromFastifyError (error: FastifyError, request: FastifyRequest, bodyLim
       return { path: path === '' ? where : `${where}.${path}`, message: v.message ?? 'invalid' }
     })
     const first = errors[0]
-    return {
-      type: 'about:blank',
-      title: titleFor(400),
-      status: 400,
-      detail: `the request ${where} is invalid${first !== undefined ? `: ${first.path}: ${first.message}` : ''}`,
-      errors
-    }
+    return problemOf('invalid-request', `the request ${where} is invalid${first !== undefined ? `: ${first.path}: ${first.message}` : ''}`, errors)
   }
   switch (error.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return {
-        type: 'about:blank',
-        title: titleFor(413),
-        status: 413,
-        detail: `the request body is larger than the limit of ${bodyLimit} bytes (${mib} MiB). Send fewer rows per request (split into batches), or use a compact encoding: the base64 float32 form in JSON, or a whole-body application/octet-stream or application/x-npy request, which are 3-5x smaller than JSON number arrays. The limit is set by BODY_LIMIT.`
-      }
+      return problemOf('body-too-large', `the request body is larger than the limit of ${bodyLimit} bytes (${mib} MiB). Send fewer rows per request (split into batches), or use a compact encoding: the base64 float32 form in JSON, or a whole-body application/octet-stream or application/x-npy request, which are 3-5x smaller than JSON number arrays. The limit is set by BODY_LIMIT.`)
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return {
-        type: 'about:blank',
-        title: titleFor(415),
-        status: 415,
-        detail: `Content-Type ${JSON.stringify(request.headers['content-type'] ?? '')} is not supported here; send application/json${request.method === 'PUT' || request.method === 'POST' ? ', or for matrix uploads application/octet-stream or application/x-npy' : ''}`
-      }
+      return problemOf('unsupported-media-type', `Content-Type ${JSON.stringify(request.headers['content-type'] ?? '')} is not supported here; send application/json${request.method === 'PUT' || request.method === 'POST' ? ', or for matrix uploads application/octet-stream or application/x-npy' : ''}`)
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-      return { type: 'about:blank', title: titleFor(400), status: 400, detail: 'the request body is empty; send a JSON object' }
+      return problemOf('invalid-request', 'the request body is empty; send a JSON object')
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
-      return { type: 'about:blank', title: titleFor(400), status: 400, detail: `the request body is not valid JSON: ${error.message}` }
+      return problemOf('invalid-request', `the request body is not valid JSON: ${error.message}`)
     case 'FST_ERR_CTP_INVALID_TYPE':
     case 'FST_ERR_CTP_EMPTY_TYPE':
-      return { type: 'about:blank', title: titleFor(400), status: 400, detail: 'the Content-Type header is missing or malformed; send application/json' }
+      return problemOf('invalid-request', 'the Content-Type header is missing or malformed; send application/json')
     default:
       break
   }
   if (error instanceof SyntaxError) {
-    return { type: 'about:blank', title: titleFor(400), status: 400, detail: `the request body is not valid JSON: ${error.message}` }
+    return problemOf('invalid-request', `the request body is not valid JSON: ${error.message}`)
   }
   const status = error.statusCode
   if (status !== undefined && status >= 400 && status < 500) {
-    return { type: 'about:blank', title: titleFor(status), status, detail: error.message }
+    return problemOf(kindForStatus(status), error.message)
   }
   return null
 }
@@ -102,12 +92,12 @@ export function frameworkErrors (error: FastifyError, request: FastifyRequest, r
   const shown = JSON.stringify(path.length > 200 ? `${path.slice(0, 200)}...` : path)
   let problem: ProblemBody
   if (error.code === 'FST_ERR_BAD_URL') {
-    problem = { type: 'about:blank', title: titleFor(400), status: 400, detail: `the path ${shown} is not valid: it holds a malformed percent-encoding; encode each byte of a name as %XX (e.g. "/" as %2F)` }
+    problem = problemOf('invalid-request', `the path ${shown} is not valid: it holds a malformed percent-encoding; encode each byte of a name as %XX (e.g. "/" as %2F)`)
   } else if (error.code === 'FST_ERR_MAX_PARAM_LENGTH') {
-    problem = { type: 'about:blank', title: titleFor(414), status: 414, detail: `a segment of the path ${shown} is longer than 512 characters; names are at most 128 characters and translator ids at most 200` }
+    problem = problemOf('uri-too-long', `a segment of the path ${shown} is longer than 512 characters; names are at most 128 characters and translator ids at most 200`)
   } else {
     request.log.error({ err: error }, 'framework error')
-    problem = { type: 'about:blank', title: titleFor(500), status: 500, detail: `an internal error occurred; the server log has the details under request id ${request.id}` }
+    problem = problemOf('internal', `an internal error occurred; the server log has the details under request id ${request.id}`)
   }
   sendProblem(request, reply, problem)
 }
@@ -120,18 +110,19 @@ export function frameworkErrors (error: FastifyError, request: FastifyRequest, r
 export function clientErrorHandler (requestTimeoutMs: number): (this: FastifyInstance, err: NodeJS.ErrnoException, socket: Duplex) => void {
   return function (this: FastifyInstance, err, socket) {
     if (err.code === 'ECONNRESET' || socket.destroyed) return
-    let status = 400
+    let kind: ProblemKind = 'invalid-request'
     let detail = 'the request is not valid HTTP/1.1'
     if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
-      status = 408
+      kind = 'request-timeout'
       detail = `the request was not received completely within the limit of ${requestTimeoutMs} ms (REQUEST_TIMEOUT_MS)`
     } else if (err.code === 'HPE_HEADER_OVERFLOW') {
-      status = 431
+      kind = 'headers-too-large'
       detail = 'the request headers are larger than the limit of 16 KiB (Node.js --max-http-header-size)'
     }
     this.log.trace({ err }, 'client error')
     if (socket.writable) {
-      const body = JSON.stringify({ type: 'about:blank', title: titleFor(status), status, detail })
+      const body = JSON.stringify(problemOf(kind, detail))
+      const status = PROBLEM_KINDS[kind].status
       socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\nConnection: close\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/problem+json; charset=utf-8\r\n\r\n${body}`)
     }
     socket.destroy(err)
@@ -150,30 +141,16 @@ async function problems (app: FastifyInstance, opts: { bodyLimit: number, handle
     }
     if (error.code === 'FST_ERR_HANDLER_TIMEOUT') {
       request.log.warn({ ms: opts.handlerTimeoutMs }, 'request timed out')
-      return sendProblem(request, reply, {
-        type: 'about:blank',
-        title: titleFor(503),
-        status: 503,
-        detail: `the request took longer than the limit of ${opts.handlerTimeoutMs ?? 0} ms (HANDLER_TIMEOUT_MS) and was abandoned; send fewer rows per request, or retry later. A write may still complete after this answer: check its result before retrying it.`
-      }, { 'retry-after': '1' })
+      return sendProblem(request, reply, problemOf('timeout', `the request took longer than the limit of ${opts.handlerTimeoutMs ?? 0} ms (HANDLER_TIMEOUT_MS) and was abandoned; send fewer rows per request, or retry later. A write may still complete after this answer: check its result before retrying it.`), { 'retry-after': '1' })
     }
     const mapped = fromFastifyError(error, request, opts.bodyLimit)
     if (mapped !== null) return sendProblem(request, reply, mapped)
     request.log.error({ err: error }, 'unhandled error')
-    return sendProblem(request, reply, {
-      type: 'about:blank',
-      title: titleFor(500),
-      status: 500,
-      detail: `an internal error occurred; the server log has the details under request id ${request.id}`
-    })
+    return sendProblem(request, reply, problemOf('internal', `an internal error occurred; the server log has the details under request id ${request.id}`))
   })
 
-  app.setNotFoundHandler((request, reply) => sendProblem(request, reply, {
-    type: 'about:blank',
-    title: titleFor(404),
-    status: 404,
-    detail: `no route ${request.method} ${request.url.split('?')[0]}; the API is described at /docs and /openapi.json`
-  }))
+  app.setNotFoundHandler((request, reply) => sendProblem(request, reply, problemOf('no-route',
+    `no route ${request.method} ${request.url.split('?')[0]}; the API is described at /docs and /openapi.json`)))
 }
 
 export default fp(problems, { name: 'problems' })

@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { jsonSchemaTransform, jsonSchemaTransformObject } from 'fastify-type-provider-zod'
 import { MEDIA } from '../codecs/vectors.js'
+import { PROBLEM_KINDS, problemType, type ProblemKindInfo } from '../errors.js'
 
 /**
  * The OpenAPI 3.1 document is generated from the routes' zod schemas, then completed with what
@@ -61,7 +62,21 @@ const STATUS_DESCRIPTIONS: Record<string, string> = {
   503: 'Not ready'
 }
 
+/** The problem types (src/errors.ts) as the Problem schema's `type` values, each with its meaning and fix. */
+function documentProblemTypes (doc: Json): void {
+  const problem = doc.components?.schemas?.Problem
+  if (problem?.properties?.type === undefined) return
+  const kinds = Object.entries(PROBLEM_KINDS) as Array<[string, ProblemKindInfo]>
+  problem.properties.type = {
+    type: 'string',
+    enum: kinds.map(([kind]) => problemType(kind as keyof typeof PROBLEM_KINDS)),
+    description: 'A stable URI naming the kind of error: branch on it, not on `detail`.\n\n| type | status | meaning | fix |\n| --- | --- | --- | --- |\n' +
+      kinds.map(([kind, info]) => `| \`${problemType(kind as keyof typeof PROBLEM_KINDS)}\` | ${info.status} | ${info.meaning} | ${info.fix} |`).join('\n')
+  }
+}
+
 function completeDocument (doc: Json): Json {
+  documentProblemTypes(doc)
   for (const [path, item] of Object.entries<Json>(doc.paths ?? {})) {
     for (const [method, op] of Object.entries<Json>(item)) {
       for (const [status, response] of Object.entries<Json>(op.responses ?? {})) {

@@ -209,7 +209,7 @@ export function unavailable (err: unknown): unknown {
   if (!(err instanceof Error)) return err
   if (err instanceof ProblemError) return err
   if (err.name === 'ReplyError' && !TRANSIENT_REPLIES.test(err.message)) return err
-  const problem = new ProblemError(503, `the store is unavailable (${reason(err)}); retry in a moment`, {
+  const problem = new ProblemError('unavailable', `the store is unavailable (${reason(err)}); retry in a moment`, {
     headers: { 'retry-after': '1' }
   })
   problem.cause = err

@@ -139,7 +139,7 @@ t.test('a full compute queue answers 429 problem+json with Retry-After at once',
   t.equal(refused.statusCode, 429)
   t.equal(refused.headers['retry-after'], '3')
   t.match(refused.headers['content-type'], /^application\/problem\+json/)
-  t.match(json(refused), { status: 429, title: 'Too Many Requests', detail: /compute queue is full: 4 of its 6 rows \(QUEUE_MAX_ROWS\) are in flight and this request needs 3\. Retry after 3 s/ })
+  t.match(json(refused), { status: 429, type: 'urn:latentbridge:problem:queue-full', detail: /compute queue is full: 4 of its 6 rows \(QUEUE_MAX_ROWS\) are in flight and this request needs 3\. Retry after 3 s/ })
   t.ok(refused.headers['x-total-time'] !== undefined, 'a 429 carries the timing headers too')
   const refusedRelative = await app.inject({ method: 'POST', url: '/v1/relative', payload: { space: 'src', anchorSet: 'set', vectors: rowsOf(values(3 * SRC, 9), SRC) } })
   t.equal(refusedRelative.statusCode, 429, 'relative shares the same queue')

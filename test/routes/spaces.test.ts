@@ -37,7 +37,7 @@ t.test('spaces: create, identical, update, conflict, list, get, delete', async t
 
   const missing = await app.inject({ method: 'GET', url: '/v1/spaces/nope' })
   t.equal(missing.statusCode, 404)
-  t.match(json(missing), { status: 404, title: 'Not Found', type: 'about:blank' })
+  t.match(json(missing), { status: 404, title: 'Not found', type: 'urn:latentbridge:problem:not-found' })
   t.match(json(missing).detail, /"nope" does not exist/)
 
   t.equal((await app.inject({ method: 'DELETE', url: '/v1/spaces/glove' })).statusCode, 204)

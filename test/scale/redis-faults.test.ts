@@ -70,7 +70,7 @@ t.test('the service when Redis stops and returns', { skip }, async t => {
     if (first503 < 0 && res.status === 503) first503 = Date.now() - killedAt
     t.equal(res.status, 503, `${method} ${url}: 503`)
     t.match(res.headers['content-type'], /^application\/problem\+json/, 'problem+json')
-    t.match(res.body, { status: 503, title: 'Service Unavailable', detail: /store is unavailable/ })
+    t.match(res.body, { status: 503, type: 'urn:latentbridge:problem:unavailable', detail: /store is unavailable/ })
     t.equal(res.headers['retry-after'], '1', 'with Retry-After')
     t.ok(res.ms < 1000, `within a second (${res.ms} ms)`)
   }
