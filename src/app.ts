@@ -6,10 +6,10 @@ import type { Config } from './config.js'
 import { createEngine } from './engine/index.js'
 import type { Engine } from './engine/types.js'
 import auth from './plugins/auth.js'
-import batching from './plugins/batching.js'
 import contentTypes from './plugins/content-types.js'
 import enginePlugin from './plugins/engine.js'
 import metrics from './plugins/metrics.js'
+import compute from './plugins/compute.js'
 import cors from './plugins/cors.js'
 import { instrumentEngine, instrumentStore } from './plugins/instrument.js'
 import pressure from './plugins/pressure.js'
@@ -18,7 +18,7 @@ import storePlugin from './plugins/store.js'
 import swagger from './plugins/swagger.js'
 import operations from './routes/operations.js'
 import anchorSets from './routes/v1/anchor-sets.js'
-import compute from './routes/v1/compute.js'
+import computeRoutes from './routes/v1/compute.js'
 import translators from './routes/v1/translators.js'
 import translatorsPlugin from './plugins/translators.js'
 import spaces from './routes/v1/spaces.js'
@@ -71,7 +71,7 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
     probeTimeoutMs: config.ENGINE_PROBE_TIMEOUT_MS
   })
   await fastify.register(translatorsPlugin, { cacheSize: config.TRANSLATOR_CACHE })
-  await fastify.register(batching, {
+  await fastify.register(compute, {
     windowMs: config.BATCH_WINDOW_MS,
     maxRows: config.BATCH_MAX_ROWS,
     queueRows: config.QUEUE_MAX_ROWS,
@@ -84,7 +84,7 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
   await api.register(operations, { metricsRoute: config.METRICS_PORT === undefined })
   await api.register(spaces, { maxDim: config.MAX_DIM, maxMetadataBytes: config.MAX_METADATA_BYTES })
   await api.register(anchorSets, { maxAnchors: config.MAX_ANCHORS_PER_SET, maxRows: config.MAX_ROWS_PER_REQUEST, maxSetBytes: config.MAX_SET_BYTES })
-  await api.register(compute, { maxRows: config.MAX_ROWS_PER_REQUEST })
+  await api.register(computeRoutes, { maxRows: config.MAX_ROWS_PER_REQUEST })
   await api.register(translators, { maxRows: config.MAX_ROWS_PER_REQUEST })
 }
 

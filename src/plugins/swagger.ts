@@ -27,7 +27,7 @@ export interface BinaryDoc {
 const binaryRoutes = new Map<string, BinaryDoc>()
 const timedRoutes = new Set<string>()
 
-/** The timing headers of compute routes (src/plugins/batching.ts): on every response, documented on 200 and 429. */
+/** The timing headers of compute routes (src/plugins/compute.ts): on every response, documented on 200 and 429. */
 const TIMING_HEADERS: Json = {
   'x-queue-time': { description: 'ms the request waited for its micro-batch to run', schema: { type: 'string' } },
   'x-compute-time': { description: 'ms of the engine run that computed it', schema: { type: 'string' } },

@@ -6,9 +6,9 @@ import { anchorDigest } from '../../anchors/digest.js'
 import { commonRows } from '../../anchors/parallel.js'
 import type { Projection } from '../../engine/types.js'
 import { badRequest, notFound, unprocessable } from '../../errors.js'
-import { sliceRows } from '../../batching/batcher.js'
 import { isBinaryBody, readBinaryMatrix, readMatrixField, sendMatrix } from '../../http/matrix.js'
 import type { Matrix } from '../../math/matrix.js'
+import { timingOf } from '../../plugins/compute.js'
 import { documentBinary, documentTiming } from '../../plugins/swagger.js'
 import { problemResponses } from '../../schemas/common.js'
 import { requireEmbeddings } from './embeddings.js'
@@ -89,12 +89,7 @@ const compute: FastifyPluginAsyncZod<{ maxRows: number }> = async (app, opts) =>
       throw unprocessable(`topK ${params.topK} is more than the ${anchors.ids.length} anchors; use at most ${anchors.ids.length}`)
     }
     const options = { projections, center: params.center, topK: params.topK, power: params.power, normalize: params.normalize }
-    // Same anchors (content stamp) and same graph options: the same computation, so one run.
-    const key = `relative:${JSON.stringify([params.space, anchors.stamp, options])}`
-    const batch = await app.runBatched(request, key, x, async joint => await app.engine.relative(joint, anchors.matrix, options))
-    const matrix = sliceRows(batch.result.matrix, batch.offset, batch.rows)
-    let zeroRows = 0
-    for (let i = batch.offset; i < batch.offset + batch.rows; i++) zeroRows += batch.result.zeroRowFlags[i]
+    const { matrix, zeroRows } = await app.compute.relative(params.space, anchors, options, x, timingOf(request))
     const digest = anchorDigest(anchors.ids)
     return sendMatrix(request, reply, matrix, {
       field: 'vectors',
@@ -122,10 +117,10 @@ const compute: FastifyPluginAsyncZod<{ maxRows: number }> = async (app, opts) =>
     }
     if (k >= ids.length) throw unprocessable(`k ${k} must be below the ${ids.length} anchors both spaces hold`)
     request.rows = ids.length
-    const [cka, jaccard] = await app.runTimed(request, async () => await Promise.all([
+    const [cka, jaccard] = await app.compute.timed(async () => await Promise.all([
       linearCka(matrices[0], matrices[1], app.engine),
       knnJaccard(matrices[0], matrices[1], k, app.engine)
-    ]))
+    ]), timingOf(request))
     return { count: ids.length, cka, knnJaccard: jaccard }
   })
 }

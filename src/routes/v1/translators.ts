@@ -11,8 +11,8 @@ import { FitError, fitTranslator } from '../../fit/index.js'
 import { residual } from '../../fit/fit.js'
 import { buildConfidence, confidenceOf, confidenceToStored } from '../../fit/confidence.js'
 import { refineTranslator, type RefinementReport } from '../../fit/refine.js'
-import { sliceRows } from '../../batching/batcher.js'
 import { isBinaryBody, readBinaryMatrix, readMatrixField, sendMatrix } from '../../http/matrix.js'
+import { timingOf } from '../../plugins/compute.js'
 import { documentBinary, documentTiming } from '../../plugins/swagger.js'
 import { problemResponses } from '../../schemas/common.js'
 import {
@@ -227,11 +227,9 @@ const translators: FastifyPluginAsyncZod<{ maxRows: number }> = async (app, opts
         throw unprocessable(`translator "${loaded.meta.id}" was fitted before per-vector confidence existed; fit it again (POST /v1/translators) to get confidence, or drop withConfidence`)
       }
       const model = loaded.confidence
-      confidence = Array.from(await app.runTimed(request, async () => await confidenceOf(x, model, app.engine)))
+      confidence = Array.from(await app.compute.timed(async () => await confidenceOf(x, model, app.engine), timingOf(request)))
     }
-    // A translator id names immutable parameters, so requests naming the same id may share a run.
-    const batch = await app.runBatched(request, `translate:${loaded.meta.id}`, x, async joint => await app.engine.translate(joint, loaded.map, loaded.meta.id))
-    const y = sliceRows(batch.result, batch.offset, batch.rows)
+    const y = await app.compute.translate({ id: loaded.meta.id, map: loaded.map }, x, timingOf(request))
     return sendMatrix(request, reply, y, {
       field: 'vectors',
       encodingFormat: binary ? 'float' : request.body.encodingFormat,
@@ -264,13 +262,13 @@ const translators: FastifyPluginAsyncZod<{ maxRows: number }> = async (app, opts
     if (k > x.rows) throw unprocessable(`k ${k} is more than the ${x.rows} rows; use at most ${x.rows}`)
     if (retrieval === 'csls' && cslsK > x.rows) throw unprocessable(`cslsK ${cslsK} is more than the ${x.rows} rows; use at most ${x.rows}`)
     if (retrieval !== 'csls' && request.body.cslsK !== undefined) throw unprocessable('cslsK applies to "retrieval": "csls" only; add it or drop cslsK')
-    const [scores, cka] = await app.runTimed(request, async () => {
+    const [scores, cka] = await app.compute.timed(async () => {
       const translated = await app.engine.translate(x, map, meta.id)
       return await Promise.all([
         retrievalScores(translated, y, k, app.engine, retrieval === 'csls' ? { cslsK } : {}),
         linearCka(translated, y, app.engine)
       ])
-    })
+    }, timingOf(request))
     return {
       count: x.rows, meanCosine: scores.meanCosine, mse: scores.mse, top1: scores.top1, topK: scores.topK, mrr: scores.mrr, jaccard: scores.jaccard, cka,
       retrieval, ...(retrieval === 'csls' ? { cslsK } : {})

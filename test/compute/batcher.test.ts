@@ -4,8 +4,8 @@
  * run function stand in for time and the engine; nothing here is timed.
  */
 import t from 'tap'
-import { MicroBatcher, sliceRows, stackRows, type BatchRunInfo } from '../../src/batching/batcher.js'
-import { RowPermits } from '../../src/batching/permits.js'
+import { MicroBatcher, sliceRows, stackRows, type BatchRunInfo } from '../../src/compute/batcher.js'
+import { RowPermits } from '../../src/compute/permits.js'
 import type { Matrix } from '../../src/math/matrix.js'
 
 const m = (rows: number, cols: number, start: number): Matrix =>
@@ -31,7 +31,7 @@ t.test('requests of one key in one window are joined; each gets its own rows bac
   const outcomes = await Promise.all(inputs.map(async x => await batcher.submit('k', x, run)))
   t.equal(calls.length, 1, 'one run for three requests')
   t.equal(calls[0].rows, 6)
-  t.same(runs, [{ key: 'k', requests: 3, rows: 6 }])
+  t.same(runs, [{ key: 'k', tag: '', requests: 3, rows: 6 }])
   outcomes.forEach((o, i) => {
     const mine = sliceRows(o.result, o.offset, o.rows)
     t.same(Array.from(mine.data), Array.from(inputs[i].data).map(v => 2 * v), `request ${i} gets its rows`)

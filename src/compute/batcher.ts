@@ -2,7 +2,7 @@
  * Dynamic micro-batching: small requests for the same computation (the same translator, or the
  * same relative projection) that arrive within a short window are stacked into one matrix and run
  * as one engine call; each caller gets back its rows' offset in the joint result. One engine call
- * costs about the same for 1 row as for 32 (stack-notes §3: 0.08 vs 0.13 ms for 768 x 768), so
+ * costs about the same for 1 row as for 32 (0.08 vs 0.13 ms for 768 x 768, measured on this project's 2-core machines), so
  * under concurrency this turns many tiny runs, each paying the per-call and worker hand-off cost,
  * into a few larger ones.
  *
@@ -27,6 +27,8 @@ export interface BatcherOptions {
 
 export interface BatchRunInfo {
   key: string
+  /** The tag its requests were submitted with (the façade's op). */
+  tag: string
   /** Requests joined in this run (1 when a request ran alone). */
   requests: number
   rows: number
@@ -56,6 +58,7 @@ interface Waiter<R> {
 
 interface Batch<R> {
   key: string
+  tag: string
   cols: number
   rows: number
   run: (x: Matrix) => Promise<R>
@@ -116,11 +119,11 @@ export class MicroBatcher {
    * `run` must be done with its input when it settles and return no view of it (the stacking
    * buffer is reused). A run that fails rejects every request of its batch.
    */
-  async submit<R> (key: string, x: Matrix, run: (x: Matrix) => Promise<R>): Promise<BatchOutcome<R>> {
+  async submit<R> (key: string, x: Matrix, run: (x: Matrix) => Promise<R>, tag = ''): Promise<BatchOutcome<R>> {
     const submittedAt = this.now()
     if (x.rows >= this.opts.maxRows || x.rows === 0) {
       return await new Promise((resolve, reject) => {
-        void this.execute({ key, cols: x.cols, rows: x.rows, run, waiters: [{ x, submittedAt, resolve, reject }] })
+        void this.execute({ key, tag, cols: x.cols, rows: x.rows, run, waiters: [{ x, submittedAt, resolve, reject }] })
       })
     }
     let batch = this.open.get(key) as Batch<R> | undefined
@@ -130,7 +133,7 @@ export class MicroBatcher {
     }
     return await new Promise((resolve, reject) => {
       if (batch === undefined) {
-        batch = { key, cols: x.cols, rows: 0, run, waiters: [] }
+        batch = { key, tag, cols: x.cols, rows: 0, run, waiters: [] }
         this.open.set(key, batch)
         const opened = batch
         if (this.opts.windowMs === 0) opened.immediate = setImmediate(() => { this.flush(opened) })
@@ -155,7 +158,7 @@ export class MicroBatcher {
     const { waiters } = batch
     this.runs++
     this.requests += waiters.length
-    this.opts.onRun?.({ key: batch.key, requests: waiters.length, rows: batch.rows })
+    this.opts.onRun?.({ key: batch.key, tag: batch.tag, requests: waiters.length, rows: batch.rows })
     const started = this.now()
     let result: R
     let memory: ArrayBuffer | undefined
