@@ -1,5 +1,5 @@
 /** Seeded data for the throughput benches: the same on every run and in every process. */
-import type { LinearMap } from '../../src/fit/types.js'
+import type { LinearMap } from '../../src/translators/map.js'
 import { createRng } from '../../src/math/random.js'
 
 export function randomArray (n: number, seed: number, scale = 1, offset = 0): Float32Array {

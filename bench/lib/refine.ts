@@ -11,9 +11,10 @@
 import { normalizeRows, topNeighbours } from '../../src/analysis/similarity.js'
 import type { Engine } from '../../src/engine/types.js'
 import { fitTranslator } from '../../src/fit/index.js'
-import { applyMap } from '../../src/fit/map.js'
+import { applyMap } from '../../src/translators/map.js'
 import { refineTranslator, type RefinementReport } from '../../src/fit/refine.js'
-import type { LinearMap, Scaling } from '../../src/fit/types.js'
+import type { LinearMap } from '../../src/translators/map.js'
+import type { Scaling } from '../../src/fit/types.js'
 import { takeRows, type Matrix } from '../../src/math/matrix.js'
 import { createRng, sampleIndices, shuffle } from '../../src/math/random.js'
 

@@ -5,10 +5,9 @@
 import { availableParallelism, tmpdir } from 'node:os'
 import { stat, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { Matrix } from '../math/matrix.js'
-import type { Engine, EngineInfo, Matrix64, Projection, RelativeOptions, RelativeResult } from './types.js'
-import type { LinearMap } from '../fit/types.js'
-import { NORM_EPS, checkTranslatorMap, pairwiseBytesPerRow } from './graphs.js'
+import { NORM_EPS, type Matrix } from '../math/matrix.js'
+import type { Engine, EngineInfo, Matrix64, Projection, RelativeOptions, RelativeResult, TranslatorMapSpec } from './types.js'
+import { checkTranslatorMap, pairwiseBytesPerRow } from './graphs.js'
 import { resolveProvider, SessionStore, ProviderError } from './runtime.js'
 import { WorkerPool, type TaskSource, type WorkerLauncher } from './pool.js'
 import { BufferPool } from './buffers.js'
@@ -426,7 +425,7 @@ class OnnxEngine implements OrtEngine {
    * worker builds the key's session once; the map's parameters travel only to a worker that
    * lacks it.
    */
-  async translate (x: Matrix, map: LinearMap, key: string): Promise<Matrix> {
+  async translate (x: Matrix, map: TranslatorMapSpec, key: string): Promise<Matrix> {
     checkMatrix(x, 'x')
     checkTranslatorMap(map)
     if (typeof key !== 'string' || key === '') throw new TypeError('translate needs a non-empty key')

@@ -4,10 +4,9 @@
  */
 import type { GraphSpec, InitializerSpec, NodeSpec, AttributeValue, ValueSpec, ElemType } from './onnx.js'
 import { encodeModel } from './onnx.js'
-import type { Projection, RelativeOptions } from './types.js'
+import { NORM_EPS } from '../math/matrix.js'
+import type { Projection, RelativeOptions, TranslatorMapSpec } from './types.js'
 
-/** torch's F.normalize default: rows with norm ≤ this are zero rows and stay zero. */
-export const NORM_EPS = 1e-12
 /** torch's LayerNorm default epsilon (methods.md §5). */
 export const LAYERNORM_EPS = 1e-5
 
@@ -407,21 +406,6 @@ export const TRANSLATOR_IO = { x: 'x', output: 'y' } as const
 /** x / max(‖x‖, ε) per row, exactly the LinearMap's formula: a zero row stays zero, never NaN. */
 export function rowDivideByNorm (g: GraphBuilder, x: string, type: Float = 'float32'): string {
   return g.op('Div', [x, g.op('Max', [rowNorms(g, x), g.scalar(type, NORM_EPS)])])
-}
-
-/** The fields of a LinearMap the graph needs (src/fit/types.ts documents the formula). */
-export interface TranslatorMapSpec {
-  sourceDim: number
-  targetDim: number
-  sourceMean: Float32Array
-  sourceScale: Float32Array
-  normalizeInput: boolean
-  weight: { rows: number, cols: number, data: Float32Array }
-  bias: Float32Array
-  normalizeOutput: boolean
-  outputNorm: number
-  targetScale: Float32Array
-  targetMean: Float32Array
 }
 
 function checkLength (name: string, values: ArrayLike<number>, length: number): void {

@@ -3,11 +3,11 @@
  * task is one graph run on one chunk of rows.
  */
 import ort from 'onnxruntime-node'
-import type { Projection, RelativeOptions } from './types.js'
+import type { Projection, RelativeOptions, TranslatorMapSpec } from './types.js'
 import { SessionStore, tensor } from './runtime.js'
 import {
   relativeGraph, matmulGraph, probeGraph, matmul64Graph, polarStepGraph, translatorModel,
-  RELATIVE_IO, MATMUL_IO, MATMUL64_IO, POLAR_IO, TRANSLATOR_IO, type TranslatorMapSpec
+  RELATIVE_IO, MATMUL_IO, MATMUL64_IO, POLAR_IO, TRANSLATOR_IO
 } from './graphs.js'
 
 export interface MatrixData { rows: number, cols: number, data: Float32Array }

@@ -1,4 +1,3 @@
-import type { LinearMap } from '../fit/types.js'
 import type { Matrix } from '../math/matrix.js'
 
 /** A dense row-major float64 matrix, for fitting (normal equations, polar factors). */
@@ -6,6 +5,24 @@ export interface Matrix64 {
   rows: number
   cols: number
   data: Float64Array
+}
+
+/**
+ * A translator's map as the engine runs it (src/translators/map.ts `LinearMap` is this shape and
+ * documents the formula); the engine's own name, so it needs nothing from the layers above.
+ */
+export interface TranslatorMapSpec {
+  sourceDim: number
+  targetDim: number
+  sourceMean: Float32Array
+  sourceScale: Float32Array
+  normalizeInput: boolean
+  weight: { rows: number, cols: number, data: Float32Array }
+  bias: Float32Array
+  normalizeOutput: boolean
+  outputNorm: number
+  targetScale: Float32Array
+  targetMean: Float32Array
 }
 
 /** Similarity (or distance) of a row to each anchor; the blocks of a relative vector. */
@@ -61,7 +78,7 @@ export interface Engine extends MatMul {
    * Applies a translator's map to the rows of x. `key` names the map (e.g. "<translator id>@<version>")
    * so its session is built once and reused; a different map must never reuse a key.
    */
-  translate (x: Matrix, map: LinearMap, key: string): Promise<Matrix>
+  translate (x: Matrix, map: TranslatorMapSpec, key: string): Promise<Matrix>
   /** Releases what the engine keeps for a key (a deleted or replaced translator). */
   forget (key: string): Promise<void>
   close (): Promise<void>

@@ -24,9 +24,8 @@ import { topNeighbours } from '../analysis/similarity.js'
 import type { Matrix } from '../math/matrix.js'
 import { takeRows } from '../math/matrix.js'
 import { createRng, sampleIndices } from '../math/random.js'
-import { applyMap } from './map.js'
+import { applyMap, type LinearMap } from '../translators/map.js'
 import { buildGallery, centredUnitRows } from './score.js'
-import type { LinearMap } from './types.js'
 
 /** Support rows kept in a translator record (a 768-d support is then 3 MiB of float32). */
 export const MAX_SUPPORT = 1024
@@ -121,32 +120,4 @@ export async function confidenceOf (x: Matrix, model: ConfidenceModel, mm: MatMu
     out[i] = (below + equal / 2) / n
   }
   return out
-}
-
-/** How a model is stored in a translator record: float32 parameters and two settings. */
-export function confidenceToStored (model: ConfidenceModel): { params: Record<string, Float32Array>, settings: { confidenceK: number, confidenceSupport: number } } {
-  return {
-    params: { confidenceCenter: model.center, confidenceSupport: model.support.data, confidenceMargins: model.margins, confidenceReference: model.reference },
-    settings: { confidenceK: model.k, confidenceSupport: model.support.rows }
-  }
-}
-
-/** The stored model, or null for a record fitted before confidence existed; throws when damaged. */
-export function storedToConfidence (params: Record<string, Float32Array>, settings: Record<string, unknown>, sourceDim: number, id: string): ConfidenceModel | null {
-  const rows = settings.confidenceSupport
-  const k = settings.confidenceK
-  if (typeof rows !== 'number' || typeof k !== 'number') return null
-  const want: Record<string, number> = { confidenceCenter: sourceDim, confidenceSupport: rows * sourceDim, confidenceMargins: rows, confidenceReference: rows }
-  for (const [name, length] of Object.entries(want)) {
-    if (params[name] === undefined || params[name].length !== length) {
-      throw new Error(`translator ${id} is damaged: parameter ${name} has ${params[name]?.length ?? 'no'} values, expected ${length}`)
-    }
-  }
-  return {
-    center: params.confidenceCenter,
-    support: { rows, cols: sourceDim, data: params.confidenceSupport },
-    margins: params.confidenceMargins,
-    reference: params.confidenceReference,
-    k
-  }
 }

@@ -1,6 +1,6 @@
 export { fitTranslator, FitError, FIT_METHODS, SCALINGS, RIDGE_GRID, MIN_ANCHORS, type FitEngine } from './fit.js'
-export { applyMap, applyMap64, buildMap } from './map.js'
+export { buildMap } from './map.js'
 export { polarFactor, polarSchedule, minimaxQuintic, RANK_TOLERANCE, type PolarResult, type PolarStepper } from './polar.js'
 export { GRAM_TOLERANCE } from './solvers.js'
 export { RETRIEVAL_K } from './score.js'
-export type { FitCandidate, FitMethod, FitOptions, FitResult, HeldOutScores, LinearMap, Scaling } from './types.js'
+export type { FitCandidate, FitMethod, FitOptions, FitResult, HeldOutScores, Scaling } from './types.js'

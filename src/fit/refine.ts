@@ -22,9 +22,9 @@ import { takeRows } from '../math/matrix.js'
 import { Ticker } from '../math/linalg.js'
 import { mutualNearestCsls, type MutualPairs } from '../analysis/csls.js'
 import { fitConfig, holdoutSplit, type Config, type FitEngine } from './fit.js'
-import { applyMap } from './map.js'
+import { applyMap, type LinearMap } from '../translators/map.js'
 import { buildGallery, centredUnitRows, emptyTally, scoresOf, tallyRows } from './score.js'
-import type { HeldOutScores, LinearMap } from './types.js'
+import type { HeldOutScores } from './types.js'
 
 export interface RefineOptions {
   /** Rounds of pair-finding and refitting (at most; stops early once the pairs stop changing). */

@@ -6,14 +6,12 @@
  *   none      x̃ = x
  * Statistics are taken over the rows being fitted (the training rows of a fold), in float64.
  */
-import type { Matrix } from '../math/matrix.js'
+import { NORM_EPS, type Matrix } from '../math/matrix.js'
 import type { Matrix64 } from '../math/linalg.js'
 import type { Scaling } from './types.js'
 
 /** sklearn's _handle_zeros_in_scale: a std this small (in float64) is a constant column. */
 export const STD_FLOOR = 10 * Number.EPSILON
-/** torch's F.normalize default; the translator graph uses the same ε (graphs.ts NORM_EPS). */
-export const ROW_EPS = 1e-12
 
 export interface SideScaling {
   /** Subtracted first (zeros for 'none'). */
@@ -74,7 +72,7 @@ export function scaleSide (m: Matrix, rows: ArrayLike<number> | undefined, scali
     const norm = Math.sqrt(squares)
     normSum += norm
     if (normalize) {
-      const inverse = 1 / Math.max(norm, ROW_EPS)
+      const inverse = 1 / Math.max(norm, NORM_EPS)
       for (let j = 0; j < d; j++) out[row + j] *= inverse
     }
   }

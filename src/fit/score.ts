@@ -18,10 +18,9 @@
  * not saturate on hard pairs; on easy pairs close candidates tie and meanCosine decides.
  */
 import type { MatMul } from '../engine/types.js'
-import { takeRows, type Matrix } from '../math/matrix.js'
+import { NORM_EPS, takeRows, type Matrix } from '../math/matrix.js'
 import { topNeighbours } from '../analysis/similarity.js'
 import type { HeldOutScores } from './types.js'
-import { ROW_EPS } from './scaling.js'
 
 /** Ranks scored: top-1, top-5 and MRR@5 (0 on a miss, methods.md §10). */
 export const RETRIEVAL_K = 5
@@ -45,7 +44,7 @@ export function centredUnitRows (m: Matrix, mean: Float64Array): { unit: Matrix,
     }
     const norm = Math.sqrt(squares)
     norms[i] = norm
-    if (norm < ROW_EPS) continue
+    if (norm < NORM_EPS) continue
     for (let j = 0; j < cols; j++) unit[i * cols + j] = row[j] / norm
   }
   return { unit: { rows, cols, data: unit }, norms }

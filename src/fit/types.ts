@@ -1,31 +1,7 @@
-import type { Matrix } from '../math/matrix.js'
+import type { LinearMap } from '../translators/map.js'
 
 export type FitMethod = 'procrustes' | 'linear' | 'affine' | 'ridge' | 'inverse-relative'
 export type Scaling = 'standard' | 'center' | 'l2' | 'none'
-
-/**
- * Every translator, whatever its method and scaling, is this one map, so one ONNX graph computes
- * all of them (src/engine/graphs.ts `translatorGraph`), the same graph that /onnx exports:
- *
- *   x̃ = (x − sourceMean) ⊙ sourceScale           scaling (standard: scale = 1/σ; center: 1; none: mean 0, scale 1)
- *   x̃ ← x̃ / max(‖x̃‖, ε)                         when normalizeInput (l2 scaling, inverse-relative)
- *   ỹ = x̃ · weight + bias                         weight: sourceDim × targetDim (padding and crop folded in)
- *   ỹ ← outputNorm · ỹ / max(‖ỹ‖, ε)             when normalizeOutput
- *   y = ỹ ⊙ targetScale + targetMean             back into the target space
- */
-export interface LinearMap {
-  sourceDim: number
-  targetDim: number
-  sourceMean: Float32Array
-  sourceScale: Float32Array
-  normalizeInput: boolean
-  weight: Matrix
-  bias: Float32Array
-  normalizeOutput: boolean
-  outputNorm: number
-  targetScale: Float32Array
-  targetMean: Float32Array
-}
 
 export interface HeldOutScores {
   count: number

@@ -5,6 +5,12 @@ export interface Matrix {
   data: Float32Array
 }
 
+/**
+ * Rows whose norm is at most this count as zero: x / max(‖x‖, NORM_EPS) keeps them zero, never
+ * NaN (torch's F.normalize default). One value for the graphs, the scaling and the references.
+ */
+export const NORM_EPS = 1e-12
+
 export function matrix (rows: number, cols: number, data?: Float32Array): Matrix {
   const buf = data ?? new Float32Array(rows * cols)
   if (buf.length !== rows * cols) {

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
-import { TranslatorCache } from '../translators/service.js'
+import { TranslatorCache } from '../translators/cache.js'
 
 declare module 'fastify' {
   interface FastifyInstance {

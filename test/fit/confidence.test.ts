@@ -1,7 +1,9 @@
 import t from 'tap'
-import { buildConfidence, confidenceOf, confidenceToStored, storedToConfidence } from '../../src/fit/confidence.js'
+import { buildConfidence, confidenceOf } from '../../src/fit/confidence.js'
+import { confidenceToStored, storedToConfidence } from '../../src/translators/record.js'
+import type { TranslatorRecord } from '../../src/store/types.js'
 import { fitTranslator } from '../../src/fit/index.js'
-import { applyMap64 } from '../../src/fit/map.js'
+import { applyMap64 } from '../../src/translators/map.js'
 import type { Matrix } from '../../src/math/matrix.js'
 import { createRng } from '../../src/math/random.js'
 import { testEngine } from '../helpers/app.js'
@@ -113,11 +115,13 @@ t.test('a stored model round-trips; old records have none; damaged ones fail lou
   t.equal(model.support.rows, 40, 'a seeded sample when there are more rows than maxSupport')
   t.equal(model.k, 5)
   const stored = confidenceToStored(model)
-  const back = storedToConfidence(stored.params, stored.settings, D, 'x')
+  const record = (id: string, params: Record<string, Float32Array>, settings: Record<string, unknown>): TranslatorRecord =>
+    ({ meta: { id, sourceDim: D, settings } as unknown as TranslatorRecord['meta'], params })
+  const back = storedToConfidence(record('x', stored.params, { ...stored.settings }))
   t.ok(back !== null)
   t.same(Array.from(await confidenceOf(data.x, back!, engine)), Array.from(await confidenceOf(data.x, model, engine)))
-  t.equal(storedToConfidence({}, {}, D, 'old'), null, 'a record from before confidence existed')
-  t.throws(() => storedToConfidence({ ...stored.params, confidenceMargins: new Float32Array(3) }, stored.settings, D, 'bad'), /damaged: parameter confidenceMargins/)
+  t.equal(storedToConfidence(record('old', {}, {})), null, 'a record from before confidence existed')
+  t.throws(() => storedToConfidence(record('bad', { ...stored.params, confidenceMargins: new Float32Array(3) }, { ...stored.settings })), /damaged: parameter confidenceMargins/)
   await t.rejects(buildConfidence({ rows: 1, cols: D, data: new Float32Array(D) }, data.y, fitted.map, engine), /at least 2/)
   await t.rejects(confidenceOf({ rows: 1, cols: 3, data: new Float32Array(3) }, model, engine), /columns/)
 })

@@ -5,7 +5,7 @@
 import t from 'tap'
 import { createEngine } from '../../src/engine/index.js'
 import { fitTranslator, FitError, RIDGE_GRID, FIT_METHODS, SCALINGS } from '../../src/fit/index.js'
-import { applyMap64 } from '../../src/fit/map.js'
+import { applyMap64 } from '../../src/translators/map.js'
 import type { FitOptions } from '../../src/fit/types.js'
 import type { Matrix } from '../../src/math/matrix.js'
 import { takeRows } from '../../src/math/matrix.js'

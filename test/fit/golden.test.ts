@@ -16,7 +16,7 @@
 import t from 'tap'
 import { createEngine } from '../../src/engine/index.js'
 import { fitTranslator } from '../../src/fit/index.js'
-import { applyMap64 } from '../../src/fit/map.js'
+import { applyMap64 } from '../../src/translators/map.js'
 import { golden, load, maxRowError } from './fixtures/golden.js'
 
 const TOLERANCE = 1e-6

@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
-import type { LinearMap } from '../../src/fit/types.js'
+import type { LinearMap } from '../../src/translators/map.js'
 import type { Store } from '../../src/store/types.js'
 import { mapToStored } from '../../src/translators/record.js'
 

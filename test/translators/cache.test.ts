@@ -1,10 +1,10 @@
 import t from 'tap'
 import type { Engine } from '../../src/engine/types.js'
-import type { LinearMap } from '../../src/fit/types.js'
+import type { LinearMap } from '../../src/translators/map.js'
 import { MemoryStore } from '../../src/store/memory.js'
 import type { StoreChange } from '../../src/store/types.js'
 import { mapToStored } from '../../src/translators/record.js'
-import { TranslatorCache } from '../../src/translators/service.js'
+import { TranslatorCache } from '../../src/translators/cache.js'
 import { anchorSet, space, translator } from '../store/contract.js'
 
 /*

@@ -9,7 +9,7 @@ import { translatorModel } from '../../engine/graphs.js'
 import { conflict, notAcceptable, notFound, unprocessable } from '../../errors.js'
 import { FitError, fitTranslator } from '../../fit/index.js'
 import { residual } from '../../fit/fit.js'
-import { buildConfidence, confidenceOf, confidenceToStored } from '../../fit/confidence.js'
+import { buildConfidence, confidenceOf } from '../../fit/confidence.js'
 import { refineTranslator, type RefinementReport } from '../../fit/refine.js'
 import { isBinaryBody, readBinaryMatrix, readMatrixField, sendMatrix } from '../../http/matrix.js'
 import { timingOf } from '../../plugins/compute.js'
@@ -20,7 +20,7 @@ import {
   TranslatorParams
 } from '../../schemas/translators.js'
 import type { TranslatorListing } from '../../store/types.js'
-import { mapToStored } from '../../translators/record.js'
+import { translatorToStored } from '../../translators/record.js'
 import { requireEmbeddings } from './embeddings.js'
 
 const enc = encodeURIComponent
@@ -98,10 +98,8 @@ const translators: FastifyPluginAsyncZod<{ maxRows: number }> = async (app, opts
       }
     }
     // Confidence support: every source row of the set; margins among every target row.
-    const confidence = confidenceToStored(await buildConfidence(held[0].matrix, held[1].matrix, map, app.engine, { seed: body.seed }))
-    const stored = mapToStored(map)
-    const params = { ...stored.params, ...confidence.params }
-    const settings = { ...stored.settings, ...confidence.settings }
+    const confidence = await buildConfidence(held[0].matrix, held[1].matrix, map, app.engine, { seed: body.seed })
+    const { params, settings } = translatorToStored(map, confidence)
     const outcome = await app.store.createTranslator({
       meta: {
         id: randomUUID(),

@@ -1,10 +1,10 @@
 import { LruCache } from '../engine/lru.js'
 import type { Engine } from '../engine/types.js'
 import { notFound, unprocessable } from '../errors.js'
-import type { LinearMap } from '../fit/types.js'
+import type { LinearMap } from './map.js'
 import type { Store, TranslatorMeta } from '../store/types.js'
-import { storedToConfidence, type ConfidenceModel } from '../fit/confidence.js'
-import { storedToMap } from './record.js'
+import type { ConfidenceModel } from '../fit/confidence.js'
+import { storedToConfidence, storedToMap } from './record.js'
 
 export interface LoadedTranslator {
   meta: TranslatorMeta
@@ -80,7 +80,7 @@ export class TranslatorCache {
       if (loads.size === 0) this.loading.delete(id)
     }
     if (record === null) return null
-    const loaded = { meta: record.meta, map: storedToMap(record), confidence: storedToConfidence(record.params, record.meta.settings, record.meta.sourceDim, record.meta.id) }
+    const loaded = { meta: record.meta, map: storedToMap(record), confidence: storedToConfidence(record) }
     // A delete or resync heard meanwhile may concern this very record: use it, but do not keep it.
     if (!load.stale) this.cache.set(id, loaded)
     return loaded
