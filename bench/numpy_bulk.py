@@ -9,7 +9,7 @@ Prints one JSON line:
              time, results into a preallocated array): what a script over a file too large
              for memory does,
   maxAbsDiff with OUT: the largest |OUT - X @ R| over 4,096 sampled rows (checks the service).
-bench/bulk.ts starts it without OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE (stack-notes section 8).
+bench/bulk.ts starts it without OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE (docs/engine-notes.md section 7).
 """
 import json
 import sys

@@ -6,7 +6,7 @@ Reads raw little-endian float32 anchors, then times (after warm-ups) the whole f
 it at its best: mean and ddof=1 std per dimension, C = Xs^T Ys, U S V^T = svd(C), R = U V^T, all
 float64. Prints one JSON line {"medianMs", "minMs", "svdMedianMs", "numpy", "blas"} and writes R
 (float64) for the accuracy comparison. bench/fit.ts starts it without OPENBLAS_CORETYPE /
-OPENBLAS_L2_SIZE (stack-notes section 8).
+OPENBLAS_L2_SIZE (docs/engine-notes.md section 7).
 """
 import json
 import sys

@@ -6,7 +6,7 @@ Usage: python3 bench/numpy_quality.py relative|translators SPEC.json
 SPEC.json: {"dir": words dir, "spaces": [{"name", "file", "dim"}], "anchors": [[row indices], ...]}
 (one anchor list per seed, chosen by bench/quality.ts so both sides use the same anchors).
 
-Protocol (methods.md section 2.4, top-1 as in section 10.6): for every seed, the anchors are the
+Protocol (docs/methods.md section 16, top-1 as in section 12): for every seed, the anchors are the
 listed words and every other word is held out. Each space's held-out words become relative vectors
 R = normalize(X) @ normalize(A).T (cosine, float64); with centring, the anchors' mean is subtracted
 from X and A first. For every ordered pair (S, T), word w counts as retrieved when the T vector

@@ -4,7 +4,7 @@
 Usage: python3 bench/numpy_relative.py X.f32 A.f32 ROWS ANCHORS DIM RUNS
 Reads raw little-endian float32 matrices, runs warm-ups then RUNS timed runs, and prints one JSON
 line: {"medianMs", "minMs", "rowsPerSecond", "numpy", "blas"}. bench/relative.ts starts it without
-OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE (stack-notes section 8) so numpy runs at its best.
+OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE (docs/engine-notes.md section 7) so numpy runs at its best.
 """
 import json
 import sys

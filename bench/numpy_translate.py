@@ -4,7 +4,7 @@
 Usage: python3 bench/numpy_translate.py X.f32 R.f32 ROWS DX DY RUNS
 Prints one JSON line {"matmulMedianMs", "matmulMinMs", "mapMedianMs", "numpy", "blas"}:
 X @ R alone, and ((X - mx) * sx) @ R * sy + my (what a standard-scaled translator computes).
-bench/translate.ts starts it without OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE (stack-notes section 8).
+bench/translate.ts starts it without OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE (docs/engine-notes.md section 7).
 """
 import json
 import sys

@@ -8,7 +8,7 @@
  *
  * Sections:
  *   relative   relative vectors of two models on the same random anchors retrieve the right word
- *              (methods.md §2.4): top-1 by cosine among all held-out words, for every ordered pair
+ *              (docs/methods.md §16): top-1 by cosine among all held-out words, for every ordered pair
  *              of models, through the service's engine next to a numpy float64 baseline of the
  *              same protocol on the same anchors (bench/numpy_quality.py).
  *   refine     issue 8: k parallel anchors, every other word unpaired under per-space ids;
@@ -251,7 +251,7 @@ function chosenCandidates (): Candidate[] {
  * Cosines are taken in the centred target space (the target anchors' mean subtracted from the
  * translations and the gallery alike), the space the service scores its fits in (src/fit/score.ts)
  * and, as a numpy check showed, the one the issue's reference figures were measured in: in the raw
- * space, a common direction of GloVe or USE vectors dominates every cosine (stack-notes §9).
+ * space, a common direction of GloVe or USE vectors dominates every cosine (docs/methods.md §7).
  */
 async function translatorsSection (ctx: QualityContext): Promise<void> {
   const { words, engine, seeds } = ctx

@@ -83,7 +83,7 @@ async function engineRow (x: Matrix, a: Matrix, config: EngineConfig, name: stri
   }
 }
 
-/** numpy without this machine's OpenBLAS overrides (stack-notes §8), on the same data. */
+/** numpy without this machine's OpenBLAS overrides (docs/engine-notes.md §7), on the same data. */
 async function numpyRow (x: Matrix, a: Matrix): Promise<BenchRow> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-relative-'))
   try {

@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process'
 /**
  * Runs a Python script with numpy at its best: without this machine's OpenBLAS override
  * variables (OPENBLAS_CORETYPE, OPENBLAS_L2_SIZE), which slow current numpy down
- * (../shared/reference/stack-notes.md §8). stderr passes through; resolves to stdout.
+ * (docs/engine-notes.md §7). stderr passes through; resolves to stdout.
  */
 export async function runPython (script: string, args: string[]): Promise<string> {
   const env = { ...process.env }

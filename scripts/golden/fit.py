@@ -5,7 +5,7 @@ Run from the repository root:  python3 scripts/golden/fit.py
 Writes test/golden/fit/index.json plus raw little-endian float32 matrices (*.f32).
 
 Written independently of src/fit: the Procrustes reference is an SVD (not a polar iteration),
-least squares is np.linalg.lstsq (SVD based), and the padded square Procrustes of methods.md §3 is
+least squares is np.linalg.lstsq (SVD based), and the padded square Procrustes of docs/methods.md §5.1 is
 computed too and checked against the rectangular polar factor the service uses.
 
 Every case: parallel anchors X (k x dx), Y (k x dy), held-out source rows H; for every method and
@@ -67,7 +67,7 @@ def procrustes(xs, ys):
     r = int((s > RANK_TOL * s[0]).sum())
     w = u[:, :r] @ vt[:r]
     if r == min(c.shape):
-        # The padded square Procrustes (methods.md §3) cropped is the same map at full rank.
+        # The padded square Procrustes (docs/methods.md §5.1) cropped is the same map at full rank.
         d = max(xs.shape[1], ys.shape[1])
         xp = np.zeros((xs.shape[0], d)); xp[:, :xs.shape[1]] = xs
         yp = np.zeros((ys.shape[0], d)); yp[:, :ys.shape[1]] = ys

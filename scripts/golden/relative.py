@@ -110,8 +110,8 @@ def save(name, m):
     return {'file': name + '.f32', 'rows': int(m.shape[0]), 'cols': int(m.shape[1])}
 
 
-def check_methods_md(x, a):
-    """The hand-checkable numbers printed in methods.md section 13."""
+def check_worked_example(x, a):
+    """The hand-checkable numbers printed in docs/methods.md section 17."""
     cos = relative(x[:5], a, ['cosine'])[0]
     assert np.allclose(cos[3], [0.774597, 0.730297, 0.471405], atol=1e-6), cos[3]
     assert np.allclose(cos[4], [-0.2, 0.848528, 0.0], atol=1e-6), cos[4]
@@ -145,12 +145,12 @@ def main():
             'output': save(name, y), 'zeroRows': zero_rows, 'ambiguousRows': ambiguous,
         })
 
-    # (a) methods.md section 13: X, anchors = rows 0..2, plus a zero row, an anchor's antipode
+    # (a) docs/methods.md section 17: X, anchors = rows 0..2, plus a zero row, an anchor's antipode
     # and a scaled copy of an anchor (angle exactly 0).
     small_x = np.array([[1, 2, 0], [0, 1, 3], [2, -1, 1], [1, 1, 1], [-1, 0, 2],
                         [0, 0, 0], [-1, -2, 0], [2, 4, 0]], dtype=np.float32)
     small_a = small_x[:3].copy()
-    check_methods_md(small_x.astype(np.float64), small_a.astype(np.float64))
+    check_worked_example(small_x.astype(np.float64), small_a.astype(np.float64))
     inputs['small_x'] = save('small_x', small_x)
     inputs['small_a'] = save('small_a', small_a)
     for p in ['cosine', 'angular', 'euclidean', 'l1', 'linf', 'dot']:

@@ -41,7 +41,7 @@ def cka_feature(x, y):
 
 
 def cka_gram(x, y):
-    """HSIC form with explicit centring matrices (methods.md §10.1), O(N^3): a check only."""
+    """HSIC form with explicit centring matrices (docs/methods.md §13.1), O(N^3): a check only."""
     n = x.shape[0]
     h = np.eye(n) - np.ones((n, n)) / n
     kc = h @ (x @ x.T) @ h

@@ -1,5 +1,5 @@
 /**
- * Choosing k well-spread anchors among the items a space holds (methods.md §2.3): uniformly at
+ * Choosing k well-spread anchors among the items a space holds (docs/methods.md §14): uniformly at
  * random, by farthest-point sampling, or as the items nearest to k-means centroids. fps and
  * k-means work on L2-normalised vectors (Euclidean on the unit sphere); a zero vector stays at
  * the origin, at distance 1 from every unit vector. Every strategy is reproducible from its seed.

@@ -1,6 +1,6 @@
 /**
  * Similarity between two embedding spaces on the same items, and retrieval scores of a translation
- * (definitions: methods.md §10). Large products go through the engine's MatMul; reductions are
+ * (definitions: docs/methods.md §12 and §13). Large products go through the engine's MatMul; reductions are
  * accumulated in float64.
  */
 import type { MatMul } from '../engine/types.js'
@@ -243,7 +243,7 @@ export interface RetrievalScores {
 
 /**
  * How well translated rows retrieve their own targets among all target rows (row i of each is the
- * same item), by cosine: methods.md §10 items 4–8. With `cslsK`, targets are ranked by CSLS
+ * same item), by cosine: docs/methods.md §12. With `cslsK`, targets are ranked by CSLS
  * instead (csls.ts), which discounts targets close to many translated rows (hubs); top1, topK,
  * mrr and jaccard then follow that ranking, meanCosine and mse do not depend on it.
  */

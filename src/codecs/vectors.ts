@@ -1,5 +1,5 @@
 /**
- * Every wire form of a matrix (API.md "Vectors on the wire"): JSON number[][], the base64 object,
+ * Every wire form of a matrix (docs/operations.md §9.2): JSON number[][], the base64 object,
  * whole-body little-endian float32, and NumPy .npy; decoding with checks, and encoding.
  *
  * Errors are ProblemErrors: 400 when the value is not the structure it should be, 422 when it is

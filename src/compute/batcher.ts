@@ -95,7 +95,7 @@ export class MicroBatcher {
   private readonly now: () => number
   /**
    * Stacking buffers, reused across runs in power-of-two sizes: fresh memory costs page faults
-   * on these VMs (about 3 ms per MB, stack-notes §0), more than the stacking copy itself.
+   * on these VMs (about 3 ms per MB, docs/engine-notes.md §1), more than the stacking copy itself.
    */
   private readonly buffers = new BufferPool<ArrayBuffer>(bytes => new ArrayBuffer(bytes), 4, 16)
   /** Engine runs started, and requests served by them. */

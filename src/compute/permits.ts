@@ -1,5 +1,5 @@
 /**
- * Per-row permits bounding the compute queue, as text-embeddings-inference does (serving.md §1.2):
+ * Per-row permits bounding the compute queue, as text-embeddings-inference does (docs/operations.md §2.4 "The compute queue"):
  * a request takes one permit per input row with a try-acquire, so the bound is on rows in flight,
  * not on connections, and a request that finds too few free is refused at once instead of queueing
  * without bound.

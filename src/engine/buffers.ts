@@ -1,6 +1,6 @@
 /**
  * Reuses large buffers of equal size. On these VMs first-touch page faults make fresh memory
- * slow (about 3 ms per MB, stack-notes §0), and the engine would otherwise allocate a new copy of
+ * slow (about 3 ms per MB, docs/engine-notes.md §1), and the engine would otherwise allocate a new copy of
  * the anchors and of every input chunk on each call.
  */
 export class BufferPool<B extends ArrayBufferLike> {

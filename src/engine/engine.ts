@@ -142,7 +142,7 @@ export function rowChunks (rows: number, size: number): Array<[number, number]> 
 }
 
 async function removeOrtDebugLog (): Promise<void> {
-  // onnxruntime-node 1.30 leaves an empty mat-debug-<pid>.log per process (stack-notes §9).
+  // onnxruntime-node 1.30 leaves an empty mat-debug-<pid>.log per process (docs/engine-notes.md §8).
   const file = join(tmpdir(), `mat-debug-${process.pid}.log`)
   try {
     if ((await stat(file)).size === 0) await unlink(file)

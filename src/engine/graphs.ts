@@ -7,7 +7,7 @@ import { encodeModel } from './onnx.js'
 import { NORM_EPS } from '../math/matrix.js'
 import type { Projection, RelativeOptions, TranslatorMapSpec } from './types.js'
 
-/** torch's LayerNorm default epsilon (methods.md §5). */
+/** torch's LayerNorm default epsilon (docs/methods.md §2.4). */
 export const LAYERNORM_EPS = 1e-5
 
 type Float = 'float32' | 'float64'
@@ -129,7 +129,7 @@ export function cosineSimilarity (g: GraphBuilder, xUnit: string, aUnit: string)
 /**
  * Angular distance arccos(cos)/π ∈ [0, 1] from unit vectors in float64, as
  * θ = 2·atan(‖x̂ − â‖ / ‖x̂ + â‖) (Kahan). arccos of a float32 cosine is off by ~1e-4 near cos = 1
- * (stack-notes §9); here ‖x̂ ∓ â‖² = ‖x̂‖² + ‖â‖² ∓ 2x̂·â is formed in float64, where the
+ * (docs/engine-notes.md §8); here ‖x̂ ∓ â‖² = ‖x̂‖² + ‖â‖² ∓ 2x̂·â is formed in float64, where the
  * cancellation at cos ≈ ±1 costs ~1e-16, and atan is well conditioned over the whole range, so the
  * result is accurate to ~1e-7 at both ends. Pairs where either side is a zero row give 0.
  */
@@ -184,7 +184,7 @@ export function linfDistance (g: GraphBuilder, x: string, a: string): string {
  * sign(v)·|v|^p. Chosen over clamping negatives to 0: it is defined for every real p > 0
  * (v^p of a negative v is NaN for fractional p), it is monotonic so the kept values stay the
  * largest, and it equals v^p for odd integer p. For even p a negative similarity stays negative
- * instead of turning into a large positive one (the ASIF sign trap, methods.md §7).
+ * instead of turning into a large positive one (the ASIF sign trap, docs/methods.md §2.3).
  */
 export function signedPower (g: GraphBuilder, v: string, power: number, type: Float = 'float32'): string {
   if (power === 1) return v

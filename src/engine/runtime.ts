@@ -17,7 +17,7 @@ export class ProviderError extends Error {
 }
 
 /**
- * Session options per stack-notes §3: explicit thread counts (the default behaves as one thread
+ * Session options per docs/engine-notes.md §3: explicit thread counts (the default behaves as one thread
  * here), no spinning (idle pools otherwise burn CPU and starve each other), and ORT's own stderr
  * kept to errors. One provider only: ORT itself places nodes a GPU provider lacks on its CPU
  * kernels, and onnxruntime-common silently drops an unknown name from a longer list (['bogus',
@@ -61,7 +61,7 @@ async function runProbe (provider: string, intraOpThreads: number): Promise<void
 
 /**
  * Tries each provider in order and returns the first that creates and runs a session. ORT has
- * no automatic fallback (['cuda', 'cpu'] throws when CUDA fails to load, stack-notes §1), so each
+ * no automatic fallback (['cuda', 'cpu'] throws when CUDA fails to load, docs/engine-notes.md §2), so each
  * is tried alone. With strict, the first failure is fatal.
  */
 export async function resolveProvider (requested: string[], strict: boolean, intraOpThreads: number): Promise<{ provider: string, failures: ProviderFailure[] }> {

@@ -1,6 +1,6 @@
 /**
  * Worker thread entry: resolves the execution provider (first worker only), then runs tasks one
- * at a time. ORT's session.run is synchronous native code (serving.md, "Node-specific trap"),
+ * at a time. ORT's session.run is synchronous native code (docs/engine-notes.md §6),
  * so it must not run on the main event loop.
  */
 import { parentPort, workerData } from 'node:worker_threads'

@@ -1,7 +1,7 @@
 /**
  * The orthogonal polar factor of a dx x dy matrix C = X̃ᵀỸ: the Procrustes solution.
  *
- * Why this equals the padded square Procrustes of methods.md §3: zero-padding the smaller side to
+ * Why this equals the padded square Procrustes of docs/methods.md §5.1: zero-padding the smaller side to
  * D = max(dx, dy) makes M = [C 0] (dx > dy) or [C; 0] (dx < dy). When C has full rank
  * min(dx, dy), MᵀM's null space is exactly the padded coordinates, so any SVD M = U Σ Vᵀ has
  * R = U Vᵀ whose first dy columns (dx > dy; the first dx rows when dx < dy) are U_C V_Cᵀ from
@@ -10,7 +10,7 @@
  * padded R is arbitrary on the null space; we define the answer as U_r V_rᵀ over the singular
  * values above RANK_TOLERANCE·σ₁ (the minimal-norm solution on the anchors' span).
  *
- * How: pure-JS SVD is 20–30x slower than LAPACK here (stack-notes §4), so W comes from odd
+ * How: pure-JS SVD is 20–30x slower than LAPACK here (docs/engine-notes.md §5), so W comes from odd
  * polynomial iterations X ← X·p(XᵀX) run as float64 graphs in ORT, one engine call per step.
  * Each step acts on every singular value alone (σ → p(σ)), so W = lim X exactly when the steps
  * drive every σ ≥ ℓ to 1. The steps are the minimax odd quintics for the current interval

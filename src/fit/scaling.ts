@@ -1,5 +1,5 @@
 /**
- * Anchor statistics and the scaled anchor matrices the solvers work on (methods.md §3.1):
+ * Anchor statistics and the scaled anchor matrices the solvers work on (docs/methods.md §3 "Scalings"):
  *   standard  x̃ = (x − μ)/σ, σ the unbiased (ddof = 1) std per dimension, σ < 10·eps → 1
  *   center    x̃ = x − μ
  *   l2        x̃ = (x − μ)/‖x − μ‖ per row; the target's mean centred norm is restored at the end

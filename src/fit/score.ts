@@ -4,13 +4,13 @@
  * Space: cosine after subtracting the mean of ALL the parallel anchors' target vectors, for the
  * gallery and the queries alike, everywhere (held-out scores, cross-validation, the ridge search).
  * In the raw target space a large common direction (e.g. averaged word vectors) makes every
- * cosine high and retrieval much worse than in the centred space (stack-notes §9), and whether a
+ * cosine high and retrieval much worse than in the centred space (docs/methods.md §7), and whether a
  * method adds the target mean back would then change its score; centring removes both effects.
  * The mean is the same fixed vector for every fold and candidate, so scores stay comparable.
  *
  * Gallery. Held-out scores (the `holdout` rows): among all the anchors' target vectors, never just
  * the held-out rows: a 10% holdout retrieved among itself saturates (top-1 ≈ 0.9 for every method,
- * stack-notes §9). Cross-validation ('auto', the ridge search): each fold among its own targets
+ * docs/methods.md §7). Cross-validation ('auto', the ridge search): each fold among its own targets
  * only (subGallery). With the training folds' targets in the gallery the selection was biased: on
  * the word data (1,000 anchors), word2vec → USE folds retrieved among all anchors ranked ridge
  * (top-1 0.439) above Procrustes (0.395), while on 6,898 unseen words, and on any subset of them
@@ -22,7 +22,7 @@ import { NORM_EPS, takeRows, type Matrix } from '../math/matrix.js'
 import { topNeighbours } from '../analysis/similarity.js'
 import type { HeldOutScores } from './types.js'
 
-/** Ranks scored: top-1, top-5 and MRR@5 (0 on a miss, methods.md §10). */
+/** Ranks scored: top-1, top-5 and MRR@5 (0 on a miss, docs/methods.md §12). */
 export const RETRIEVAL_K = 5
 
 export interface Gallery {

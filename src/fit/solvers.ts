@@ -9,7 +9,7 @@
  *                     b = ȳ − x̄·W (the bias is not penalised; equals lstsq on [X̃ 1] at full rank)
  *   ridge             W = (X̃ᵀX̃ + λI)⁻¹X̃ᵀỸ
  *   inverse-relative  W = Âxᵀ·Ây·(ÂyᵀÂy + λI)⁻¹ with Â the row-normalised anchors: the relative
- *                     projection r = x̂·Âxᵀ followed by argmin_y ‖y·Âyᵀ − r‖² + λ‖y‖² (methods.md §6);
+ *                     projection r = x̂·Âxᵀ followed by argmin_y ‖y·Âyᵀ − r‖² + λ‖y‖² (docs/methods.md §5.5);
  *                     λ = 0 is the pseudo-inverse
  *
  * λ is relative: the ridge option times the mean eigenvalue of the Gram it regularises

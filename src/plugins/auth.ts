@@ -5,7 +5,7 @@ import type { ApiKey } from '../config.js'
 import { ProblemError } from '../errors.js'
 
 /**
- * Bearer API keys with a scope (API.md "Operations"). `read` keys may call GET routes and the
+ * Bearer API keys with a scope (docs/operations.md §8.1). `read` keys may call GET routes and the
  * compute routes (which mark themselves with `config: { scope: 'read' }`); `write` keys may call
  * everything. Operational routes (outside /v1) never need a key.
  */

@@ -12,7 +12,7 @@ declare module 'fastify' {
 }
 
 /**
- * Whole-body binary matrices (API.md "Vectors on the wire") arrive as Buffers; the routes that
+ * Whole-body binary matrices (docs/operations.md §9.2) arrive as Buffers; the routes that
  * take them decode them with the codecs, which know the row length from the space. Every other
  * route takes JSON only, so plain text is not parsed at all.
  */

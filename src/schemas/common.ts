@@ -1,6 +1,6 @@
 import { z } from 'zod'
 
-/** Names of spaces, anchor sets and translators (API.md "Names"). */
+/** Names of spaces, anchor sets and translators (docs/operations.md §9.1 "Names"). */
 export const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:@/-]{0,127}$/
 
 export const Name = z.string().regex(NAME_PATTERN, 'a name starts with a letter or digit and holds at most 128 of A-Z a-z 0-9 . _ : @ / -')

@@ -26,7 +26,7 @@ t.test('linear CKA matches the golden values', async t => {
   const toy = readGoldenJson<{ x: number[][], z: number[][], cka: number }>('cka-toy.json')
   const toyCka = await linearCka(fromRows(toy.x), fromRows(toy.z), mm)
   t.ok(Math.abs(toyCka - toy.cka) < CKA_TOLERANCE, `toy CKA ${toyCka} vs ${toy.cka}`)
-  t.equal(toyCka.toFixed(6), '0.443016', 'the value quoted in methods.md §13')
+  t.equal(toyCka.toFixed(6), '0.443016', 'the value quoted in docs/methods.md §17')
 
   const golden = readGoldenJson<{ rows: number, xCols: number, yCols: number, x: string, y: string, cka: number, ckaGram: number }>('cka-random.json')
   const x = readGoldenMatrix(golden.x, golden.rows, golden.xCols)

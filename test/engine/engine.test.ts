@@ -47,7 +47,7 @@ t.test('zero rows after centring, and anchors that centre to zero', async t => {
 })
 
 t.test('angular stays accurate when an input duplicates an anchor', async t => {
-  // arccos of a float32 cosine would be off by ~1e-4 here (stack-notes §9).
+  // arccos of a float32 cosine would be off by ~1e-4 here (docs/engine-notes.md §8).
   const random = rng(3)
   const a = randomMatrix(16, 768, random)
   const nudged = Float32Array.from(a.data.subarray(768, 1536), v => v + 1e-4)

@@ -1,6 +1,6 @@
 /**
  * The engine against float64 numpy references (scripts/golden/relative.py): the hand-checkable
- * inputs of methods.md §13 and a seeded random 500 x 300 input against 64 anchors.
+ * inputs of docs/methods.md §17 and a seeded random 500 x 300 input against 64 anchors.
  *
  * Tolerance: |engine − reference| ≤ 1e-5 · max(1, |reference|), i.e. 1e-5 absolute for values up
  * to 1 (cosine, angular, normalised blocks) and 1e-5 relative above (dot, euclidean, l1 values
@@ -42,7 +42,7 @@ const inputs = Object.fromEntries(Object.entries(index.inputs).map(([name, m]) =
 const engine = await createEngine({ executionProviders: ['cpu'], strict: true, intraOpThreads: 1, workers: 2, rowBudget: 128, sessionCacheSize: 8 })
 t.teardown(async () => { await engine.close() })
 
-t.test('methods.md §13 numbers', async t => {
+t.test('docs/methods.md §17 numbers', async t => {
   const x = inputs.small_x
   const a = inputs.small_a
   const plain = await engine.relative(x, a, { projections: ['cosine'], center: false, normalize: 'none' })

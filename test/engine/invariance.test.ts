@@ -1,5 +1,5 @@
 /**
- * Invariance properties of the relative projections (methods.md §2.2 and §5), on random data:
+ * Invariance properties of the relative projections (docs/methods.md §2.5), on random data:
  * transform inputs and anchors alike and the relative vectors must not change.
  *
  * Tolerances. The transformed matrices are computed in float64 and rounded once to float32, so

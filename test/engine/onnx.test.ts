@@ -103,7 +103,7 @@ t.test('LRU cache: bound, recency, eviction callback', async t => {
 })
 
 t.teardown(async () => {
-  // This file runs ORT without an engine: remove the empty log ORT leaves (stack-notes §9).
+  // This file runs ORT without an engine: remove the empty log ORT leaves (docs/engine-notes.md §8).
   const { rm } = await import('node:fs/promises')
   const { tmpdir } = await import('node:os')
   await rm(`${tmpdir()}/mat-debug-${process.pid}.log`, { force: true })
