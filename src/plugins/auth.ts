@@ -59,8 +59,9 @@ async function auth (app: FastifyInstance, opts: { keys: ApiKey[] }): Promise<vo
   app.addHook('onRequest', async (request: FastifyRequest) => {
     // No route matched: the not-found handler answers no-route, with or without a key.
     if (request.is404) return
-    // Deny by default: a route outside the start-up check (one registered before this plugin)
-    // that declares nothing needs the write scope.
+    // Deny by default: a route outside the start-up check (registered before this plugin, as the
+    // CORS preflight route is; the CORS hook answers preflights before this one) that declares
+    // nothing needs the write scope.
     const needed = request.routeOptions.config.scope ?? 'write'
     if (needed === 'none') return
     const header = request.headers.authorization
