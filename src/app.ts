@@ -61,6 +61,9 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
     retryAfterSeconds: config.PRESSURE_RETRY_AFTER_S
   })
   await fastify.register(cors, { origins: config.CORS_ORIGINS })
+  // After CORS (preflights are answered, and problems carry CORS headers, before authentication)
+  // and before every route: each route registered from here on must declare its scope.
+  await fastify.register(auth, { keys: config.API_KEYS })
   await fastify.register(contentTypes, { bodyLimit: config.BODY_LIMIT })
   // The store and the engine go in wrapped by metrics decorators (src/plugins/instrument.ts).
   await fastify.register(storePlugin, { store: instrumentStore(opts.store, fastify.metrics), owned: opts.ownsStore })
@@ -78,7 +81,6 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
     retryAfterSeconds: config.QUEUE_RETRY_AFTER_S
   })
   await fastify.register(swagger, { version: VERSION, docs: config.DOCS_ENABLED })
-  await fastify.register(auth, { keys: config.API_KEYS })
 
   const api = fastify.withTypeProvider<ZodTypeProvider>()
   await api.register(operations, { metricsRoute: config.METRICS_PORT === undefined })

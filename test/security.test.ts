@@ -69,7 +69,7 @@ async function loggedApp (t: { teardown: (fn: () => unknown) => void }, env: Rec
   const server = Fastify(serverOptions(config, true, stream))
   await server.register(app, { config, store, engine: await testEngine(t), ownsStore: false, ownsEngine: false })
   // A route that logs the raw request headers, as careless code might: redaction must still hide the key.
-  server.get('/debug/headers', async (request) => {
+  server.get('/debug/headers', { config: { scope: 'none' } }, async (request) => {
     request.log.info({ headers: request.headers }, 'headers seen')
     request.log.info({ req: { headers: request.headers } }, 'request seen')
     return { ok: true }

@@ -26,7 +26,8 @@ async function contentTypes (app: FastifyInstance, opts: { bodyLimit: number }):
   }
   app.addHook('onResponse', async (request) => { releaseBody(request) })
   app.addHook('preValidation', async (request) => {
-    if (Buffer.isBuffer(request.body) && request.routeOptions.config?.binaryBody !== true) {
+    // An unmatched path is answered by the not-found handler (no-route), whatever its body.
+    if (Buffer.isBuffer(request.body) && request.routeOptions.config?.binaryBody !== true && !request.is404) {
       throw unsupportedMediaType(`${request.method} ${request.routeOptions.url ?? request.url} takes application/json; binary matrix bodies are accepted by the upload, relative and translate routes`)
     }
   })

@@ -149,8 +149,24 @@ async function problems (app: FastifyInstance, opts: { bodyLimit: number, handle
     return sendProblem(request, reply, problemOf('internal', `an internal error occurred; the server log has the details under request id ${request.id}`))
   })
 
-  app.setNotFoundHandler((request, reply) => sendProblem(request, reply, problemOf('no-route',
-    `no route ${request.method} ${request.url.split('?')[0]}; the API is described at /docs and /openapi.json`)))
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?')[0]
+    return sendProblem(request, reply, problemOf('no-route',
+      `no route ${request.method} ${path}${slashInNameHint(path)}; the API is described at /docs and /openapi.json`))
+  })
+}
+
+/** The /v1 collections whose members are named in the path. */
+const NAMED_COLLECTIONS = /^\/v1\/(spaces|anchor-sets|translators)\/[^/]+\/[^/]/
+
+/**
+ * A path with more segments after a collection member than any route takes is most often a name
+ * holding "/" sent unencoded: say how to send it.
+ */
+function slashInNameHint (path: string): string {
+  const match = NAMED_COLLECTIONS.exec(path)
+  if (match === null) return ''
+  return `; a name that holds "/" must be percent-encoded as %2F (the name "a/b" is /v1/${match[1]}/a%2Fb)`
 }
 
 export default fp(problems, { name: 'problems' })

@@ -142,6 +142,9 @@ async function swaggerPlugin (app: FastifyInstance, opts: { version: string, doc
     // styles only). No upgrade-insecure-requests: the service is often reached over plain HTTP
     // inside a cluster, where that directive would make the browser fetch the assets over HTTPS.
     await app.register(async docs => {
+      // The pages, assets and spec that Swagger UI registers here need no key: its routes cannot
+      // carry their own config, so this context gives each of them scope none.
+      docs.addHook('onRoute', route => { route.config = { ...route.config, scope: route.config?.scope ?? 'none' } })
       await docs.register(helmet, {
         global: true,
         contentSecurityPolicy: {
@@ -166,7 +169,7 @@ async function swaggerPlugin (app: FastifyInstance, opts: { version: string, doc
     })
   }
 
-  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
+  app.get('/openapi.json', { config: { scope: 'none' }, schema: { hide: true } }, async () => app.swagger())
 }
 
 export default fp(swaggerPlugin, { name: 'swagger' })

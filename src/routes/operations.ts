@@ -18,7 +18,9 @@ const Readiness = z.object({
 const STORE_PING_TIMEOUT_MS = 1000
 
 const operations: FastifyPluginAsyncZod<{ metricsRoute?: boolean }> = async (app, opts) => {
+  // Operational routes need no key: probes and scrapers carry none.
   app.get('/healthz', {
+    config: { scope: 'none' },
     schema: {
       tags: ['operations'],
       summary: 'Liveness: 200 while the process runs',
@@ -28,6 +30,7 @@ const operations: FastifyPluginAsyncZod<{ metricsRoute?: boolean }> = async (app
   }, async () => ({ status: 'ok' as const }))
 
   app.get('/readyz', {
+    config: { scope: 'none' },
     schema: {
       tags: ['operations'],
       summary: 'Readiness: 200 when the store answers and the compute engine has run its probe',
@@ -63,6 +66,7 @@ const operations: FastifyPluginAsyncZod<{ metricsRoute?: boolean }> = async (app
   // With METRICS_PORT set, /metrics is served on that port only (src/metrics-server.ts).
   if (opts.metricsRoute === false) return
   app.get('/metrics', {
+    config: { scope: 'none' },
     schema: { tags: ['operations'], summary: 'Prometheus metrics (text format)', security: [], response: { 200: z.string() } }
   }, async (_request, reply) => {
     const { contentType, body } = await renderMetrics(app)

@@ -58,6 +58,24 @@ t.test('unknown routes are problem+json 404s', async t => {
   t.match(json(res), { status: 404, detail: /no route GET \/v1\/nothing-here/ })
 })
 
+t.test('a name holding an unencoded "/" gets no-route with a word on %2F', async t => {
+  const server = await testApp(t)
+  t.equal((await server.inject({ method: 'PUT', url: '/v1/spaces/a%2Fb', payload: { dim: 2 } })).statusCode, 201, 'the encoded name is a name')
+  for (const url of ['/v1/spaces/a/b', '/v1/anchor-sets/a/b', '/v1/anchor-sets/a/b/embeddings/c', '/v1/translators/a/b']) {
+    const res = await server.inject({ method: 'GET', url })
+    t.equal(res.statusCode, 404, url)
+    t.equal(json(res).type, 'urn:latentbridge:problem:no-route')
+    t.match(json(res).detail, /must be percent-encoded as %2F/, `${url}: the detail names %2F`)
+    t.match(json(res).detail, new RegExp(`/v1/${url.split('/')[2]}/a%2Fb`), `${url}: with an example in its collection`)
+  }
+  // Paths that are not a name with extra segments get the plain answer.
+  for (const url of ['/v1/nothing-here', '/v1/spaces/a/', '/v1/relative/x/y', '/nothing/a/b']) {
+    const res = await server.inject({ method: 'GET', url })
+    t.equal(res.statusCode, 404, url)
+    t.notMatch(json(res).detail, /%2F/, `${url}: no word on %2F`)
+  }
+})
+
 t.test('one log line per request, with id, route, status, duration and rows, and no vectors or keys', async t => {
   const lines: any[] = []
   const stream = new Writable({ write (chunk, _enc, done) { for (const l of String(chunk).split('\n')) if (l !== '') lines.push(JSON.parse(l)); done() } })

@@ -64,6 +64,7 @@ function setBytesAfter (summary: AnchorSetSummary, space: string, rows: number, 
 const anchorSets: FastifyPluginAsyncZod<{ maxAnchors: number, maxRows: number, maxSetBytes?: number }> = async (app, opts) => {
   const maxSetBytes = opts.maxSetBytes ?? Number.MAX_SAFE_INTEGER
   app.put('/v1/anchor-sets/:set', {
+    config: { scope: 'write' },
     schema: {
       tags: ['anchor-sets'],
       summary: 'Create an anchor set (an ordered list of item ids)',
@@ -96,10 +97,12 @@ const anchorSets: FastifyPluginAsyncZod<{ maxAnchors: number, maxRows: number, m
   })
 
   app.get('/v1/anchor-sets', {
+    config: { scope: 'read' },
     schema: { tags: ['anchor-sets'], summary: 'List anchor sets', response: { 200: AnchorSetList, ...problemResponses(401) } }
   }, async () => ({ anchorSets: (await app.store.listAnchorSets()).map(s => summaryOut(s)) }))
 
   app.get('/v1/anchor-sets/:set', {
+    config: { scope: 'read' },
     schema: {
       tags: ['anchor-sets'],
       summary: 'Get an anchor set: its size, and what each space holds of it',
@@ -117,6 +120,7 @@ const anchorSets: FastifyPluginAsyncZod<{ maxAnchors: number, maxRows: number, m
   })
 
   app.delete('/v1/anchor-sets/:set', {
+    config: { scope: 'write' },
     schema: {
       tags: ['anchor-sets'],
       summary: 'Delete an anchor set with its embeddings',
@@ -139,7 +143,7 @@ const anchorSets: FastifyPluginAsyncZod<{ maxAnchors: number, maxRows: number, m
     request: "The whole set's embeddings in the set's order: raw little-endian float32, row-major (rows = set size, row length = the space's dim), or a .npy file (float32 or float64, C order, 2-D)."
   })
   app.put('/v1/anchor-sets/:set/embeddings/:space', {
-    config: { binaryBody: true },
+    config: { scope: 'write', binaryBody: true },
     schema: {
       tags: ['anchor-sets'],
       summary: "Upload a space's embeddings of the set's items",
@@ -209,6 +213,7 @@ const anchorSets: FastifyPluginAsyncZod<{ maxAnchors: number, maxRows: number, m
     response: "With Accept: application/octet-stream (raw little-endian float32) or application/x-npy: the matrix alone, rows in the set's order, shape in X-Shape; X-Complete says whether every id of the set has a row (else fetch the ids as JSON)."
   })
   app.get('/v1/anchor-sets/:set/embeddings/:space', {
+    config: { scope: 'read' },
     schema: {
       tags: ['anchor-sets'],
       summary: "Download a space's embeddings of the set",
@@ -229,6 +234,7 @@ const anchorSets: FastifyPluginAsyncZod<{ maxAnchors: number, maxRows: number, m
   })
 
   app.delete('/v1/anchor-sets/:set/embeddings/:space', {
+    config: { scope: 'write' },
     schema: {
       tags: ['anchor-sets'],
       summary: "Delete a space's embeddings from the set",

@@ -23,6 +23,7 @@ function deeperThan (value: unknown, max: number): boolean {
 const spaces: FastifyPluginAsyncZod<{ maxDim: number, maxMetadataBytes?: number }> = async (app, opts) => {
   const maxMetadataBytes = opts.maxMetadataBytes ?? 64 * 1024
   app.put('/v1/spaces/:space', {
+    config: { scope: 'write' },
     schema: {
       tags: ['spaces'],
       summary: 'Create or update a space (an embedding model)',
@@ -56,10 +57,12 @@ const spaces: FastifyPluginAsyncZod<{ maxDim: number, maxMetadataBytes?: number 
   })
 
   app.get('/v1/spaces', {
+    config: { scope: 'read' },
     schema: { tags: ['spaces'], summary: 'List spaces', response: { 200: SpaceList, ...problemResponses(401) } }
   }, async () => ({ spaces: await app.store.listSpaces() }))
 
   app.get('/v1/spaces/:space', {
+    config: { scope: 'read' },
     schema: { tags: ['spaces'], summary: 'Get a space', params: SpaceParams, response: { 200: Space, ...problemResponses(400, 401, 404) } }
   }, async (request) => {
     const found = await app.store.getSpace(request.params.space)
@@ -68,6 +71,7 @@ const spaces: FastifyPluginAsyncZod<{ maxDim: number, maxMetadataBytes?: number 
   })
 
   app.delete('/v1/spaces/:space', {
+    config: { scope: 'write' },
     schema: {
       tags: ['spaces'],
       summary: 'Delete a space',

@@ -48,6 +48,7 @@ function translatorOut (t: TranslatorListing): z.infer<typeof Translator> {
 
 const translators: FastifyPluginAsyncZod<{ maxRows: number }> = async (app, opts) => {
   app.post('/v1/translators', {
+    config: { scope: 'write' },
     schema: {
       tags: ['translators'],
       summary: 'Fit a translator from one space into another on their parallel anchors',
@@ -126,6 +127,7 @@ const translators: FastifyPluginAsyncZod<{ maxRows: number }> = async (app, opts
   })
 
   app.get('/v1/translators', {
+    config: { scope: 'read' },
     schema: {
       tags: ['translators'],
       summary: 'List translators, optionally of one source and/or target',
@@ -135,6 +137,7 @@ const translators: FastifyPluginAsyncZod<{ maxRows: number }> = async (app, opts
   }, async (request) => ({ translators: (await app.store.listTranslators(request.query)).map(translatorOut) }))
 
   app.get('/v1/translators/:id', {
+    config: { scope: 'read' },
     schema: { tags: ['translators'], summary: 'Get a translator', params: TranslatorParams, response: { 200: Translator, ...problemResponses(400, 401, 404) } }
   }, async (request) => {
     const found = await app.store.getTranslatorMeta(request.params.id)
@@ -143,6 +146,7 @@ const translators: FastifyPluginAsyncZod<{ maxRows: number }> = async (app, opts
   })
 
   app.post('/v1/translators/:id/activate', {
+    config: { scope: 'write' },
     schema: {
       tags: ['translators'],
       summary: "Make a translator its pair's active one",
@@ -156,6 +160,7 @@ const translators: FastifyPluginAsyncZod<{ maxRows: number }> = async (app, opts
   })
 
   app.delete('/v1/translators/:id', {
+    config: { scope: 'write' },
     schema: {
       tags: ['translators'],
       summary: 'Delete a translator',
@@ -172,6 +177,7 @@ const translators: FastifyPluginAsyncZod<{ maxRows: number }> = async (app, opts
 
   documentBinary('get', '/v1/translators/{id}/onnx', { file: 'An ONNX model (ModelProto, opset 21): input x [N, sourceDim] float32, output y [N, targetDim] float32' })
   app.get('/v1/translators/:id/onnx', {
+    config: { scope: 'read' },
     schema: {
       tags: ['translators'],
       summary: 'Download the translator as a standalone ONNX model',
