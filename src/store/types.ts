@@ -170,6 +170,8 @@ export interface Store {
   createTranslator (rec: TranslatorRecord, opts: { activate: boolean }): Promise<CreateTranslatorOutcome>
   getTranslator (id: string): Promise<TranslatorRecord | null>
   getTranslatorMeta (id: string): Promise<TranslatorListing | null>
+  /** Whether the translator is stored: one small read, for callers that hold it decoded already. */
+  translatorExists (id: string): Promise<boolean>
   listTranslators (filter: { source?: string, target?: string }): Promise<TranslatorListing[]>
   /** The active translator's id for a pair, or null. */
   getActiveTranslatorId (source: string, target: string): Promise<string | null>
