@@ -126,8 +126,20 @@ export interface StoreStats {
   translators: number
 }
 
+/** A store's circuit breaker (src/store/breaker.ts), for metrics. */
+export interface StoreBreakerStatus {
+  /** closed: calls pass; open: calls refused at once; half-open: a probe for the store's return is in flight. */
+  state: 'closed' | 'open' | 'half-open'
+  /** Times it opened. */
+  trips: number
+  /** Calls refused while it was not closed. */
+  refused: number
+}
+
 export interface Store {
   readonly kind: 'memory' | 'redis'
+  /** Present when the store sits behind a circuit breaker (a Redis store does). */
+  readonly breaker?: StoreBreakerStatus
 
   /** Resolves when the backing store answers; rejects otherwise. */
   ping (): Promise<void>
