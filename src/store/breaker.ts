@@ -173,9 +173,6 @@ export class BreakerStore implements Store {
 
 /** Why the store counts as down, for refusals and the log: the problem's detail names the Redis failure. */
 function describe (err: unknown): string {
-  if (err instanceof ProblemError) {
-    const inner = /\(([^)]*)\)/.exec(err.detail)?.[1]
-    return inner ?? err.detail
-  }
+  if (err instanceof ProblemError) return /^the store is unavailable \((.*)\); retry in a moment$/.exec(err.detail)?.[1] ?? err.detail
   return err instanceof Error ? err.message : String(err)
 }
