@@ -120,6 +120,8 @@ export const configSchema = z.object({
   REDIS_TLS: bool.default(false),
   REDIS_CONNECT_TIMEOUT_MS: int(100, 600_000).default(5000),
   REDIS_COMMAND_TIMEOUT_MS: int(100, 600_000).default(5000),
+  // While Redis is known down (the store's circuit breaker is open), how often it is pinged for its return.
+  STORE_BREAKER_PROBE_INTERVAL_MS: int(10, 60_000).default(500),
   SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(10_000),
   EXECUTION_PROVIDERS: providerList.default(['cpu']),
   EXECUTION_PROVIDERS_STRICT: bool.default(false),

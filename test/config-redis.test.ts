@@ -12,6 +12,7 @@ t.test('no Redis: the memory store; defaults for the Redis tuning and the shutdo
   t.equal(redisTargetFromConfig(c), undefined)
   t.equal(c.REDIS_CONNECT_TIMEOUT_MS, 5000)
   t.equal(c.REDIS_COMMAND_TIMEOUT_MS, 5000)
+  t.equal(c.STORE_BREAKER_PROBE_INTERVAL_MS, 500)
   t.equal(c.SHUTDOWN_TIMEOUT_MS, 10_000)
   t.equal(c.REDIS_SENTINEL_NAME, 'mymaster')
   t.equal(c.REDIS_TLS, false)

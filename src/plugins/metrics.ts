@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import type { Store } from '../store/types.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -140,6 +141,45 @@ async function metricsPlugin (app: FastifyInstance, opts: { version: string }): 
     collect () {
       const c = cache()
       if (c !== undefined) this.set(c.size)
+    }
+  })
+
+  // The store's circuit breaker (a Redis store has one), read when Prometheus scrapes.
+  const breaker = (): Store['breaker'] => app.hasDecorator('store') ? app.store.breaker : undefined
+  // eslint-disable-next-line no-new
+  new Gauge({
+    name: 'latentbridge_store_breaker_state',
+    help: 'The store circuit breaker\'s state (value 1 for the current one): closed (calls pass), open (refused at once: the store is known down), half-open (probing for its return)',
+    labelNames: ['state'],
+    registers,
+    collect () {
+      const b = breaker()
+      if (b === undefined) return
+      for (const state of ['closed', 'open', 'half-open'] as const) this.set({ state }, b.state === state ? 1 : 0)
+    }
+  })
+  // eslint-disable-next-line no-new
+  new Counter({
+    name: 'latentbridge_store_breaker_trips_total',
+    help: 'Times the store circuit breaker opened (a store call or ping found the store unreachable)',
+    registers,
+    collect () {
+      const b = breaker()
+      if (b === undefined) return
+      this.reset()
+      this.inc(b.trips)
+    }
+  })
+  // eslint-disable-next-line no-new
+  new Counter({
+    name: 'latentbridge_store_breaker_refusals_total',
+    help: 'Store calls refused at once (503) because the store circuit breaker was open',
+    registers,
+    collect () {
+      const b = breaker()
+      if (b === undefined) return
+      this.reset()
+      this.inc(b.refused)
     }
   })
 

@@ -1,4 +1,5 @@
 import type { Config } from '../config.js'
+import { BreakerStore } from './breaker.js'
 import type { RedisTarget } from './connection.js'
 import { MemoryStore } from './memory.js'
 import { RedisStore } from './redis.js'
@@ -7,6 +8,7 @@ import type { Store } from './types.js'
 export type { Store } from './types.js'
 export type { RedisTarget } from './connection.js'
 export { MemoryStore } from './memory.js'
+export { BreakerStore } from './breaker.js'
 export { RedisStore, redactRedisUrl } from './redis.js'
 
 export interface CreateStoreOptions {
@@ -20,6 +22,8 @@ export interface CreateStoreOptions {
   connectTimeoutMs?: number
   /** Upper bound for one Redis command on the request path. Default 5000 ms. */
   commandTimeoutMs?: number
+  /** While Redis is known down, how often the circuit breaker pings it for its return. Default 500 ms. */
+  breakerProbeIntervalMs?: number
 }
 
 /** Where the configuration says the data lives: REDIS_URL, REDIS_SENTINELS, REDIS_CLUSTER_NODES, or nowhere (memory). */
@@ -52,13 +56,16 @@ export function storeOptionsFromConfig (config: Config): CreateStoreOptions {
     redis: redisTargetFromConfig(config),
     keyPrefix: config.REDIS_KEY_PREFIX,
     connectTimeoutMs: config.REDIS_CONNECT_TIMEOUT_MS,
-    commandTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS
+    commandTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS,
+    breakerProbeIntervalMs: config.STORE_BREAKER_PROBE_INTERVAL_MS
   }
 }
 
 /**
- * The memory store when no Redis is configured, else a Redis store that has answered. Rejects when
- * Redis cannot be reached within connectTimeoutMs; the message names the target without credentials.
+ * The memory store when no Redis is configured, else a Redis store that has answered, behind a
+ * circuit breaker (a stalled Redis is refused at once rather than waited for, request after
+ * request). Rejects when Redis cannot be reached within connectTimeoutMs; the message names the
+ * target without credentials.
  */
 export async function createStore (opts: CreateStoreOptions): Promise<Store> {
   const target = opts.redis ?? (opts.redisUrl !== undefined && opts.redisUrl !== '' ? { mode: 'standalone', url: opts.redisUrl } : undefined)
@@ -66,11 +73,12 @@ export async function createStore (opts: CreateStoreOptions): Promise<Store> {
     opts.logger?.info('store: in memory (no Redis URL configured)')
     return new MemoryStore({ logger: opts.logger })
   }
-  return await RedisStore.connect({
+  const redis = await RedisStore.connect({
     target,
     keyPrefix: opts.keyPrefix,
     logger: opts.logger,
     connectTimeoutMs: opts.connectTimeoutMs,
     commandTimeoutMs: opts.commandTimeoutMs
   })
+  return new BreakerStore(redis, { probeIntervalMs: opts.breakerProbeIntervalMs ?? 500, logger: opts.logger })
 }

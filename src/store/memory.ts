@@ -238,6 +238,10 @@ export class MemoryStore implements Store {
     return rec === undefined ? null : this.listing(rec.meta)
   }
 
+  async translatorExists (id: string): Promise<boolean> {
+    return this.translators.has(id)
+  }
+
   async listTranslators (filter: { source?: string, target?: string }): Promise<TranslatorListing[]> {
     return [...this.translators.values()]
       .filter(({ meta }) => (filter.source === undefined || meta.source === filter.source) &&

@@ -768,6 +768,10 @@ export class RedisStore implements Store {
     return { ...json<TranslatorMeta>(meta), active: text(activeId) === id }
   }
 
+  async translatorExists (id: string): Promise<boolean> {
+    return (await this.io(this.redis.hexists(this.key('translators'), id))) === 1
+  }
+
   async listTranslators (filter: { source?: string, target?: string }): Promise<TranslatorListing[]> {
     const [metas, actives] = list(await this.script(scripts.readTranslators, []))
     const active = new Map(pairs(actives).map(([pair, id]) => [pair, text(id)]))

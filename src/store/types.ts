@@ -126,8 +126,20 @@ export interface StoreStats {
   translators: number
 }
 
+/** A store's circuit breaker (src/store/breaker.ts), for metrics. */
+export interface StoreBreakerStatus {
+  /** closed: calls pass; open: calls refused at once; half-open: a probe for the store's return is in flight. */
+  state: 'closed' | 'open' | 'half-open'
+  /** Times it opened. */
+  trips: number
+  /** Calls refused while it was not closed. */
+  refused: number
+}
+
 export interface Store {
   readonly kind: 'memory' | 'redis'
+  /** Present when the store sits behind a circuit breaker (a Redis store does). */
+  readonly breaker?: StoreBreakerStatus
 
   /** Resolves when the backing store answers; rejects otherwise. */
   ping (): Promise<void>
@@ -170,6 +182,8 @@ export interface Store {
   createTranslator (rec: TranslatorRecord, opts: { activate: boolean }): Promise<CreateTranslatorOutcome>
   getTranslator (id: string): Promise<TranslatorRecord | null>
   getTranslatorMeta (id: string): Promise<TranslatorListing | null>
+  /** Whether the translator is stored: one small read, for callers that hold it decoded already. */
+  translatorExists (id: string): Promise<boolean>
   listTranslators (filter: { source?: string, target?: string }): Promise<TranslatorListing[]>
   /** The active translator's id for a pair, or null. */
   getActiveTranslatorId (source: string, target: string): Promise<string | null>

@@ -15,12 +15,15 @@ export interface LoadedTranslator {
 
 /**
  * Decoded translators, by id, in a bounded cache. A stored translator never changes (a refit is a
- * new id and version), so an entry only goes stale when its translator is deleted: the store's
- * change feed (Redis pub/sub across replicas) evicts it and releases its engine session. The feed
- * loses what is published while it is disconnected, so on a `resync` (it is subscribed again) the
- * whole cache is dropped: the next calls reload from the store. Which
- * translator is *active* for a pair is read from the store on every call (one small read), so an
- * activation on any replica takes effect at once and a call uses exactly one version.
+ * new id and version), so an entry only goes stale when its translator is deleted. The store's
+ * change feed (Redis pub/sub across replicas) evicts it and releases its engine session, but the
+ * feed is asynchronous (another replica hears of a delete some milliseconds after it was
+ * acknowledged) and loses what is published while it is disconnected (on a `resync` the whole
+ * cache is dropped). So the feed only frees memory; whether a translator may be used is decided by
+ * the store on every call, in the one small read each call makes: the pair's active id (which a
+ * delete clears in the same atomic step) or, for a call that names an id held here, whether that id
+ * still exists. After a delete is acknowledged, no replica uses the translator again, and an
+ * activation on any replica takes effect at once.
  */
 export class TranslatorCache {
   private readonly cache: LruCache<string, LoadedTranslator>
@@ -61,10 +64,23 @@ export class TranslatorCache {
     this.cache.clear()
   }
 
-  /** The translator with this id, or null when it does not exist. */
+  /** The translator with this id, or null when it does not exist (asked of the store on every call). */
   async get (id: string): Promise<LoadedTranslator | null> {
+    return await this.load(id, false)
+  }
+
+  /**
+   * `known`: the caller has just read from the store that the id exists (the pair's active id), so
+   * a cached entry is used without asking again. Otherwise a cached entry costs one existence check.
+   */
+  private async load (id: string, known: boolean): Promise<LoadedTranslator | null> {
     const cached = this.cache.get(id)
     if (cached !== undefined) {
+      if (!known && !await this.store.translatorExists(id)) {
+        // Deleted, and this replica has not heard of it yet.
+        this.evict(id)
+        return null
+      }
       this.hits++
       return cached
     }
@@ -88,7 +104,8 @@ export class TranslatorCache {
 
   /**
    * The translator a translate call uses: the one named, which must map source to target, or
-   * else the pair's active one.
+   * else the pair's active one. When the pair has none, says which space does not exist, if one
+   * does not.
    */
   async resolve (source: string, target: string, id?: string): Promise<LoadedTranslator> {
     if (id !== undefined) {
@@ -100,13 +117,25 @@ export class TranslatorCache {
       return named
     }
     const activeId = await this.store.getActiveTranslatorId(source, target)
-    if (activeId === null) {
-      throw notFound(`no active translator from "${source}" to "${target}"; fit one with POST /v1/translators { "source": "${source}", "target": "${target}", "anchorSet": ... }`)
-    }
-    const active = await this.get(activeId)
+    if (activeId === null) throw await this.noActiveTranslator(source, target)
+    const active = await this.load(activeId, true)
     // Deleted between the two reads: the pair has no active translator any more.
     if (active === null) throw notFound(`no active translator from "${source}" to "${target}"`)
     return active
+  }
+
+  /** Why a pair has no active translator: a space that does not exist, or none fitted (or activated). */
+  private async noActiveTranslator (source: string, target: string): Promise<Error> {
+    // Only on this error path: a successful call makes no more than its one read.
+    const [sourceSpace, targetSpace] = await Promise.all([this.store.getSpace(source), this.store.getSpace(target)])
+    const missing: string[] = []
+    if (sourceSpace === null) missing.push(source)
+    if (targetSpace === null && target !== source) missing.push(target)
+    if (missing.length > 0) {
+      const names = missing.map(name => `"${name}"`).join(' and ')
+      return notFound(`no space named ${names}; list the spaces with GET /v1/spaces, or create ${missing.length > 1 ? 'them' : 'it'} with PUT /v1/spaces/{name}`)
+    }
+    return notFound(`no active translator from "${source}" to "${target}"; fit one with POST /v1/translators { "source": "${source}", "target": "${target}", "anchorSet": ... }`)
   }
 
   close (): void {

@@ -148,7 +148,7 @@ t.test('errors name what is wrong; no partial output is left', async t => {
   await t.rejects(translateFile({ url, input: join(dir, 'in.npy'), output, source: 'src', target: 'nope', chunkRows: 2, concurrency: 2 }), { code: 'ENOENT' })
   const good = join(dir, 'good.npy')
   writeFileSync(good, encodeNpy({ rows: 3, cols: SRC, data: values(3 * SRC, 7) }))
-  await t.rejects(translateFile({ url, input: good, output, source: 'src', target: 'nope', chunkRows: 2, concurrency: 2 }), { message: /answered 404: no active translator from "src" to "nope"/ })
+  await t.rejects(translateFile({ url, input: good, output, source: 'src', target: 'nope', chunkRows: 2, concurrency: 2 }), { message: /answered 404: no space named "nope"/ })
   await t.rejects(translateFile({ url, input: good, output, source: 'gone', target: 'tgt', chunkRows: 2, concurrency: 2 }), { message: /GET \/v1\/spaces\/gone answered 404: space "gone" does not exist/ })
   await t.rejects(translateFile({ url, input: good, output, source: 'src', target: 'tgt', chunkRows: 0, concurrency: 2 }), /chunk rows must be an integer/)
 })

@@ -458,6 +458,8 @@ export function storeContract (t: Test, makeStore: MakeStore): void {
     t.same(await store.getTranslatorMeta('t3'), { ...translator('t3', 'A', 'B', 'wiki').meta, version: 3, active: true })
     t.equal(await store.getTranslatorMeta('nope'), null)
     t.equal(await store.getTranslator('nope'), null)
+    t.equal(await store.translatorExists('t1'), true)
+    t.equal(await store.translatorExists('nope'), false)
 
     const brief = (list: Array<{ id: string, version: number, active: boolean }>): unknown[] => list.map(l => [l.id, l.version, l.active])
     t.same(brief(await store.listTranslators({})), [['t1', 1, false], ['t2', 2, false], ['t3', 3, true], ['r1', 1, true]],
@@ -476,6 +478,7 @@ export function storeContract (t: Test, makeStore: MakeStore): void {
     t.equal(await store.deleteTranslator('t1'), true)
     t.equal(await store.deleteTranslator('t1'), false, 'gone')
     t.equal(await store.getTranslator('t1'), null)
+    t.equal(await store.translatorExists('t1'), false, 'deleted: no longer exists')
     t.equal(await store.getActiveTranslatorId('A', 'B'), null, 'deleting the active one leaves none active')
     t.same(brief(await store.listTranslators({ source: 'A', target: 'B' })), [['t2', 2, false], ['t3', 3, false]])
     t.equal(await store.getActiveTranslatorId('B', 'A'), 'r1', 'other pairs untouched')

@@ -86,10 +86,12 @@ t.test('redis store', { skip }, async t => {
     const memory = await createStore({ keyPrefix: 'x' })
     t.ok(memory instanceof MemoryStore)
     t.equal(memory.kind, 'memory')
+    t.equal(memory.breaker, undefined, 'the memory store has no breaker: it never trips')
     await memory.close()
 
     const store = await createStore({ redisUrl: redis.url, keyPrefix: redis.newPrefix() })
     t.equal(store.kind, 'redis')
+    t.equal(store.breaker?.state, 'closed', 'behind a closed circuit breaker')
     await store.ping()
     await store.close()
 
