@@ -64,7 +64,13 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
   // After CORS (preflights are answered, and problems carry CORS headers, before authentication)
   // and before every route: each route registered from here on must declare its scope.
   await fastify.register(auth, { keys: config.API_KEYS })
-  await fastify.register(contentTypes, { bodyLimit: config.BODY_LIMIT })
+  await fastify.register(contentTypes, {
+    bodyLimit: config.BODY_LIMIT,
+    largeJsonBytes: config.LARGE_JSON_BYTES,
+    largeJsonConcurrency: config.LARGE_JSON_CONCURRENCY,
+    largeJsonQueue: config.LARGE_JSON_QUEUE,
+    retryAfterSeconds: config.PRESSURE_RETRY_AFTER_S
+  })
   // The store and the engine go in wrapped by metrics decorators (src/plugins/instrument.ts).
   await fastify.register(storePlugin, { store: instrumentStore(opts.store, fastify.metrics), owned: opts.ownsStore })
   await fastify.register(enginePlugin, {

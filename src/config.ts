@@ -157,7 +157,11 @@ export const configSchema = z.object({
   QUEUE_MAX_ROWS: int(1, 100_000_000).default(200_000),
   QUEUE_RETRY_AFTER_S: int(1, 3600).default(1),
   METRICS_PORT: int(1, 65535).optional(),
-  METRICS_HOST: z.string().min(1).optional()
+  METRICS_HOST: z.string().min(1).optional(),
+  // Large JSON bodies: how many are read and parsed at once, and how many may wait (issue 13).
+  LARGE_JSON_BYTES: int(1024, 2 ** 31 - 1).default(1 * MiB),
+  LARGE_JSON_CONCURRENCY: int(1, 1024).default(2),
+  LARGE_JSON_QUEUE: int(0, 100_000).default(64)
 }).superRefine((c, ctx) => {
   const given = (['REDIS_URL', 'REDIS_CLUSTER_NODES', 'REDIS_SENTINELS'] as const).filter(name => c[name] !== undefined)
   for (const name of given.slice(1)) {

@@ -134,6 +134,8 @@ export async function translateFile (opts: BulkOptions): Promise<BulkResult> {
       accept: 'application/octet-stream',
       ...(opts.apiKey !== undefined ? { authorization: `Bearer ${opts.apiKey}` } : {})
     }
+    // Every chunk says its shape (X-Shape), which the service checks against the bytes and the space.
+    const withShape = (base: Record<string, string>, count: number): Record<string, string> => ({ ...base, 'x-shape': `${count},${cols}` })
     // A raw body carries no row length: check the file's against the source space first, so a
     // mismatch is named as such instead of as a body that is not a whole number of rows.
     const space = await postCollect(agent, new URL(`/v1/spaces/${encodeURIComponent(opts.source)}`, opts.url), headers, undefined)
@@ -187,9 +189,10 @@ export async function translateFile (opts: BulkOptions): Promise<BulkResult> {
           // Until the first answer the output's row size is unknown; chunk 0 needs no offset but
           // the header's, which only depends on rows and the column count it will report.
           const position = outCols === undefined ? -1 : headerBytes + start * outCols * 4
+          const chunkHeaders = withShape(headers, count)
           const answer = position < 0
-            ? await firstChunk(agent, url, headers, body, out, count)
-            : await post(agent, url, headers, body, out, position)
+            ? await firstChunk(agent, url, chunkHeaders, body, out, count)
+            : await post(agent, url, chunkHeaders, body, out, position)
           if (answer.status === 200) {
             if (position >= 0) await learnCols(answer.headers['x-shape'], count)
             const expected = count * (outCols as number) * 4
@@ -228,7 +231,7 @@ export async function translateFile (opts: BulkOptions): Promise<BulkResult> {
       await Promise.all(Array.from({ length: Math.min(opts.concurrency, chunks - 1) }, async () => await worker(Buffer.allocUnsafe(bufferBytes), false)))
     } else {
       // An empty input: the target dim is unknown without a call; ask with zero rows.
-      const answer = await postCollect(agent, url, headers, raw ? Buffer.alloc(0) : npyHeader(0, cols))
+      const answer = await postCollect(agent, url, withShape(headers, 0), raw ? Buffer.alloc(0) : npyHeader(0, cols))
       if (answer.status !== 200) throw new BulkError(`POST ${url.pathname} answered ${answer.status}: ${problemDetail(answer)}`)
       await learnCols(answer.headers['x-shape'], 0)
     }

@@ -33,6 +33,14 @@ export interface MatrixFieldOptions {
 export interface BinaryBodyOptions extends MatrixFieldOptions {
   /** Raw float32 carries no shape: the row length must come from elsewhere. */
   cols: number
+  /** The shape the client declared (the X-Shape request header), checked against the body. */
+  shape?: BodyShape
+}
+
+/** A shape declared with a body (X-Shape: rows,cols). */
+export interface BodyShape {
+  rows: number
+  cols: number
 }
 
 export type Base64Dtype = 'float32' | 'float16'
@@ -165,6 +173,16 @@ function rowNotArray (field: string, row: number, value: unknown): ProblemError 
   return badRequestAt(`${field}[${row}]`, `${field}[${row}] is ${describeJson(value)}, not an array (row ${row}, 0-based): send one array of numbers per row.`)
 }
 
+function notANumber (field: string, row: number, col: number, value: unknown): ProblemError {
+  const path = `${field}[${row}][${col}]`
+  if (Array.isArray(value)) {
+    return badRequestAt(path, `${path}: row ${row}, column ${col} is an array; values must be numbers (0-based). Send each row as a flat array of numbers: is the matrix nested one level too deep?`)
+  }
+  // JSON has no NaN or Infinity literals; many serializers write them as null.
+  const hint = value === null ? ' (JSON serializers write NaN and Infinity as null; they are not accepted either)' : ''
+  return badRequestAt(path, `${path} is ${describeJson(value)} (row ${row}, column ${col}, 0-based): every value must be a JSON number${hint}.`)
+}
+
 function decodeJsonRows (rows: unknown[], opts: MatrixFieldOptions): Matrix {
   const field = opts.field
   const rowCount = rows.length
@@ -173,6 +191,9 @@ function decodeJsonRows (rows: unknown[], opts: MatrixFieldOptions): Matrix {
 
   const first = rows[0]
   if (!Array.isArray(first)) throw rowNotArray(field, 0, first)
+  // Values before the column count: a row of one nested array has "1 column" only by accident.
+  const firstBad = first.findIndex(v => typeof v !== 'number')
+  if (firstBad !== -1) throw notANumber(field, 0, firstBad, first[firstBad])
   const cols = first.length
   checkColumns(field, cols, opts)
 
@@ -186,12 +207,7 @@ function decodeJsonRows (rows: unknown[], opts: MatrixFieldOptions): Matrix {
     const base = r * cols
     for (let c = 0; c < cols; c++) {
       const v = row[c]
-      if (typeof v !== 'number') {
-        const path = `${field}[${r}][${c}]`
-        // JSON has no NaN or Infinity literals; many serializers write them as null.
-        const hint = v === null ? ' (JSON serializers write NaN and Infinity as null; they are not accepted either)' : ''
-        throw badRequestAt(path, `${path} is ${describeJson(v)} (row ${r}, column ${c}, 0-based): every value must be a JSON number${hint}.`)
-      }
+      if (typeof v !== 'number') throw notANumber(field, r, c, v)
       data[base + c] = v
     }
   }
@@ -292,6 +308,7 @@ export function decodeFloat32Body (buf: Buffer, opts: BinaryBodyOptions): Matrix
   const { field, cols } = opts
   assertRowLength(cols)
   const rowBytes = cols * 4
+  if (opts.shape !== undefined) checkDeclaredShape(buf.length, opts.shape, opts)
   if (buf.length % rowBytes !== 0) {
     const owner = opts.colsLabel !== undefined ? ` (the dim of ${opts.colsLabel})` : ''
     throw unprocessableAt(field, `${field} has ${buf.length} bytes, which is not a whole number of rows: a row is ${cols} float32 values${owner} = ${rowBytes} bytes, and ${buf.length} bytes are ${Math.floor(buf.length / rowBytes)} rows plus ${buf.length % rowBytes} bytes. Send rows x ${cols} little-endian float32 values, row-major, and nothing else.`)
@@ -304,14 +321,67 @@ export function decodeFloat32Body (buf: Buffer, opts: BinaryBodyOptions): Matrix
   return { rows, cols, data }
 }
 
+const showShape = (shape: BodyShape): string => `${shape.rows},${shape.cols}`
+
+/** An X-Shape against the body's byte length and the expected row length, for raw float32. */
+function checkDeclaredShape (bytes: number, shape: BodyShape, opts: BinaryBodyOptions): void {
+  const { field, cols } = opts
+  const owner = opts.colsLabel !== undefined ? ` (the dim of ${opts.colsLabel})` : ''
+  const asRows = bytes % (cols * 4) === 0 ? `${bytes / (cols * 4)},${cols}` : `not a whole number of rows of ${cols}`
+  if (shape.cols !== cols) {
+    throw unprocessableAt(field, `X-Shape ${showShape(shape)} says rows of ${shape.cols} values, but rows of ${field} must have ${cols} values${owner}: the body's ${bytes} bytes would be shape ${asRows}. Send vectors of the space's dim, with X-Shape rows,${cols}.`)
+  }
+  const needed = shape.rows * shape.cols * 4
+  if (needed !== bytes) {
+    throw unprocessableAt(field, `X-Shape ${showShape(shape)} needs ${shape.rows} x ${shape.cols} x 4 = ${needed} bytes of float32, but the body has ${bytes} bytes (shape ${asRows}): send exactly the rows X-Shape declares.`)
+  }
+}
+
+/**
+ * The X-Shape request header: "rows,cols", two non-negative integers. Undefined when absent.
+ * A 400 when it is not of that form.
+ */
+export function parseShapeHeader (value: string | string[] | undefined): BodyShape | undefined {
+  if (value === undefined) return undefined
+  const text = Array.isArray(value) ? value.join(', ') : value
+  const m = /^\s*(\d{1,10})\s*,\s*(\d{1,10})\s*$/.exec(text)
+  const rows = m === null ? NaN : Number(m[1])
+  const cols = m === null ? NaN : Number(m[2])
+  if (!Number.isSafeInteger(rows) || !Number.isSafeInteger(cols)) {
+    throw badRequestAt('X-Shape', `X-Shape ${JSON.stringify(text.slice(0, 60))} is not a shape; send it as rows,cols (two non-negative integers, e.g. "2,768"), or leave it out.`)
+  }
+  return { rows, cols }
+}
+
+/**
+ * Whether a body that failed to decode as a binary matrix is JSON text sent with a binary
+ * Content-Type: it starts with { or [ after optional whitespace and is all text (UTF-8 without
+ * control characters). Float32 data almost never is.
+ */
+export function looksLikeJsonText (buf: Buffer): boolean {
+  let i = 0
+  while (i < buf.length && (buf[i] === 0x20 || buf[i] === 0x09 || buf[i] === 0x0a || buf[i] === 0x0d)) i++
+  if (i >= buf.length || (buf[i] !== 0x7b && buf[i] !== 0x5b)) return false
+  let text: string
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(buf)
+  } catch {
+    return false
+  }
+  return !/[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/.test(text)
+}
+
 /**
  * An application/x-npy body: float16/32/64, C order, 1-D (one row) or 2-D; values become float32.
  * A little-endian float32 file's matrix may view `buf`'s memory: treat both as read-only.
  */
-export function decodeNpy (buf: Buffer, opts: MatrixFieldOptions): Matrix {
+export function decodeNpy (buf: Buffer, opts: MatrixFieldOptions & { shape?: BodyShape }): Matrix {
   const field = opts.field
   const layout = readNpyHeader(buf, field)
   const { rows, cols, itemBytes, littleEndian, dataOffset } = layout
+  if (opts.shape !== undefined && (opts.shape.rows !== rows || opts.shape.cols !== cols)) {
+    throw unprocessableAt(field, `X-Shape ${showShape(opts.shape)} does not agree with the .npy header's shape (${rows}, ${cols}): send the header's shape in X-Shape, or leave X-Shape out (a .npy file carries its own).`)
+  }
   checkColumns(field, cols, opts)
   checkRowLimit(field, rows, opts.maxRows, opts.maxRowsSetting)
 

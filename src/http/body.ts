@@ -20,32 +20,84 @@ const pooled = new WeakMap<FastifyRequest, ArrayBuffer>()
 
 type Done = (err: Error | null, body?: Buffer) => void
 
-/** A content-type parser body: the bytes of the request, at most `limit` of them. */
-export function readBody (request: FastifyRequest, payload: NodeJS.ReadableStream & { receivedEncodedLength?: number }, limit: number, done: Done): void {
+export interface ReadOptions {
+  /** Read a large body into pooled memory, handed back by releaseBody (default true). */
+  pooled?: boolean
+  /**
+   * Bodies of at least `bytes` (declared, or received so far) wait for `admit` before being read
+   * further; the payload is paused meanwhile. `admit` rejects to refuse the body.
+   */
+  large?: { bytes: number, admit: (signal: AbortSignal) => Promise<void> }
+}
+
+type Payload = NodeJS.ReadableStream & { receivedEncodedLength?: number }
+
+/**
+ * A content-type parser body: the bytes of the request, at most `limit` of them. A payload with
+ * `receivedEncodedLength` is a decoded Content-Encoding (src/http/encoding.ts): its Content-Length
+ * counts the encoded bytes, so it says nothing of the decoded size.
+ */
+export function readBody (request: FastifyRequest, payload: Payload, limit: number, done: Done, opts: ReadOptions = {}): void {
   const declared = Number(request.headers['content-length'])
+  const encoded = typeof payload.receivedEncodedLength === 'number'
   if (declared > limit) {
     done(new errorCodes.FST_ERR_CTP_BODY_TOO_LARGE())
     return
   }
-  const known = Number.isSafeInteger(declared) && declared >= 0
-  const memory = known && declared >= POOLED_MIN_BYTES ? pool.acquire(2 ** Math.ceil(Math.log2(declared))) : undefined
+  const hasLength = Number.isSafeInteger(declared) && declared >= 0
+  const known = hasLength && !encoded
+  const memory = known && (opts.pooled ?? true) && declared >= POOLED_MIN_BYTES ? pool.acquire(2 ** Math.ceil(Math.log2(declared))) : undefined
   const body = known ? (memory !== undefined ? Buffer.from(memory, 0, declared) : Buffer.allocUnsafe(declared)) : undefined
   const chunks: Buffer[] = []
   let received = 0
   let finished = false
+  let ended = false
+  // Admission of a large body: undefined until asked for, then pending, then done.
+  let admission: 'pending' | 'done' | undefined = opts.large === undefined ? 'done' : undefined
+  const abort = new AbortController()
   const finish = (err: Error | null, value?: Buffer): void => {
     if (finished) return
     finished = true
     payload.removeListener('data', onData)
     payload.removeListener('end', onEnd)
     payload.removeListener('error', onError)
+    payload.removeListener('close', onClose)
     if (err !== null || value === undefined) {
       if (memory !== undefined) pool.release(memory)
+      abort.abort(err ?? new Error('no body'))
       done(err)
       return
     }
     if (memory !== undefined) pooled.set(request, memory)
     done(null, value)
+  }
+  const complete = (): void => {
+    if (body !== undefined) {
+      if (received !== declared) finish(new errorCodes.FST_ERR_CTP_INVALID_CONTENT_LENGTH())
+      else finish(null, body)
+      return
+    }
+    if (encoded && hasLength && payload.receivedEncodedLength !== declared) {
+      finish(new errorCodes.FST_ERR_CTP_INVALID_CONTENT_LENGTH())
+      return
+    }
+    finish(null, Buffer.concat(chunks, received))
+  }
+  /** Pauses the payload until a large body is admitted; true while it waits. */
+  const awaitAdmission = (size: number): boolean => {
+    if (admission === 'done') return false
+    if (admission === 'pending') return true
+    const large = opts.large
+    if (large === undefined || size < large.bytes) return false
+    admission = 'pending'
+    payload.pause()
+    large.admit(abort.signal).then(() => {
+      admission = 'done'
+      if (finished) return
+      if (ended) complete()
+      else payload.resume()
+    }, (err: Error) => { finish(err) })
+    return true
   }
   const onData = (chunk: Buffer | string): void => {
     const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk
@@ -61,23 +113,27 @@ export function readBody (request: FastifyRequest, payload: NodeJS.ReadableStrea
       chunks.push(Buffer.from(bytes))
     }
     received += bytes.length
+    awaitAdmission(received)
   }
   const onEnd = (): void => {
-    if (body !== undefined) {
-      if (received !== declared) finish(new errorCodes.FST_ERR_CTP_INVALID_CONTENT_LENGTH())
-      else finish(null, body)
-    } else {
-      finish(null, Buffer.concat(chunks, received))
-    }
+    ended = true
+    if (admission === 'pending') return
+    complete()
   }
   const onError = (err: Error & { statusCode?: number }): void => {
     if (!(typeof err.statusCode === 'number' && err.statusCode >= 400)) err.statusCode = 400
     finish(err)
   }
+  const onClose = (): void => {
+    // The client went away before the end (a waiting body is unread, so no error may come).
+    if (!ended) onError(new Error('the request was aborted before its body was received'))
+  }
   payload.on('data', onData)
   payload.on('end', onEnd)
   payload.on('error', onError)
-  payload.resume()
+  payload.on('close', onClose)
+  // A body declared large waits before its first byte is read.
+  if (!awaitAdmission(known ? declared : 0)) payload.resume()
 }
 
 /** Hands a request's pooled body back for reuse, once its response is out. */

@@ -2,8 +2,9 @@ import { Readable } from 'node:stream'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import {
   MEDIA, decodeFloat32Body, decodeMatrixField, decodeNpy, encodeFloat32Body, encodeMatrixJson, encodeNpy,
-  npyParts, responseEncoding, shapeHeader
+  looksLikeJsonText, npyParts, parseShapeHeader, responseEncoding, shapeHeader
 } from '../codecs/vectors.js'
+import { ProblemError } from '../errors.js'
 import type { Matrix } from '../math/matrix.js'
 
 /**
@@ -33,9 +34,19 @@ export function isBinaryBody (request: FastifyRequest): boolean {
 export function readBinaryMatrix (request: FastifyRequest, target: MatrixTarget): Matrix {
   const body = request.body as Buffer
   const type = (request.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase()
-  const m = type === MEDIA.npy
-    ? decodeNpy(body, withSetting(target))
-    : decodeFloat32Body(body, withSetting(target))
+  const shape = parseShapeHeader(request.headers['x-shape'])
+  let m: Matrix
+  try {
+    m = type === MEDIA.npy
+      ? decodeNpy(body, { ...withSetting(target), shape })
+      : decodeFloat32Body(body, { ...withSetting(target), shape })
+  } catch (err) {
+    // JSON sent with a binary Content-Type fails as bytes; say what it really is.
+    if (err instanceof ProblemError && looksLikeJsonText(body)) {
+      throw new ProblemError(err.kind, `${err.detail} The body looks like JSON text: send it with Content-Type: application/json.`, { errors: err.errors })
+    }
+    throw err
+  }
   request.rows = m.rows
   return m
 }

@@ -13,7 +13,7 @@ async function corsPlugin (app: FastifyInstance, opts: { origins?: string[] | '*
   await app.register(cors, {
     origin: opts.origins === '*' ? '*' : opts.origins,
     methods: ['GET', 'HEAD', 'PUT', 'POST', 'DELETE'],
-    allowedHeaders: ['authorization', 'content-type', 'accept', 'x-request-id'],
+    allowedHeaders: ['authorization', 'content-type', 'content-encoding', 'accept', 'x-request-id', 'x-shape'],
     exposedHeaders: ['x-request-id', 'x-shape', 'x-anchors', 'x-anchor-digest', 'x-zero-rows', 'x-blocks', 'x-complete', 'x-translator-id', 'x-translator-version', 'retry-after'],
     credentials: false,
     maxAge: 600,

@@ -45,6 +45,15 @@ export function documentBinary (method: string, path: string, doc: BinaryDoc): v
 }
 
 
+/** The X-Shape request header of binary bodies (src/http/matrix.ts). */
+const X_SHAPE_PARAMETER: Json = {
+  in: 'header',
+  name: 'X-Shape',
+  required: false,
+  description: 'The shape of a binary matrix body, rows,cols. Optional; when sent it is checked: for application/octet-stream, cols must be the space\'s dim and rows x cols x 4 the body\'s byte length; for application/x-npy, it must equal the shape in the file\'s header. A mismatch is a 422 naming both shapes. Without it, raw float32 is split into rows of the space\'s dim.',
+  schema: { type: 'string', pattern: '^\\s*\\d+\\s*,\\s*\\d+\\s*$', examples: ['2,768'] }
+}
+
 /** What each status means on this API, for responses the schemas leave undescribed. */
 const STATUS_DESCRIPTIONS: Record<string, string> = {
   200: 'OK',
@@ -93,6 +102,7 @@ function completeDocument (doc: Json): Json {
         const schema = { type: 'string', format: 'binary', description: binary.request }
         op.requestBody.content[MEDIA.octetStream] = { schema }
         op.requestBody.content[MEDIA.npy] = { schema }
+        op.parameters = [...(op.parameters ?? []), X_SHAPE_PARAMETER]
       }
       const ok = op.responses?.['200'] ?? op.responses?.['201']
       if (binary?.file !== undefined && ok !== undefined) {

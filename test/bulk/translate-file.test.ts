@@ -152,3 +152,28 @@ t.test('errors name what is wrong; no partial output is left', async t => {
   await t.rejects(translateFile({ url, input: good, output, source: 'gone', target: 'tgt', chunkRows: 2, concurrency: 2 }), { message: /GET \/v1\/spaces\/gone answered 404: space "gone" does not exist/ })
   await t.rejects(translateFile({ url, input: good, output, source: 'src', target: 'tgt', chunkRows: 0, concurrency: 2 }), /chunk rows must be an integer/)
 })
+
+t.test('every chunk declares its shape in X-Shape, raw float32 and npy alike', async t => {
+  const { app, url } = await serve(t)
+  const shapes: Array<{ type: string, shape: string | undefined }> = []
+  app.server.on('request', (req: { url?: string, headers: Record<string, string | string[] | undefined> }) => {
+    if (req.url?.startsWith('/v1/translate') === true) shapes.push({ type: String(req.headers['content-type']), shape: req.headers['x-shape'] as string | undefined })
+  })
+  const dir = mkdtempSync(join(tmpdir(), 'bulk-'))
+  t.teardown(() => { rmSync(dir, { recursive: true, force: true }) })
+  const rows = 45
+  const raw = join(dir, 'raw.npy')
+  writeFileSync(raw, encodeNpy({ rows, cols: SRC, data: values(rows * SRC, 5) }))
+  await translateFile({ url, input: raw, output: join(dir, 'raw-out.npy'), source: 'src', target: 'tgt', chunkRows: 20, concurrency: 2 })
+  t.same(shapes.map(s => s.type), ['application/octet-stream', 'application/octet-stream', 'application/octet-stream'])
+  t.same(shapes.map(s => s.shape).sort(), [`20,${SRC}`, `20,${SRC}`, `5,${SRC}`], 'chunks of 20, 20 and 5 rows')
+
+  shapes.length = 0
+  const x64 = Float64Array.from(values(rows * SRC, 6))
+  const header = Buffer.from(npyHeader(rows, SRC).toString('latin1').replace("'<f4'", "'<f8'"), 'latin1')
+  const f64 = join(dir, 'f64.npy')
+  writeFileSync(f64, Buffer.concat([header, Buffer.from(x64.buffer)]))
+  await translateFile({ url, input: f64, output: join(dir, 'f64-out.npy'), source: 'src', target: 'tgt', chunkRows: 40, concurrency: 2 })
+  t.same(shapes.map(s => s.type), ['application/x-npy', 'application/x-npy'])
+  t.same(shapes.map(s => s.shape).sort(), [`40,${SRC}`, `5,${SRC}`])
+})
