@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs'
+import { totalmem } from 'node:os'
 import v8 from 'node:v8'
 import { z } from 'zod'
 import { defaultThreadLayout } from './engine/defaults.js'
@@ -155,7 +156,12 @@ export const configSchema = z.object({
   QUEUE_MAX_ROWS: int(1, 100_000_000).default(200_000),
   QUEUE_RETRY_AFTER_S: int(1, 3600).default(1),
   METRICS_PORT: int(1, 65535).optional(),
-  METRICS_HOST: z.string().min(1).optional()
+  METRICS_HOST: z.string().min(1).optional(),
+  // Work budgets (issue 13): estimated memory and time of fits, refinements, evaluations, similarity, select.
+  WORK_MEMORY_BYTES: int(MiB, Number.MAX_SAFE_INTEGER).default(Math.floor(Math.min(4096 * MiB, totalmem() * 0.25))),
+  WORK_TIME_MS: int(1, 86_400_000).default(120_000),
+  WORK_RETRY_AFTER_S: int(1, 3600).default(5),
+  MAX_TRANSLATOR_BYTES: int(1, Number.MAX_SAFE_INTEGER).default(512 * MiB)
 }).superRefine((c, ctx) => {
   const given = (['REDIS_URL', 'REDIS_CLUSTER_NODES', 'REDIS_SENTINELS'] as const).filter(name => c[name] !== undefined)
   for (const name of given.slice(1)) {
