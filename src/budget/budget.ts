@@ -23,6 +23,7 @@ export function mib (bytes: number): string {
 }
 
 export function seconds (ms: number): string {
+  if (ms < 1000) return `${Math.ceil(ms)} ms`
   return ms < 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.ceil(ms / 1000).toLocaleString('en-US')} s`
 }
 

@@ -74,10 +74,10 @@ const translators: FastifyPluginAsyncZod<{ maxRows: number }> = async (app, opts
         `upload embeddings of items only one model has embedded to both sides (PUT ${setPath}${enc(body.source)} and ${setPath}${enc(body.target)} with "ids"), or fit without refine`)
     }
     request.rows = held[0].ids.length + held[1].ids.length
-    checkTranslatorSize(source.dim, target.dim, held[0].matrix.rows, app.budgets.maxTranslatorBytes)
     const shape = { anchors: ids.length, dx: source.dim, dy: target.dim, sourceRows: held[0].matrix.rows, targetRows: held[1].matrix.rows }
     const plan = fitPlan(shape, { method: body.method, ridge: body.ridge, holdout: body.holdout, folds: body.folds }, body.refine)
     const { result, map, diagnostics, confidence } = await app.runBudgeted(request, plan, async signal => {
+      checkTranslatorSize(source.dim, target.dim, held[0].matrix.rows, app.budgets.maxTranslatorBytes)
       const engine = cancellable(app.engine, signal)
       let result
       try {
