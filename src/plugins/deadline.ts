@@ -38,10 +38,13 @@ function reasonOf (reason: unknown): string {
   return 'other'
 }
 
-/** Whether `error` is the request's own cancellation, as thrown by signal.throwIfAborted(). */
+/**
+ * Whether `error` ends work that was cancelled: its own signal's reason, or whatever failed once
+ * the signal was aborted (at shutdown the engine may close under a run before the next check).
+ */
 export function isCancellation (request: FastifyRequest, error: unknown): boolean {
   const signal = request.workSignal
-  return signal !== undefined && signal.aborted && (error === signal.reason || error instanceof WorkCancelled)
+  return error instanceof WorkCancelled || (signal !== undefined && signal !== null && signal.aborted)
 }
 
 /**
@@ -100,9 +103,10 @@ async function deadline (app: FastifyInstance, opts: DeadlineOptions): Promise<v
         if (!isCancellation(request, error)) throw error
         const reason = reasonOf(request.workSignal.reason)
         cancelled.inc({ reason })
-        request.log.info({ reason }, 'request work cancelled')
+        request.log.info({ reason, ...(error !== request.workSignal.reason ? { err: error } : {}) }, 'request work cancelled')
         if (reply.sent || reply.raw.headersSent || reply.raw.destroyed) return undefined
-        throw error
+        // Someone is still there to answer (shutdown, app close): the abort's own problem.
+        throw request.workSignal.reason ?? error
       }
     } as RouteHandlerMethod
   })
