@@ -22,13 +22,25 @@
  *   - JS loops: pivoted Cholesky of 1,024² (n³/3) 600–870 ms → 0.4–0.6·10⁶/ms; lowerInverse
  *     (n³/6) 460–640 ms → 0.3–0.4·10⁶/ms; a JS i-k-j product 256 x 1,024 x 1,024 850–930 ms →
  *     0.3·10⁶/ms.
- * The constants take the slow end, so the estimate errs towards "longer".
+ * The constants take the slow end, so the estimate errs towards "longer". Each engine call also
+ * costs a fixed ENGINE_CALL_MS (the message round trip, copies and ORT's set-up: 0.1–1 ms per call
+ * measured on small products, see src/math/linalg.ts JS_PRODUCT_LIMIT), which dominates fits of
+ * few dimensions and many cross-validated configurations.
+ *
+ * Memory adds a fixed BASE_BYTES to every estimate: ORT's arenas grow on the first runs of a new
+ * shape, and V8 frees the float arrays of earlier steps only at its next collection, so a long
+ * sequence of small steps holds more than its largest step (measured: an 'auto' fit of 200 x 128
+ * → 96 anchors, whose largest step holds ~2 MiB, grew the RSS by ~14 MiB).
  */
 
 /** Engine products (ORT, float32 or float64), multiply-adds per millisecond. */
 export const ENGINE_MULADDS_PER_MS = 5e6
 /** JS loops of the fit (factorisations, scaling, row loops), multiply-adds per millisecond. */
 export const JS_MULADDS_PER_MS = 0.3e6
+/** Fixed cost of one engine call, ms. */
+export const ENGINE_CALL_MS = 1
+/** Fixed working memory of any heavy request (see above), bytes. */
+export const BASE_BYTES = 64 * 1024 * 1024
 
 const F64 = 8
 const F32 = 4
@@ -40,6 +52,8 @@ export interface Cost {
   engine: number
   /** Multiply-adds run in JS on the main thread. */
   js: number
+  /** Engine calls. */
+  calls: number
 }
 
 export interface Estimate {
@@ -49,16 +63,31 @@ export interface Estimate {
   ms: number
 }
 
-const none: Cost = { bytes: 0, engine: 0, js: 0 }
+const none: Cost = { bytes: 0, engine: 0, js: 0, calls: 0 }
+
+/** JS work only. */
+function js (bytes: number, muladds: number): Cost {
+  return { bytes, engine: 0, js: muladds, calls: 0 }
+}
 
 /** Steps one after another: the work adds up, the peak is the largest step's. */
-function seq (...costs: Cost[]): Cost {
-  return costs.reduce((a, b) => ({ bytes: Math.max(a.bytes, b.bytes), engine: a.engine + b.engine, js: a.js + b.js }), none)
+export function seq (...costs: Cost[]): Cost {
+  return costs.reduce((a, b) => ({ bytes: Math.max(a.bytes, b.bytes), engine: a.engine + b.engine, js: a.js + b.js, calls: a.calls + b.calls }), none)
+}
+
+/** Steps at once (Promise.all): the work adds up, and so do the peaks. */
+export function parallel (...costs: Cost[]): Cost {
+  return { ...seq(...costs), bytes: costs.reduce((sum, c) => sum + c.bytes, 0) }
+}
+
+/** The larger of alternatives, component by component (the choice is made at run time). */
+export function worst (...costs: Cost[]): Cost {
+  return costs.reduce((a, b) => ({ bytes: Math.max(a.bytes, b.bytes), engine: Math.max(a.engine, b.engine), js: Math.max(a.js, b.js), calls: Math.max(a.calls, b.calls) }), none)
 }
 
 /** A step repeated `times` times. */
 function repeat (cost: Cost, times: number): Cost {
-  return { bytes: times > 0 ? cost.bytes : 0, engine: cost.engine * times, js: cost.js * times }
+  return { bytes: times > 0 ? cost.bytes : 0, engine: cost.engine * times, js: cost.js * times, calls: cost.calls * times }
 }
 
 /** `held` bytes stay allocated while `cost` runs. */
@@ -68,9 +97,9 @@ function holding (held: number, cost: Cost): Cost {
 
 export function toEstimate (cost: Cost): Estimate {
   return {
-    bytes: Math.ceil(cost.bytes),
+    bytes: BASE_BYTES + Math.ceil(cost.bytes),
     work: cost.engine + cost.js,
-    ms: cost.engine / ENGINE_MULADDS_PER_MS + cost.js / JS_MULADDS_PER_MS
+    ms: cost.engine / ENGINE_MULADDS_PER_MS + cost.js / JS_MULADDS_PER_MS + cost.calls * ENGINE_CALL_MS
   }
 }
 
@@ -80,15 +109,15 @@ export function toEstimate (cost: Cost): Estimate {
 /** op(a)·op(b) in float64 through the engine: m x inner times inner x n. */
 function product64 (m: number, inner: number, n: number): Cost {
   // Main: the transferred copies of both operands and the result; worker: inputs and output.
-  return { bytes: F64 * 2 * (m * inner + inner * n + m * n), engine: m * inner * n, js: 0 }
+  return { bytes: F64 * 2 * (m * inner + inner * n + m * n), engine: m * inner * n, js: 0, calls: 1 }
 }
 
 /** psdSolve of an n x n Gram and an n x m right-hand side (src/math/linalg.ts). */
 function psdSolve (n: number, m: number): Cost {
   // Pivoted Cholesky (n³/3) and the triangular inverse (n³/6) in JS; the rank-deficient path's
   // extra Cholesky and products are counted too (the worse of the two paths).
-  const factor = { bytes: F64 * 4 * n * n, engine: 0, js: n * n * n / 3 + n * n * n / 6 }
-  const deficient = { bytes: 0, engine: n * n * n + 3 * n * n * m, js: n * n * n / 2 }
+  const factor = js(F64 * 4 * n * n, n * n * n / 3 + n * n * n / 6)
+  const deficient = { bytes: 0, engine: n * n * n + 3 * n * n * m, js: n * n * n / 2, calls: 4 }
   const products = product64(n, n, m)
   return holding(F64 * (2 * n * n + 3 * n * m), seq(factor, deficient, products))
 }
@@ -96,20 +125,20 @@ function psdSolve (n: number, m: number): Cost {
 /** The float32 product of `rows` rows by a d x n matrix through the engine (blockwise or chunked). */
 function product32 (rows: number, d: number, n: number): Cost {
   // Main: the input copy, the result; the shared operand and each worker's local copy of it.
-  return { bytes: F32 * (2 * rows * d + 2 * rows * n + 2 * d * n), engine: rows * d * n, js: 0 }
+  return { bytes: F32 * (2 * rows * d + 2 * rows * n + 2 * d * n), engine: rows * d * n, js: 0, calls: 1 }
 }
 
 /** topNeighbours: q queries among n index rows of d dims, top k (src/analysis/similarity.ts). */
 export function neighboursCost (q: number, n: number, d: number, k: number): Cost {
   const blockRows = Math.max(1, Math.min(q, Math.floor((1 << 22) / Math.max(n, 1))))
   const block = product32(blockRows, d, n)
-  return { bytes: block.bytes + F32 * 2 * n * d + 4 * q * k, engine: q * n * d, js: q * n * Math.log2(k + 1) }
+  return { bytes: block.bytes + F32 * 2 * n * d + 4 * q * k, engine: q * n * d, js: q * n * Math.log2(k + 1), calls: Math.ceil(q / blockRows) }
 }
 
 /** applyMap: rows translated by a dx x dy map (src/fit/map.ts). */
 function applyMapCost (rows: number, dx: number, dy: number): Cost {
   const p = product32(rows, dx, dy)
-  return { bytes: p.bytes + F64 * rows * (dx + dy), engine: p.engine, js: 4 * rows * (dx + dy) }
+  return { ...p, bytes: p.bytes + F64 * rows * (dx + dy), js: 4 * rows * (dx + dy) }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -138,7 +167,7 @@ function leastSquaresCost (k: number, dx: number, dy: number): Cost {
 /** The numerical rank of k x d rows: a Gram of the smaller side and its pivoted Cholesky. */
 function rankCost (k: number, d: number): Cost {
   const n = Math.min(k, d)
-  return seq(product64(n, Math.max(k, d), n), { bytes: F64 * 2 * n * n, engine: 0, js: n * n * n / 3 })
+  return seq(product64(n, Math.max(k, d), n), js(F64 * 2 * n * n, n * n * n / 3))
 }
 
 function polarCost (k: number, dx: number, dy: number): Cost {
@@ -147,14 +176,14 @@ function polarCost (k: number, dx: number, dy: number): Cost {
   const steps = POLAR_PHASE1_STEPS + (k < m ? POLAR_PHASE2_STEPS : 0)
   // One step (polarStepGraph): Gram big·m², its square m³, X·p(G) big·m². Held: the iterate on
   // the main thread, its transferred copy, the worker's product and next iterate, three m x m.
-  const step: Cost = { bytes: F64 * (5 * dx * dy + 4 * m * m), engine: 2 * big * m * m + m * m * m, js: 2 * dx * dy }
+  const step: Cost = { bytes: F64 * (5 * dx * dy + 4 * m * m), engine: 2 * big * m * m + m * m * m, js: 2 * dx * dy, calls: 1 }
   return repeat(step, steps)
 }
 
 /** One fitConfig: scale k anchors, solve, build the map (float32 weight). */
 export function fitConfigCost (k: number, dx: number, dy: number, method: FitMethodName, needRank: boolean): Cost {
   const scaled = F64 * k * (dx + dy)
-  const scale: Cost = { bytes: scaled, engine: 0, js: 4 * k * (dx + dy) }
+  const scale = js(scaled, 4 * k * (dx + dy))
   let solve: Cost
   switch (method) {
     case 'procrustes':
@@ -164,7 +193,7 @@ export function fitConfigCost (k: number, dx: number, dy: number, method: FitMet
       solve = leastSquaresCost(k, dx, dy)
       break
     case 'affine':
-      solve = holding(scaled, seq(leastSquaresCost(k, dx, dy), { bytes: 0, engine: 0, js: dx * dy }))
+      solve = holding(scaled, seq(leastSquaresCost(k, dx, dy), js(0, dx * dy)))
       break
     case 'ridge':
       solve = seq(leastSquaresCost(k, dx, dy), needRank ? rankCost(k, dx) : none)
@@ -172,12 +201,12 @@ export function fitConfigCost (k: number, dx: number, dy: number, method: FitMet
     case 'inverse-relative':
       solve = k < dy
         ? seq(product64(k, dy, k), holding(F64 * k * dx, psdSolve(k, dx)), product64(dx, k, dy))
-        : seq(product64(dy, k, dy), product64(dy, k, dx), holding(F64 * dy * dx, psdSolve(dy, dx)), { bytes: 2 * F64 * dx * dy, engine: 0, js: dx * dy })
+        : seq(product64(dy, k, dy), product64(dy, k, dx), holding(F64 * dy * dx, psdSolve(dy, dx)), js(2 * F64 * dx * dy, dx * dy))
       if (needRank) solve = seq(solve, rankCost(k, dy))
       break
   }
   // buildMap: the float32 weight next to the float64 solution.
-  const build: Cost = { bytes: (F64 + F32) * dx * dy, engine: 0, js: dx * dy }
+  const build = js((F64 + F32) * dx * dy, dx * dy)
   return holding(scaled, seq(scale, solve, build))
 }
 
@@ -209,8 +238,7 @@ export function crossValidations (opts: FitChoice): number {
 /** The most expensive method a choice may fit (every method for 'auto'). */
 function worstFitConfig (k: number, dx: number, dy: number, opts: FitChoice, needRank: boolean): Cost {
   const methods = opts.method === 'auto' ? METHODS : [opts.method]
-  return methods.map(m => fitConfigCost(k, dx, dy, m, needRank))
-    .reduce((a, b) => ({ bytes: Math.max(a.bytes, b.bytes), engine: Math.max(a.engine, b.engine), js: Math.max(a.js, b.js) }))
+  return worst(...methods.map(m => fitConfigCost(k, dx, dy, m, needRank)))
 }
 
 /** Cost of the whole cross-validated selection, summed over every candidate configuration. */
@@ -294,7 +322,8 @@ export function ckaCost (rows: number, d1: number, d2: number): Cost {
   return {
     bytes: F32 * (2 * rows * (d1 + d2) + 2 * (d1 * d1 + d2 * d2 + d1 * d2)),
     engine: rows * (d1 * d1 + d2 * d2 + d1 * d2),
-    js: 3 * rows * (d1 + d2)
+    js: 3 * rows * (d1 + d2),
+    calls: 3
   }
 }
 
@@ -303,23 +332,21 @@ export function evaluateCost (rows: number, dx: number, dy: number, k: number, c
   const translate = product32(rows, dx, dy)
   const retrieval = repeat(neighboursCost(rows, rows, dy, k), csls ? 3 : 2)
   // Retrieval and CKA run at once (Promise.all): their peaks add.
-  const both = { ...seq(retrieval, ckaCost(rows, dy, dy)), bytes: retrieval.bytes + ckaCost(rows, dy, dy).bytes }
-  return holding(F32 * 3 * rows * dy, seq(translate, both))
+  return holding(F32 * 3 * rows * dy, seq(translate, parallel(retrieval, ckaCost(rows, dy, dy))))
 }
 
 /** POST /v1/similarity: CKA and kNN Jaccard (two self-searches) on the common rows. */
 export function similarityCost (rows: number, d1: number, d2: number, k: number): Cost {
-  const cka = ckaCost(rows, d1, d2)
   const jaccard = seq(neighboursCost(rows, rows, d1, k), neighboursCost(rows, rows, d2, k))
-  return { ...seq(cka, jaccard), bytes: cka.bytes + jaccard.bytes + F32 * rows * (d1 + d2) }
+  return holding(F32 * rows * (d1 + d2), parallel(ckaCost(rows, d1, d2), jaccard))
 }
 
 /** POST /v1/anchor-sets/:set/select (src/analysis/select.ts; k-means: at most 50 Lloyd iterations). */
 export function selectCost (rows: number, d: number, k: number, strategy: 'fps' | 'kmeans' | 'random', maxIterations = 50): Cost {
   const unit = F32 * rows * d
-  if (strategy === 'random') return { bytes: 4 * k, engine: 0, js: k }
-  if (strategy === 'fps') return { bytes: unit + 16 * rows, engine: 0, js: 2 * k * rows * d }
-  const seeding: Cost = { bytes: 0, engine: 0, js: 2 * k * rows * d }
+  if (strategy === 'random') return js(4 * k, k)
+  if (strategy === 'fps') return js(unit + 16 * rows, 2 * k * rows * d)
+  const seeding = js(0, 2 * k * rows * d)
   const lloyd = repeat({ ...product32(rows, d, k), js: 2 * rows * d + rows * k }, maxIterations)
   return holding(unit + F32 * 2 * k * d + 16 * rows, seq(seeding, lloyd))
 }

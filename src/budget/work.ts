@@ -4,7 +4,7 @@
  */
 import { ProblemError } from '../errors.js'
 import {
-  crossValidations, evaluateCost, fitCost, refineCost, selectCost, similarityCost, translatorBytes,
+  crossValidations, evaluateCost, seq, worst, fitCost, refineCost, selectCost, similarityCost, translatorBytes,
   type Cost, type FitChoice, type FitMethodName, type FitShape, type RefineChoice
 } from './cost.js'
 import { mib } from './budget.js'
@@ -15,10 +15,6 @@ export interface WorkPlan {
   instead: string[]
 }
 
-function add (a: Cost, b: Cost): Cost {
-  return { bytes: Math.max(a.bytes, b.bytes), engine: a.engine + b.engine, js: a.js + b.js }
-}
-
 /**
  * A fit, with refinement when asked (its cost counted for every method the fit may choose: the
  * chosen one is not known before the fit).
@@ -27,9 +23,7 @@ export function fitPlan (shape: FitShape, opts: FitChoice, refine?: RefineChoice
   let cost = fitCost(shape, opts)
   if (refine !== undefined) {
     const methods: FitMethodName[] = opts.method === 'auto' ? ['procrustes', 'linear', 'affine', 'ridge', 'inverse-relative'] : [opts.method]
-    const worst = methods.map(m => refineCost(shape, m, refine, opts.holdout))
-      .reduce((a, b) => ({ bytes: Math.max(a.bytes, b.bytes), engine: Math.max(a.engine, b.engine), js: Math.max(a.js, b.js) }))
-    cost = add(cost, worst)
+    cost = seq(cost, worst(...methods.map(m => refineCost(shape, m, refine, opts.holdout))))
   }
   const instead: string[] = []
   const cv = crossValidations(opts)
