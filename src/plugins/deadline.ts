@@ -29,7 +29,8 @@ export interface DeadlineOptions {
 }
 
 const kTimedOut = Symbol('timedOut')
-type Timed = FastifyRequest & { [kTimedOut]?: boolean }
+const kSettle = Symbol('settle')
+type Timed = FastifyRequest & { [kTimedOut]?: boolean, [kSettle]?: () => void }
 
 /** The reason label of an abort reason. */
 function reasonOf (reason: unknown): string {
@@ -81,13 +82,17 @@ async function deadline (app: FastifyInstance, opts: DeadlineOptions): Promise<v
         if (!reply.sent && !reply.raw.headersSent) sendProblem(request, reply, problem, { 'retry-after': '1' })
       }, opts.handlerTimeoutMs)
     }
-    // The response's 'close' comes when it has been sent, or when the connection went first.
-    reply.raw.once('close', () => {
+    request[kSettle] = () => {
       clearTimeout(timer)
       live.delete(controller)
+    }
+    // The response's 'close' comes when it has been sent, or when the connection went first.
+    reply.raw.once('close', () => {
+      request[kSettle]?.()
       if (!reply.raw.writableFinished && !controller.signal.aborted) controller.abort(new WorkCancelled('the client closed the connection before the answer was sent'))
     })
   })
+  app.addHook('onResponse', async (request: Timed) => { request[kSettle]?.() })
 
   // A handler that stops on its cancellation after the answer went (timeout) or with nobody to
   // answer (the client left) ends quietly: counted and logged, never a 500.
