@@ -7,6 +7,8 @@ import { createEngine } from './engine/index.js'
 import type { Engine } from './engine/types.js'
 import auth from './plugins/auth.js'
 import contentTypes from './plugins/content-types.js'
+import budget from './plugins/budget.js'
+import deadline from './plugins/deadline.js'
 import enginePlugin from './plugins/engine.js'
 import metrics from './plugins/metrics.js'
 import compute from './plugins/compute.js'
@@ -51,8 +53,15 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
   })
   fastify.setSerializerCompiler(serializerCompiler)
 
-  await fastify.register(problems, { bodyLimit: config.BODY_LIMIT, handlerTimeoutMs: config.HANDLER_TIMEOUT_MS })
+  await fastify.register(problems, { bodyLimit: config.BODY_LIMIT })
   await fastify.register(metrics, { version: VERSION })
+  await fastify.register(deadline, { handlerTimeoutMs: config.HANDLER_TIMEOUT_MS })
+  await fastify.register(budget, {
+    memoryBytes: config.WORK_MEMORY_BYTES,
+    timeMs: config.WORK_TIME_MS,
+    retryAfterSeconds: config.WORK_RETRY_AFTER_S,
+    maxTranslatorBytes: config.MAX_TRANSLATOR_BYTES
+  })
   await fastify.register(pressure, {
     maxEventLoopDelayMs: config.MAX_EVENT_LOOP_DELAY_MS,
     maxHeapUsedBytes: config.MAX_HEAP_USED_BYTES,
@@ -126,7 +135,8 @@ export function serverOptions (config: Config, logger: boolean = true, logTo?: N
     connectionTimeout: config.CONNECTION_TIMEOUT_MS,
     requestTimeout: config.REQUEST_TIMEOUT_MS,
     keepAliveTimeout: config.KEEP_ALIVE_TIMEOUT_MS,
-    ...(config.HANDLER_TIMEOUT_MS > 0 ? { handlerTimeout: config.HANDLER_TIMEOUT_MS } : {}),
+    // HANDLER_TIMEOUT_MS is the deadline plugin's (src/plugins/deadline.ts): Fastify's own
+    // handlerTimeout is cancelled as soon as a request body has been read.
     routerOptions: { maxParamLength: 512 },
     // Errors before routing (bad URL encodings, overlong path segments, malformed HTTP) are problems too.
     frameworkErrors,

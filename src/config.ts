@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs'
+import { totalmem } from 'node:os'
 import v8 from 'node:v8'
 import { z } from 'zod'
 import { defaultThreadLayout } from './engine/defaults.js'
@@ -161,7 +162,12 @@ export const configSchema = z.object({
   // Large JSON bodies: how many are read and parsed at once, and how many may wait (issue 13).
   LARGE_JSON_BYTES: int(1024, 2 ** 31 - 1).default(1 * MiB),
   LARGE_JSON_CONCURRENCY: int(1, 1024).default(2),
-  LARGE_JSON_QUEUE: int(0, 100_000).default(64)
+  LARGE_JSON_QUEUE: int(0, 100_000).default(64),
+  // Work budgets (issue 13): estimated memory and time of fits, refinements, evaluations, similarity, select.
+  WORK_MEMORY_BYTES: int(MiB, Number.MAX_SAFE_INTEGER).default(Math.floor(Math.min(4096 * MiB, totalmem() * 0.25))),
+  WORK_TIME_MS: int(1, 86_400_000).default(120_000),
+  WORK_RETRY_AFTER_S: int(1, 3600).default(5),
+  MAX_TRANSLATOR_BYTES: int(1, Number.MAX_SAFE_INTEGER).default(512 * MiB)
 }).superRefine((c, ctx) => {
   const given = (['REDIS_URL', 'REDIS_CLUSTER_NODES', 'REDIS_SENTINELS'] as const).filter(name => c[name] !== undefined)
   for (const name of given.slice(1)) {

@@ -41,7 +41,9 @@ export const PROBLEM_KINDS = {
   internal: { status: 500, title: 'Internal server error', meaning: 'Something failed inside the service; the log holds the details under the request id.', fix: 'Retry; report the `requestId` if it persists.' },
   overloaded: { status: 503, title: 'Overloaded', meaning: 'The server refuses new work for now (event-loop delay, heap or RSS over their limits).', fix: 'Retry after the Retry-After seconds, or send smaller batches.' },
   timeout: { status: 503, title: 'Handler timeout', meaning: 'The request took longer than HANDLER_TIMEOUT_MS and was abandoned.', fix: 'Send less work per request, or retry later.' },
-  unavailable: { status: 503, title: 'Service unavailable', meaning: 'The store or the compute engine cannot serve right now.', fix: 'Retry after the Retry-After seconds.' }
+  unavailable: { status: 503, title: 'Service unavailable', meaning: 'The store or the compute engine cannot serve right now.', fix: 'Retry after the Retry-After seconds.' },
+  'over-budget': { status: 422, title: 'Over budget', meaning: 'The estimated memory or time of the work asked for (estimated from the shapes and options before it starts) exceeds WORK_MEMORY_BYTES or WORK_TIME_MS, or the translator it would store exceeds MAX_TRANSLATOR_BYTES. Nothing was run or stored.', fix: '`detail` gives the estimate, the limit and what to send instead: fewer anchors or dimensions, a named method instead of `auto`, fewer folds, a `ridge` value instead of the search, fewer rows.' },
+  busy: { status: 503, title: 'Working memory busy', meaning: 'The work fits the budget, but other requests hold too much of the working-memory pool (WORK_MEMORY_BYTES) right now.', fix: 'Retry after the Retry-After seconds.' }
 } as const satisfies Record<string, ProblemKindInfo>
 
 export type ProblemKind = keyof typeof PROBLEM_KINDS

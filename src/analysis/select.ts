@@ -17,6 +17,8 @@ export interface SelectOptions {
   seed: number
   /** Lloyd iterations at most (kmeans only); default 50. */
   maxIterations?: number
+  /** Stops the selection between steps when aborted. */
+  signal?: AbortSignal
 }
 
 const DEFAULT_MAX_ITERATIONS = 50
@@ -27,7 +29,11 @@ const BLOCK_VALUES = 1 << 22
 /** Element operations between two yields to the event loop in the sequential O(k·N·d) loops. */
 const WORK_BETWEEN_YIELDS = 1 << 24
 
-const yieldToEventLoop = async (): Promise<void> => await new Promise(resolve => setImmediate(resolve))
+/** A turn for the event loop; stops the selection when its signal was aborted meanwhile. */
+const yieldToEventLoop = async (signal?: AbortSignal): Promise<void> => {
+  await new Promise(resolve => setImmediate(resolve))
+  signal?.throwIfAborted()
+}
 
 function squaredDistance (data: Float32Array, cols: number, a: number, b: number): number {
   let sum = 0
@@ -46,7 +52,7 @@ function squaredDistance (data: Float32Array, cols: number, a: number, b: number
  * array makes each step O(N·d). Distances are computed here in float64 rather than through the
  * engine so that the picks do not depend on the engine's float32 rounding.
  */
-async function farthestPoints (unit: Matrix, k: number, rng: Rng): Promise<Uint32Array> {
+async function farthestPoints (unit: Matrix, k: number, rng: Rng, signal?: AbortSignal): Promise<Uint32Array> {
   const { rows, cols, data } = unit
   const picked = new Uint32Array(k)
   const chosen = new Uint8Array(rows)
@@ -74,7 +80,7 @@ async function farthestPoints (unit: Matrix, k: number, rng: Rng): Promise<Uint3
     work += rows * cols
     if (work > WORK_BETWEEN_YIELDS) {
       work = 0
-      await yieldToEventLoop()
+      await yieldToEventLoop(signal)
     }
   }
   return picked
@@ -90,7 +96,7 @@ function copyRow (m: Matrix, r: number, centroids: Float32Array, c: number): voi
  * proportional to its squared distance to the nearest centre so far. When every remaining point
  * coincides with a centre (total 0), the lowest-index point not yet a centre is taken instead.
  */
-async function kmeansPlusPlus (unit: Matrix, k: number, rng: Rng): Promise<Float32Array> {
+async function kmeansPlusPlus (unit: Matrix, k: number, rng: Rng, signal?: AbortSignal): Promise<Float32Array> {
   const { rows, cols, data } = unit
   const centroids = new Float32Array(k * cols)
   const isCentre = new Uint8Array(rows)
@@ -124,7 +130,7 @@ async function kmeansPlusPlus (unit: Matrix, k: number, rng: Rng): Promise<Float
     work += rows * cols
     if (work > WORK_BETWEEN_YIELDS) {
       work = 0
-      await yieldToEventLoop()
+      await yieldToEventLoop(signal)
     }
   }
   return centroids
@@ -226,18 +232,19 @@ export interface KmeansResult {
  * Euclidean k-means on the given rows: k-means++ seeding from rng, then Lloyd iterations until
  * no assignment changes or maxIterations assignment steps have run.
  */
-export async function kmeans (points: Matrix, k: number, rng: Rng, maxIterations: number, mm: MatMul): Promise<KmeansResult> {
+export async function kmeans (points: Matrix, k: number, rng: Rng, maxIterations: number, mm: MatMul, signal?: AbortSignal): Promise<KmeansResult> {
   const { rows, cols } = points
   if (!Number.isInteger(k) || k < 1 || k > rows) {
     throw new RangeError(`k-means needs k from 1 to ${rows} (the number of points), got ${k}`)
   }
-  const centroids: Matrix = { rows: k, cols, data: await kmeansPlusPlus(points, k, rng) }
+  const centroids: Matrix = { rows: k, cols, data: await kmeansPlusPlus(points, k, rng, signal) }
   const assignment = new Int32Array(rows).fill(-1)
   const distance = new Float64Array(rows)
   let iterations = 0
   let converged = false
   while (!converged && iterations < maxIterations) {
     iterations++
+    signal?.throwIfAborted()
     converged = await assignToCentroids(points, centroids, assignment, distance, mm) === 0
     if (!converged) updateCentroids(points, assignment, distance, centroids)
   }
@@ -248,9 +255,9 @@ export async function kmeans (points: Matrix, k: number, rng: Rng, maxIterations
  * k-means on the unit vectors, then for each centroid in order the item nearest by cosine that
  * no earlier centroid took.
  */
-async function kmeansAnchors (unit: Matrix, k: number, rng: Rng, maxIterations: number, mm: MatMul): Promise<Uint32Array> {
+async function kmeansAnchors (unit: Matrix, k: number, rng: Rng, maxIterations: number, mm: MatMul, signal?: AbortSignal): Promise<Uint32Array> {
   const { rows, cols } = unit
-  const { centroids } = await kmeans(unit, k, rng, maxIterations, mm)
+  const { centroids } = await kmeans(unit, k, rng, maxIterations, mm, signal)
 
   // Items are unit (or zero) vectors, so for a fixed centroid u·c ranks them as the cosine does;
   // a zero centroid scores every item 0 and the lowest unused index wins.
@@ -296,9 +303,9 @@ export async function selectAnchorIndices (vectors: Matrix, opts: SelectOptions,
     case 'random':
       return sampleIndices(rng, n, k)
     case 'fps':
-      return await farthestPoints(normalizeRows(vectors), k, rng)
+      return await farthestPoints(normalizeRows(vectors), k, rng, opts.signal)
     case 'kmeans':
-      return await kmeansAnchors(normalizeRows(vectors), k, rng, maxIterations, mm)
+      return await kmeansAnchors(normalizeRows(vectors), k, rng, maxIterations, mm, opts.signal)
     default:
       throw new RangeError(`unknown anchor selection strategy '${String(strategy)}'`)
   }

@@ -39,11 +39,17 @@ export interface EngineConfig {
    * rows are chunked further so one chunk stays within it. Default 64 MiB.
    */
   pairwiseBudgetBytes?: number
+  /**
+   * Memory for one float64 product run (a row block of the result, its rows of A, and B); larger
+   * products run in row blocks of the result, one after another. Default 64 MiB.
+   */
+  float64BlockBytes?: number
   /** Overrides how worker threads are started (tests). */
   launchers?: WorkerLauncher[]
 }
 
 const DEFAULT_PAIRWISE_BUDGET = 64 * 1024 * 1024
+const DEFAULT_FLOAT64_BLOCK = 64 * 1024 * 1024
 /** Below this many rows per worker, splitting a request costs more than it saves. */
 const PARALLEL_MIN_ROWS = 256
 const PROJECTIONS: ReadonlySet<Projection> = new Set<Projection>(['cosine', 'angular', 'euclidean', 'l1', 'linf', 'dot'])
@@ -114,6 +120,19 @@ function checkMatrix (m: Matrix, name: string): void {
   if (!Number.isInteger(m.rows) || !Number.isInteger(m.cols) || m.rows < 0 || m.cols < 0 || m.data.length !== m.rows * m.cols) {
     throw new RangeError(`${name} must be a rows x cols matrix with rows·cols values (got ${m.rows} x ${m.cols} with ${m.data.length})`)
   }
+}
+
+/** Rows [start, end) of m, copied. */
+function rows64 (m: Matrix64, start: number, end: number): Matrix64 {
+  return { rows: end - start, cols: m.cols, data: m.data.slice(start * m.cols, end * m.cols) }
+}
+
+/** Columns [start, end) of m, copied (m.rows x (end − start)). */
+function columns64 (m: Matrix64, start: number, end: number): Matrix64 {
+  const width = end - start
+  const out = new Float64Array(m.rows * width)
+  for (let i = 0; i < m.rows; i++) out.set(m.data.subarray(i * m.cols + start, i * m.cols + end), i * width)
+  return { rows: m.rows, cols: width, data: out }
 }
 
 function checkMatrix64 (m: Matrix64, name: string): void {
@@ -401,12 +420,27 @@ class OnnxEngine implements OrtEngine {
       throw new RangeError(`cannot multiply ${shape(a, transposeA)} by ${shape(b, transposeB)}`)
     }
     if (m === 0 || n === 0 || inner === 0) return { rows: m, cols: n, data: new Float64Array(m * n) }
-    const result = await this.run(() => {
-      const transfer: ArrayBuffer[] = []
-      return { task: { kind: 'matmul64', transposeA, transposeB, a: this.operand64(a, transfer), b: this.operand64(b, transfer) }, transfer }
-    })
-    if (result.kind !== 'matmul64') throw new Error('unexpected result')
-    return { rows: result.y.rows, cols: result.y.cols, data: result.y.data }
+    const runBlock = async (block: Matrix64): Promise<Matrix64> => {
+      const result = await this.run(() => {
+        const transfer: ArrayBuffer[] = []
+        return { task: { kind: 'matmul64', transposeA, transposeB, a: this.operand64(block, transfer), b: this.operand64(b, transfer) }, transfer }
+      })
+      if (result.kind !== 'matmul64') throw new Error('unexpected result')
+      return { rows: result.y.rows, cols: result.y.cols, data: result.y.data }
+    }
+    // Bounded memory per run: row blocks of the result (rows of op(A)), at least two rows each
+    // (ORT takes another kernel path for a single row).
+    const budget = this.config.float64BlockBytes ?? DEFAULT_FLOAT64_BLOCK
+    const blockRows = Math.max(2, Math.floor((budget - 8 * inner * n) / (8 * (inner + n))))
+    if (m <= blockRows) return await runBlock(a)
+    const out = new Float64Array(m * n)
+    for (let start = 0; start < m;) {
+      let end = Math.min(m, start + blockRows)
+      if (m - end === 1) end = m
+      out.set((await runBlock(transposeA ? columns64(a, start, end) : rows64(a, start, end))).data, start * n)
+      start = end
+    }
+    return { rows: m, cols: n, data: out }
   }
 
   async polarStep (x: Matrix64, coefficients: [number, number, number], normalize: boolean): Promise<PolarStepResult> {
@@ -481,6 +515,7 @@ function validateConfig (config: EngineConfig): void {
   checkPositiveInteger(config.rowBudget, 'rowBudget')
   checkPositiveInteger(config.sessionCacheSize, 'sessionCacheSize')
   if (config.pairwiseBudgetBytes !== undefined) checkPositiveInteger(config.pairwiseBudgetBytes, 'pairwiseBudgetBytes')
+  if (config.float64BlockBytes !== undefined) checkPositiveInteger(config.float64BlockBytes, 'float64BlockBytes')
 }
 
 /**

@@ -282,10 +282,23 @@ export class WorkerPool {
     const error = new Error('engine is closed')
     this.rejectQueued(error)
     const slots = this.slots.splice(0)
+    const busy = new Set<Slot>()
     for (const slot of slots) {
+      if (slot.job !== undefined) busy.add(slot)
       slot.job?.reject(error)
+      slot.job = undefined
       for (const job of slot.pinned.splice(0)) job.reject(error)
     }
-    await Promise.all(slots.map(async slot => await slot.worker.terminate()))
+    await Promise.all(slots.map(async slot => {
+      const ended = slot.worker.terminate()
+      if (!busy.has(slot)) {
+        await ended
+        return
+      }
+      // A worker inside a long ORT run (native code) stops only when the run returns to JS:
+      // the close does not wait for it, and it does not keep the process alive meanwhile.
+      slot.worker.unref()
+      ended.catch(() => {})
+    }))
   }
 }

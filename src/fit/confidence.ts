@@ -60,13 +60,15 @@ function dot (a: Matrix, i: number, b: Matrix, j: number): number {
  * The model of `map` from the source rows and target rows of its anchor set (parallel or not;
  * at least 2 of each).
  */
-export async function buildConfidence (source: Matrix, target: Matrix, map: LinearMap, mm: MatMul, opts: { seed?: number, k?: number, maxSupport?: number } = {}): Promise<ConfidenceModel> {
+export async function buildConfidence (source: Matrix, target: Matrix, map: LinearMap, mm: MatMul, opts: { seed?: number, k?: number, maxSupport?: number, signal?: AbortSignal } = {}): Promise<ConfidenceModel> {
   if (source.rows < 2 || target.rows < 2) throw new RangeError(`confidence needs at least 2 source and 2 target rows, got ${source.rows} and ${target.rows}`)
   const seed = opts.seed ?? 0
   const chosen = sample(source, opts.maxSupport ?? MAX_SUPPORT, seed)
   const gallery = buildGallery(sample(target, MAX_GALLERY, seed + 1))
   const translated = centredUnitRows(await applyMap(chosen, map, mm), gallery.mean).unit
+  opts.signal?.throwIfAborted()
   const best = await topNeighbours(translated, gallery.unit, 2, mm)
+  opts.signal?.throwIfAborted()
   const margins = new Float32Array(chosen.rows)
   for (let i = 0; i < chosen.rows; i++) margins[i] = dot(translated, i, gallery.unit, best[2 * i]) - dot(translated, i, gallery.unit, best[2 * i + 1])
 
@@ -76,6 +78,7 @@ export async function buildConfidence (source: Matrix, target: Matrix, map: Line
   const support = centredUnitRows(chosen, mean).unit
   const k = Math.min(opts.k ?? CONFIDENCE_K, chosen.rows - 1)
   const nearest = await topNeighbours(support, support, k, mm, { excludeSelf: true })
+  opts.signal?.throwIfAborted()
   const reference = Float32Array.from(localMargins(nearest, k, margins)).sort()
   return { center: Float32Array.from(mean), support, margins, reference, k }
 }

@@ -101,6 +101,7 @@ export async function fitConfig (engine: FitEngine, x: Matrix, y: Matrix, rows: 
   const target = scaleSide(y, rows, config.scaling, normalize)
   await ticker.tick()
   const solution = await solve(engine, config.method, source.rows, target.rows, { ridge: config.ridge, needRank }, ticker)
+  ticker.check()
   return { map: buildMap(source.scaling, target.scaling, solution, normalize), rank: solution.rank, ms: performance.now() - started }
 }
 
@@ -135,6 +136,7 @@ interface Evaluation { scores: HeldOutScores, fitMs: number }
 /** Fits on `train`, translates `test` and adds their retrieval among the gallery to the tally. */
 async function scoreSplit (engine: FitEngine, x: Matrix, y: Matrix, train: Int32Array, test: Int32Array, config: Config, gallery: Gallery, ticker: Ticker, tally = emptyTally()): Promise<{ tally: typeof tally, ms: number }> {
   const fitted = await fitConfig(engine, x, y, train, config, false, ticker)
+  ticker.check()
   const translated = await applyMap(takeRows(x, test), fitted.map, engine)
   await tallyRows(translated, test, gallery, engine, tally)
   return { tally, ms: fitted.ms }
@@ -146,6 +148,7 @@ async function crossValidate (engine: FitEngine, x: Matrix, y: Matrix, folds: In
   let ms = 0
   for (const fold of folds) {
     const fitted = await fitConfig(engine, x, y, complement(pool, fold), config, false, ticker)
+    ticker.check()
     const translated = await applyMap(takeRows(x, fold), fitted.map, engine)
     await tallyRows(translated, Int32Array.from(fold, (_, i) => i), subGallery(gallery, fold), engine, tally)
     ms += fitted.ms
@@ -222,14 +225,14 @@ function checkInputs (x: Matrix, y: Matrix): void {
  * Throws FitError when there are too few anchors for the options, RangeError for bad options or
  * shapes. Heavy products run in the engine's workers; JS loops yield every few milliseconds.
  */
-export async function fitTranslator (x: Matrix, y: Matrix, opts: FitOptions, engine: FitEngine): Promise<FitResult> {
+export async function fitTranslator (x: Matrix, y: Matrix, opts: FitOptions, engine: FitEngine, signal?: AbortSignal): Promise<FitResult> {
   const started = performance.now()
   checkOptions(opts)
   checkInputs(x, y)
   const n = x.rows
   const needsSelection = opts.method === 'auto' || (usesRidge(opts.method) && opts.ridge === undefined)
   checkAnchorCount(n, opts, needsSelection)
-  const ticker = new Ticker()
+  const ticker = new Ticker(undefined, signal)
   const gallery = buildGallery(y)
 
   const { heldOut, pool } = holdoutSplit(n, opts.holdout, opts.seed)
@@ -247,6 +250,7 @@ export async function fitTranslator (x: Matrix, y: Matrix, opts: FitOptions, eng
   if (heldCount > 0) heldOutScores = scoresOf((await scoreSplit(engine, x, y, pool, heldOut, config, gallery, ticker)).tally)
 
   const final = await fitConfig(engine, x, y, undefined, config, true, ticker)
+  ticker.check()
   const fitResidual = await residual(x, y, final.map, engine)
   const ridge = usesRidge(config.method) ? config.ridge : undefined
   return {

@@ -188,7 +188,7 @@ export interface PolarResult {
  * W = U_r V_rᵀ for C = U Σ Vᵀ, r = singular values above RANK_TOLERANCE·σ₁ (module comment).
  * Every step is one engine call (polarStep), or three matmul64 calls on engines without it.
  */
-export async function polarFactor (engine: PolarEngine, c: Matrix64): Promise<PolarResult> {
+export async function polarFactor (engine: PolarEngine, c: Matrix64, signal?: AbortSignal): Promise<PolarResult> {
   const n = Math.min(c.rows, c.cols)
   if (n === 0 || !(frobenius(c) > 0)) return { w: zeros64(c.rows, c.cols), rank: 0, steps: 0 }
   const step = async (x: Matrix64, coefficients: Coefficients, normalize: boolean): Promise<{ x: Matrix64, change: number, scale: number }> =>
@@ -202,6 +202,7 @@ export async function polarFactor (engine: PolarEngine, c: Matrix64): Promise<Po
   // The worst case we promise to resolve, tracked through every step applied.
   let worst = RANK_TOLERANCE * n ** -0.25
   const apply = async (coefficients: Coefficients): Promise<void> => {
+    signal?.throwIfAborted()
     const result = await step(x, coefficients, steps === 0)
     x = result.x
     lastChange = result.change

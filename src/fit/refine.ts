@@ -131,14 +131,14 @@ export function choose (rounds: RefineRound[]): { round: number, reason: string 
  */
 export async function refineTranslator (
   x: Matrix, y: Matrix, unpairedX: Matrix, unpairedY: Matrix,
-  config: Config, unrefined: { map: LinearMap, rank: number }, opts: RefineOptions, engine: FitEngine
+  config: Config, unrefined: { map: LinearMap, rank: number }, opts: RefineOptions, engine: FitEngine, signal?: AbortSignal
 ): Promise<RefineResult> {
   const started = performance.now()
   if (!Number.isInteger(opts.iterations) || opts.iterations < 1) throw new RangeError(`iterations must be a positive integer, got ${opts.iterations}`)
   if (!Number.isInteger(opts.k) || opts.k < 1) throw new RangeError(`k must be a positive integer, got ${opts.k}`)
   if (unpairedX.rows < 1 || unpairedY.rows < 1) throw new RangeError(`refinement needs unpaired rows on both sides, got ${unpairedX.rows} source and ${unpairedY.rows} target rows`)
   if (unpairedX.cols !== x.cols || unpairedY.cols !== y.cols) throw new RangeError('unpaired rows must have the dimensions of their space')
-  const ticker = new Ticker()
+  const ticker = new Ticker(undefined, signal)
   const n = x.rows
   const { heldOut, pool } = holdoutSplit(n, opts.holdout, opts.seed)
   // Gallery rows 0..n−1 are the anchors' targets, then the unpaired targets; CSLS runs in the same
@@ -168,7 +168,9 @@ export async function refineTranslator (
       await tallyRows(await applyMap(heldX, map, engine), heldOut, gallery, engine, tally)
       held = scoresOf(tally)
     }
+    ticker.check()
     const translated = centredUnitRows(await applyMap(unpairedX, map, engine), gallery.mean).unit
+    ticker.check()
     const mutual = await mutualNearestCsls(translated, targetUnit, opts.k, engine)
     await ticker.tick()
     rounds.push({ round: r, pairs: r === 0 ? 0 : (previous as MutualPairs).source.length, heldOut: held, mutualPairs: mutual.source.length, meanCsls: mutual.meanScore })
@@ -187,6 +189,7 @@ export async function refineTranslator (
   let pairsUsed = 0
   let pairedSource: Int32Array = new Int32Array(0)
   if (chosen.round > 0) {
+    ticker.check()
     const pairs = pairsOf[chosen.round - 1]
     pairsUsed = pairs.source.length
     pairedSource = pairs.source

@@ -82,7 +82,8 @@ export async function solve (engine: PolarEngine, method: FitMethod, xs: Matrix6
   switch (method) {
     case 'procrustes': {
       const cross = await product(engine, xs, ys, { transposeA: true })
-      const { w, rank } = await polarFactor(engine, cross)
+      ticker.check()
+      const { w, rank } = await polarFactor(engine, cross, ticker.signal)
       return { weight: w, bias: new Float64Array(dy), rank }
     }
     case 'linear': {

@@ -54,14 +54,20 @@ export function frobenius (m: { data: ArrayLike<number> }): number {
 }
 
 /**
- * Gives the event loop a turn once more than `budgetMs` passed since the last one. JS loops of
- * the fit call `tick()` between units of work of a millisecond or so.
+ * Gives the event loop a turn once more than `budgetMs` passed since the last one, and stops the
+ * work when `signal` is aborted (throws its reason). JS loops of the fit call `tick()` between
+ * units of work of a millisecond or so; `check()` between engine calls.
  */
 export class Ticker {
   private last = performance.now()
-  constructor (private readonly budgetMs = 8) {}
+  constructor (private readonly budgetMs = 8, readonly signal?: AbortSignal) {}
+
+  check (): void {
+    this.signal?.throwIfAborted()
+  }
 
   async tick (): Promise<void> {
+    this.signal?.throwIfAborted()
     if (performance.now() - this.last < this.budgetMs) return
     await new Promise<void>(resolve => setImmediate(resolve))
     this.last = performance.now()
@@ -242,6 +248,7 @@ export async function psdSolve (engine: Product64, a: Matrix64, b: Matrix64, rel
   if (n === 0) return { x: zeros64(0, b.cols), rank: 0 }
   const { factor, perm, rank } = await pivotedCholesky(a, relTol, ticker)
   if (rank === 0) return { x: zeros64(n, b.cols), rank: 0 }
+  ticker.check()
   const pb = permuteRows(b, perm)
   let px: Matrix64
   if (rank === n) {

@@ -3,6 +3,7 @@ import type { Duplex } from 'node:stream'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod'
+import { WorkCancelled } from '../budget/cancel.js'
 import { PROBLEM_KINDS, ProblemError, kindForStatus, problemType, type ProblemFieldError, type ProblemKind } from '../errors.js'
 
 /**
@@ -129,7 +130,12 @@ export function clientErrorHandler (requestTimeoutMs: number): (this: FastifyIns
   }
 }
 
-async function problems (app: FastifyInstance, opts: { bodyLimit: number, handlerTimeoutMs?: number }): Promise<void> {
+/** The 503 answered when a request runs past HANDLER_TIMEOUT_MS (src/plugins/deadline.ts sends it). */
+export function timeoutProblem (handlerTimeoutMs: number): ProblemBody {
+  return problemOf('timeout', `the request took longer than the limit of ${handlerTimeoutMs} ms (HANDLER_TIMEOUT_MS) and was abandoned; send fewer rows per request, or retry later. A write may still complete after this answer: check its result before retrying it.`)
+}
+
+async function problems (app: FastifyInstance, opts: { bodyLimit: number }): Promise<void> {
   app.setErrorHandler((error: FastifyError, request, reply) => {
     if (error instanceof ProblemError) {
       // 503s are overload or unavailability, reported by whoever threw them: a warning, not an error.
@@ -139,9 +145,10 @@ async function problems (app: FastifyInstance, opts: { bodyLimit: number, handle
         type: error.type, title: error.title, status: error.status, detail: error.detail, errors: error.errors
       }, error.headers)
     }
-    if (error.code === 'FST_ERR_HANDLER_TIMEOUT') {
-      request.log.warn({ ms: opts.handlerTimeoutMs }, 'request timed out')
-      return sendProblem(request, reply, problemOf('timeout', `the request took longer than the limit of ${opts.handlerTimeoutMs ?? 0} ms (HANDLER_TIMEOUT_MS) and was abandoned; send fewer rows per request, or retry later. A write may still complete after this answer: check its result before retrying it.`), { 'retry-after': '1' })
+    if (error instanceof WorkCancelled) {
+      // The client left: nobody reads this answer; not a server failure.
+      request.log.info({ detail: error.message }, 'request cancelled')
+      return sendProblem(request, reply, problemOf('unavailable', error.message))
     }
     const mapped = fromFastifyError(error, request, opts.bodyLimit)
     if (mapped !== null) return sendProblem(request, reply, mapped)

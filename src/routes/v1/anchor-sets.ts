@@ -11,6 +11,8 @@ import {
 } from '../../schemas/anchor-sets.js'
 import { CascadeQuery, problemResponses } from '../../schemas/common.js'
 import { SelectBody, SelectResult } from '../../schemas/compute.js'
+import { cancellable } from '../../budget/cancel.js'
+import { selectPlan } from '../../budget/work.js'
 import { selectAnchors } from '../../analysis/select.js'
 import { documentBinary } from '../../plugins/swagger.js'
 import type { AnchorSetRecord, AnchorSetSummary } from '../../store/types.js'
@@ -269,7 +271,9 @@ const anchorSets: FastifyPluginAsyncZod<{ maxAnchors: number, maxRows: number, m
     const held = await requireEmbeddings(app.store, set, space)
     if (k > held.rows) throw unprocessable(`k ${k} is more than the ${held.rows} ids space "${space}" holds in set "${set}"; use at most ${held.rows}`)
     request.rows = held.rows
-    return { ids: await selectAnchors(held.matrix, held.ids, { k, strategy, seed }, app.engine) }
+    const ids = await app.runBudgeted(request, selectPlan(held.rows, held.matrix.cols, k, strategy), async signal =>
+      await selectAnchors(held.matrix, held.ids, { k, strategy, seed, signal }, cancellable(app.engine, signal)))
+    return { ids }
   })
 }
 

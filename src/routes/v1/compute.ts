@@ -12,6 +12,8 @@ import { timingOf } from '../../plugins/compute.js'
 import { documentBinary, documentTiming } from '../../plugins/swagger.js'
 import { problemResponses } from '../../schemas/common.js'
 import { requireEmbeddings } from './embeddings.js'
+import { cancellable } from '../../budget/cancel.js'
+import { similarityPlan } from '../../budget/work.js'
 import {
   RelativeBody, RelativeParams, RelativeQuery, RelativeResult, SimilarityBody, SimilarityResult
 } from '../../schemas/compute.js'
@@ -117,10 +119,11 @@ const compute: FastifyPluginAsyncZod<{ maxRows: number }> = async (app, opts) =>
     }
     if (k >= ids.length) throw unprocessable(`k ${k} must be below the ${ids.length} anchors both spaces hold`)
     request.rows = ids.length
-    const [cka, jaccard] = await app.compute.timed(async () => await Promise.all([
-      linearCka(matrices[0], matrices[1], app.engine),
-      knnJaccard(matrices[0], matrices[1], k, app.engine)
-    ]), timingOf(request))
+    const plan = similarityPlan(ids.length, matrices[0].cols, matrices[1].cols, k)
+    const [cka, jaccard] = await app.runBudgeted(request, plan, async signal => await app.compute.timed(async () => {
+      const engine = cancellable(app.engine, signal)
+      return await Promise.all([linearCka(matrices[0], matrices[1], engine), knnJaccard(matrices[0], matrices[1], k, engine)])
+    }, timingOf(request)))
     return { count: ids.length, cka, knnJaccard: jaccard }
   })
 }

@@ -22,6 +22,8 @@ import {
 import type { TranslatorListing } from '../../store/types.js'
 import { translatorToStored } from '../../translators/record.js'
 import { requireEmbeddings } from './embeddings.js'
+import { cancellable } from '../../budget/cancel.js'
+import { checkTranslatorSize, evaluatePlan, fitPlan } from '../../budget/work.js'
 
 const enc = encodeURIComponent
 
@@ -73,33 +75,42 @@ const translators: FastifyPluginAsyncZod<{ maxRows: number }> = async (app, opts
         `upload embeddings of items only one model has embedded to both sides (PUT ${setPath}${enc(body.source)} and ${setPath}${enc(body.target)} with "ids"), or fit without refine`)
     }
     request.rows = held[0].ids.length + held[1].ids.length
-    let result
-    try {
-      result = await fitTranslator(x, y, {
-        method: body.method, scaling: body.scaling, ridge: body.ridge, holdout: body.holdout, folds: body.folds, seed: body.seed
-      }, app.engine)
-    } catch (err) {
-      if (err instanceof FitError) throw unprocessable((err as Error).message)
-      throw err
-    }
-    let map = result.map
-    let diagnostics: Record<string, unknown> = { ...result.diagnostics }
-    if (body.refine !== undefined) {
-      const refined = await refineTranslator(x, y, unpairedX, unpairedY,
-        { method: result.method, scaling: result.scaling, ridge: result.ridge ?? 0 }, { map: result.map, rank: result.diagnostics.rank },
-        { iterations: body.refine.iterations, k: body.refine.k, holdout: body.holdout, seed: body.seed }, app.engine)
-      const report: RefinementReport = refined.report
-      map = refined.map
-      diagnostics = {
-        ...diagnostics,
-        // rank and residual describe the stored map, refined or not.
-        ...(report.kept === 'refined' ? { rank: refined.rank, fitResidual: await residual(x, y, map, app.engine) } : {}),
-        refinement: report,
-        fitMs: result.diagnostics.fitMs + report.ms
+    const shape = { anchors: ids.length, dx: source.dim, dy: target.dim, sourceRows: held[0].matrix.rows, targetRows: held[1].matrix.rows }
+    const plan = fitPlan(shape, { method: body.method, ridge: body.ridge, holdout: body.holdout, folds: body.folds }, body.refine)
+    const { result, map, diagnostics, confidence } = await app.runBudgeted(request, plan, async signal => {
+      checkTranslatorSize(source.dim, target.dim, held[0].matrix.rows, app.budgets.maxTranslatorBytes)
+      const engine = cancellable(app.engine, signal)
+      let result
+      try {
+        result = await fitTranslator(x, y, {
+          method: body.method, scaling: body.scaling, ridge: body.ridge, holdout: body.holdout, folds: body.folds, seed: body.seed
+        }, engine, signal)
+      } catch (err) {
+        if (err instanceof FitError) throw unprocessable((err as Error).message)
+        throw err
       }
-    }
-    // Confidence support: every source row of the set; margins among every target row.
-    const confidence = await buildConfidence(held[0].matrix, held[1].matrix, map, app.engine, { seed: body.seed })
+      let map = result.map
+      let diagnostics: Record<string, unknown> = { ...result.diagnostics }
+      if (body.refine !== undefined) {
+        const refined = await refineTranslator(x, y, unpairedX, unpairedY,
+          { method: result.method, scaling: result.scaling, ridge: result.ridge ?? 0 }, { map: result.map, rank: result.diagnostics.rank },
+          { iterations: body.refine.iterations, k: body.refine.k, holdout: body.holdout, seed: body.seed }, engine, signal)
+        const report: RefinementReport = refined.report
+        map = refined.map
+        diagnostics = {
+          ...diagnostics,
+          // rank and residual describe the stored map, refined or not.
+          ...(report.kept === 'refined' ? { rank: refined.rank, fitResidual: await residual(x, y, map, engine) } : {}),
+          refinement: report,
+          fitMs: result.diagnostics.fitMs + report.ms
+        }
+      }
+      // Confidence support: every source row of the set; margins among every target row.
+      const confidence = await buildConfidence(held[0].matrix, held[1].matrix, map, engine, { seed: body.seed, signal })
+      return { result, map, diagnostics, confidence }
+    })
+    // Work whose client left or whose time ran out stores nothing.
+    request.workSignal.throwIfAborted()
     const { params, settings } = translatorToStored(map, confidence)
     const outcome = await app.store.createTranslator({
       meta: {
@@ -266,13 +277,14 @@ const translators: FastifyPluginAsyncZod<{ maxRows: number }> = async (app, opts
     if (k > x.rows) throw unprocessable(`k ${k} is more than the ${x.rows} rows; use at most ${x.rows}`)
     if (retrieval === 'csls' && cslsK > x.rows) throw unprocessable(`cslsK ${cslsK} is more than the ${x.rows} rows; use at most ${x.rows}`)
     if (retrieval !== 'csls' && request.body.cslsK !== undefined) throw unprocessable('cslsK applies to "retrieval": "csls" only; add it or drop cslsK')
-    const [scores, cka] = await app.compute.timed(async () => {
-      const translated = await app.engine.translate(x, map, meta.id)
+    const [scores, cka] = await app.runBudgeted(request, evaluatePlan(x.rows, meta.sourceDim, meta.targetDim, k, retrieval === 'csls'), async signal => await app.compute.timed(async () => {
+      const engine = cancellable(app.engine, signal)
+      const translated = await engine.translate(x, map, meta.id)
       return await Promise.all([
-        retrievalScores(translated, y, k, app.engine, retrieval === 'csls' ? { cslsK } : {}),
-        linearCka(translated, y, app.engine)
+        retrievalScores(translated, y, k, engine, retrieval === 'csls' ? { cslsK } : {}),
+        linearCka(translated, y, engine)
       ])
-    }, timingOf(request))
+    }, timingOf(request)))
     return {
       count: x.rows, meanCosine: scores.meanCosine, mse: scores.mse, top1: scores.top1, topK: scores.topK, mrr: scores.mrr, jaccard: scores.jaccard, cka,
       retrieval, ...(retrieval === 'csls' ? { cslsK } : {})

@@ -1,0 +1,70 @@
+/**
+ * The heavy requests as the budget sees them: what the work is called, its cost from the shapes
+ * and options, and what a client can send instead when it is over budget.
+ */
+import { ProblemError } from '../errors.js'
+import {
+  crossValidations, evaluateCost, seq, worst, fitCost, refineCost, selectCost, similarityCost, translatorBytes,
+  type Cost, type FitChoice, type FitMethodName, type FitShape, type RefineChoice
+} from './cost.js'
+import { mib } from './budget.js'
+
+export interface WorkPlan {
+  what: string
+  cost: Cost
+  instead: string[]
+}
+
+/**
+ * A fit, with refinement when asked (its cost counted for every method the fit may choose: the
+ * chosen one is not known before the fit).
+ */
+export function fitPlan (shape: FitShape, opts: FitChoice, refine?: RefineChoice): WorkPlan {
+  let cost = fitCost(shape, opts)
+  if (refine !== undefined) {
+    const methods: FitMethodName[] = opts.method === 'auto' ? ['procrustes', 'linear', 'affine', 'ridge', 'inverse-relative'] : [opts.method]
+    cost = seq(cost, worst(...methods.map(m => refineCost(shape, m, refine, opts.holdout))))
+  }
+  const instead: string[] = []
+  const cv = crossValidations(opts)
+  if (opts.method === 'auto') instead.push(`a named "method" (e.g. "procrustes") instead of "auto", which cross-validates ${cv} configurations × ${opts.folds} folds`)
+  else if (cv > 0) instead.push(`a "ridge" value instead of the ${cv}-value ridge search`)
+  if (cv > 0 && opts.folds > 2) instead.push(`fewer "folds" (${opts.folds} now)`)
+  if (refine !== undefined) instead.push(`fewer refine "iterations" (${refine.iterations} now), or no refine`)
+  instead.push(`spaces of fewer dimensions (${shape.dx} and ${shape.dy} now; the map alone is ${mib(4 * shape.dx * shape.dy)})`)
+  instead.push(`fewer anchors in the set (${shape.anchors} parallel now)`)
+  return { what: `this fit (${shape.anchors} anchors, ${shape.dx} → ${shape.dy} dims, method ${opts.method})`, cost, instead }
+}
+
+/** Refuses a translator whose stored size would exceed MAX_TRANSLATOR_BYTES. */
+export function checkTranslatorSize (dx: number, dy: number, sourceRows: number, maxBytes: number): void {
+  const bytes = translatorBytes(dx, dy, sourceRows)
+  if (bytes > maxBytes) {
+    throw new ProblemError('over-budget', `a translator from ${dx} to ${dy} dimensions is ${mib(bytes)} stored (the ${dx} x ${dy} float32 map and its confidence model), over MAX_TRANSLATOR_BYTES=${maxBytes} (${mib(maxBytes)}); nothing was run. ` +
+      'Send instead: spaces of fewer dimensions (e.g. reduce them with PCA before uploading), or raise MAX_TRANSLATOR_BYTES.')
+  }
+}
+
+export function evaluatePlan (rows: number, dx: number, dy: number, k: number, csls: boolean): WorkPlan {
+  return {
+    what: `this evaluation (${rows} rows, ${dx} → ${dy} dims${csls ? ', csls' : ''})`,
+    cost: evaluateCost(rows, dx, dy, k, csls),
+    instead: [`fewer rows (${rows} now; retrieval compares every row with every other)`, ...(csls ? ['"retrieval": "cosine" instead of "csls"'] : [])]
+  }
+}
+
+export function similarityPlan (rows: number, d1: number, d2: number, k: number): WorkPlan {
+  return {
+    what: `this similarity (${rows} common anchors, ${d1} and ${d2} dims)`,
+    cost: similarityCost(rows, d1, d2, k),
+    instead: [`an anchor set with fewer rows (${rows} now; kNN compares every row with every other)`, `spaces of fewer dimensions (CKA's Grams are ${d1} x ${d2})`]
+  }
+}
+
+export function selectPlan (rows: number, d: number, k: number, strategy: 'fps' | 'kmeans' | 'random'): WorkPlan {
+  return {
+    what: `this selection (${k} of ${rows} rows, ${d} dims, ${strategy})`,
+    cost: selectCost(rows, d, k, strategy),
+    instead: [`a smaller "k" (${k} now)`, ...(strategy !== 'random' ? ['"strategy": "random", which costs nothing'] : []), ...(strategy === 'kmeans' ? ['"strategy": "fps", one pass per pick'] : [])]
+  }
+}
