@@ -2,7 +2,7 @@
  * The compute engine: relative projection and matmul on ONNX Runtime, run in worker threads,
  * with execution-provider fallback, row chunking and a bounded session cache per worker.
  */
-import { availableParallelism, tmpdir } from 'node:os'
+import { tmpdir } from 'node:os'
 import { stat, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { NORM_EPS, type Matrix } from '../math/matrix.js'
@@ -10,7 +10,8 @@ import type { Engine, EngineInfo, Matrix64, Projection, RelativeOptions, Relativ
 import { checkTranslatorMap, pairwiseBytesPerRow } from './graphs.js'
 import { resolveProvider, SessionStore, ProviderError } from './runtime.js'
 import { WorkerPool, type TaskSource, type WorkerLauncher } from './pool.js'
-import { BufferPool } from './buffers.js'
+import { BufferPool } from '../util/buffer-pool.js'
+import { defaultThreadLayout } from './defaults.js'
 import { TaskHandler, type Matrix64Data, type MatrixData, type ProviderFailureData, type RelativeParams, type SharedOperand, type Task, type TaskResult } from './tasks.js'
 
 /** pino-compatible: (object, message). */
@@ -50,26 +51,14 @@ const PROJECTIONS: ReadonlySet<Projection> = new Set<Projection>(['cosine', 'ang
 /** The graphs compare norms in float32. */
 const ZERO_NORM = Math.fround(NORM_EPS)
 
-/**
- * Defaults: intra-op threads up to 4 per worker, workers filling the remaining cores, so
- * workers × threads = cores (no oversubscription). On this 2-vCPU VM that is 1 worker × 2
- * threads. Measured there (cosine, 1,024 x 768 against 1,000 anchors; eight alternating rounds,
- * median of the per-round medians; a shared, noisy VM, rounds vary by ±30 %):
- *   1 worker × 2 threads:   one request 10.7 ms; 16 concurrent requests ≈ 93,000 rows/s
- *   2 workers × 1 thread:   one request 10.9 ms (spread over both idle workers, 18 ms unspread);
- *                           16 concurrent ≈ 96,000 rows/s
- *   2 workers × 2 threads:  oversubscribed, no better (bench/relative.ts --all)
- * A tie within the noise; one worker keeps a single set of sessions and suits a GPU provider
- * (one device context), so it is the default. Beyond 2 cores the split is not measured.
- */
+/** The measured default thread layout (defaultThreadLayout) and the default budgets. */
 export function defaultEngineConfig (): EngineConfig {
-  const cores = Math.max(1, availableParallelism())
-  const intraOpThreads = Math.min(cores, 4)
+  const { workers, intraOpThreads } = defaultThreadLayout()
   return {
     executionProviders: ['cpu'],
     strict: false,
     intraOpThreads,
-    workers: Math.max(1, Math.floor(cores / intraOpThreads)),
+    workers,
     rowBudget: 4096,
     sessionCacheSize: 16,
     pairwiseBudgetBytes: DEFAULT_PAIRWISE_BUDGET

@@ -3,7 +3,7 @@
  * fallback, and a bounded session store. Runs inside each worker thread (or inline).
  */
 import ort from 'onnxruntime-node'
-import { LruCache } from './lru.js'
+import { LruCache } from '../util/lru.js'
 import { encodeModel, type GraphSpec } from './onnx.js'
 import { probeGraph, MATMUL_IO } from './graphs.js'
 

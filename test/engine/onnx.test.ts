@@ -6,7 +6,7 @@ import t from 'tap'
 import ort from 'onnxruntime-node'
 import { decodeModel, encodeModel, IR_VERSION, DEFAULT_OPSET } from '../../src/engine/onnx.js'
 import { affineGraph, GraphBuilder, matmulGraph, relativeGraph } from '../../src/engine/graphs.js'
-import { LruCache } from '../../src/engine/lru.js'
+import { LruCache } from '../../src/util/lru.js'
 import { SessionStore, sessionOptions, tensor } from '../../src/engine/runtime.js'
 import { maxScaledError, randomMatrix, relativeReference, rng } from './fixtures/reference.js'
 
