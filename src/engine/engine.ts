@@ -1,6 +1,8 @@
 /**
  * The compute engine: relative projection and matmul on ONNX Runtime, run in worker threads,
  * with execution-provider fallback, row chunking and a bounded session cache per worker.
+ * Over 400 lines: the engine methods share the chunking, operand sharing and buffer recycling
+ * state of OnnxEngine; what each op computes lives in ops/.
  */
 import { tmpdir } from 'node:os'
 import { stat, unlink } from 'node:fs/promises'
