@@ -8,7 +8,7 @@
  *
  * Pure: no HTTP and no engine here; the caller passes the run function and splits the result.
  */
-import { BufferPool } from '../engine/buffers.js'
+import { BufferPool } from '../util/buffer-pool.js'
 import type { Matrix } from '../math/matrix.js'
 
 export interface BatcherOptions {

@@ -1,16 +1,20 @@
 /**
  * The compute engine: relative projection and matmul on ONNX Runtime, run in worker threads,
  * with execution-provider fallback, row chunking and a bounded session cache per worker.
+ * Over 400 lines: the engine methods share the chunking, operand sharing and buffer recycling
+ * state of OnnxEngine; what each op computes lives in ops/.
  */
-import { availableParallelism, tmpdir } from 'node:os'
+import { tmpdir } from 'node:os'
 import { stat, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { NORM_EPS, type Matrix } from '../math/matrix.js'
 import type { Engine, EngineInfo, Matrix64, Projection, RelativeOptions, RelativeResult, TranslatorMapSpec } from './types.js'
-import { checkTranslatorMap, pairwiseBytesPerRow } from './graphs.js'
+import { pairwiseBytesPerRow } from './ops/relative.js'
+import { checkTranslatorMap } from './ops/translate.js'
 import { resolveProvider, SessionStore, ProviderError } from './runtime.js'
 import { WorkerPool, type TaskSource, type WorkerLauncher } from './pool.js'
-import { BufferPool } from './buffers.js'
+import { BufferPool } from '../util/buffer-pool.js'
+import { defaultThreadLayout } from './defaults.js'
 import { TaskHandler, type Matrix64Data, type MatrixData, type ProviderFailureData, type RelativeParams, type SharedOperand, type Task, type TaskResult } from './tasks.js'
 
 /** pino-compatible: (object, message). */
@@ -56,26 +60,14 @@ const PROJECTIONS: ReadonlySet<Projection> = new Set<Projection>(['cosine', 'ang
 /** The graphs compare norms in float32. */
 const ZERO_NORM = Math.fround(NORM_EPS)
 
-/**
- * Defaults: intra-op threads up to 4 per worker, workers filling the remaining cores, so
- * workers × threads = cores (no oversubscription). On this 2-vCPU VM that is 1 worker × 2
- * threads. Measured there (cosine, 1,024 x 768 against 1,000 anchors; eight alternating rounds,
- * median of the per-round medians; a shared, noisy VM, rounds vary by ±30 %):
- *   1 worker × 2 threads:   one request 10.7 ms; 16 concurrent requests ≈ 93,000 rows/s
- *   2 workers × 1 thread:   one request 10.9 ms (spread over both idle workers, 18 ms unspread);
- *                           16 concurrent ≈ 96,000 rows/s
- *   2 workers × 2 threads:  oversubscribed, no better (bench/relative.ts --all)
- * A tie within the noise; one worker keeps a single set of sessions and suits a GPU provider
- * (one device context), so it is the default. Beyond 2 cores the split is not measured.
- */
+/** The measured default thread layout (defaultThreadLayout) and the default budgets. */
 export function defaultEngineConfig (): EngineConfig {
-  const cores = Math.max(1, availableParallelism())
-  const intraOpThreads = Math.min(cores, 4)
+  const { workers, intraOpThreads } = defaultThreadLayout()
   return {
     executionProviders: ['cpu'],
     strict: false,
     intraOpThreads,
-    workers: Math.max(1, Math.floor(cores / intraOpThreads)),
+    workers,
     rowBudget: 4096,
     sessionCacheSize: 16,
     pairwiseBudgetBytes: DEFAULT_PAIRWISE_BUDGET
@@ -296,30 +288,35 @@ class OnnxEngine implements OrtEngine {
 
   /** A worker hands the input chunk's buffer back with its result. */
   private recycle (result: TaskResult): void {
-    if ((result.kind === 'relative' || result.kind === 'matmul' || result.kind === 'translate' || result.kind === 'translate-missing') && result.input?.buffer instanceof ArrayBuffer) {
-      this.inputBuffers.release(result.input.buffer)
-    }
+    if (result.input?.buffer instanceof ArrayBuffer) this.inputBuffers.release(result.input.buffer)
   }
 
   /**
    * Runs one task per chunk of rows and joins the outputs. Input copies are made when a worker
    * takes the chunk and outputs are copied in as they arrive, so the main thread never does one
-   * long copy of the whole matrix.
+   * long copy of the whole matrix. `collect` may answer undefined once per chunk (the worker
+   * lacked something the task left out): the chunk is then sent again with `retry` set.
    */
   private async chunked (
     m: Matrix, chunkRows: number, outCols: number,
-    task: (rows: MatrixData) => Task,
-    collect: (result: TaskResult, start: number, rows: number) => Float32Array
+    task: (rows: MatrixData, worker: number, retry: boolean) => Task,
+    collect: (result: TaskResult, start: number, rows: number, worker: number) => Float32Array | undefined
   ): Promise<Float32Array> {
     const group = this.group++
     const chunks = rowChunks(m.rows, chunkRows)
-    const run = async ([start, end]: [number, number]): Promise<Float32Array> => {
-      const result = await this.run(() => {
+    const run = async ([start, end]: [number, number], retry = false): Promise<Float32Array> => {
+      let worker = -1
+      const result = await this.run(w => {
+        worker = w
         const transfer: ArrayBuffer[] = []
-        return { task: task(this.rowsOf(m, start, end, transfer)), transfer }
+        return { task: task(this.rowsOf(m, start, end, transfer), w, retry), transfer }
       }, group)
       this.recycle(result)
-      const y = collect(result, start, end - start)
+      const y = collect(result, start, end - start, worker)
+      if (y === undefined) {
+        if (retry) throw new Error('a worker could not run a chunk sent with everything it needs')
+        return await run([start, end], true)
+      }
       // A padded single row (rowsOf) comes back twice: keep the first.
       return end - start === 1 ? y.subarray(0, outCols) : y
     }
@@ -466,32 +463,21 @@ class OnnxEngine implements OrtEngine {
     if (x.cols !== map.sourceDim) throw new RangeError(`inputs have ${x.cols} columns, the translator expects ${map.sourceDim}`)
     const outCols = map.targetDim
     if (x.rows === 0) return { rows: 0, cols: outCols, data: new Float32Array(0) }
-    const group = this.group++
-    const runChunk = async ([start, end]: [number, number], force: boolean): Promise<Float32Array> => {
-      let worker = -1
-      const result = await this.run(w => {
-        worker = w
-        let sent = this.sentKeys.get(w)
-        if (sent === undefined) this.sentKeys.set(w, sent = new Set())
-        const withMap = force || !sent.has(key)
+    const data = await this.chunked(x, this.chunkRows(x.rows), outCols,
+      (rows, worker, retry) => {
+        let sent = this.sentKeys.get(worker)
+        if (sent === undefined) this.sentKeys.set(worker, sent = new Set())
+        const withMap = retry || !sent.has(key)
         if (withMap) sent.add(key)
-        const transfer: ArrayBuffer[] = []
-        return { task: { kind: 'translate', key, x: this.rowsOf(x, start, end, transfer), map: withMap ? map : undefined }, transfer }
-      }, group)
-      this.recycle(result)
-      if (result.kind === 'translate-missing') {
-        this.sentKeys.get(worker)?.delete(key)
-        return await runChunk([start, end], true)
-      }
-      if (result.kind !== 'translate') throw new Error('unexpected result')
-      // A padded single row (rowsOf) comes back twice: keep the first.
-      return end - start === 1 ? result.y.data.subarray(0, outCols) : result.y.data
-    }
-    const chunks = rowChunks(x.rows, this.chunkRows(x.rows))
-    if (chunks.length === 1) return { rows: x.rows, cols: outCols, data: await runChunk(chunks[0], false) }
-    const out = new Float32Array(x.rows * outCols)
-    await Promise.all(chunks.map(async chunk => { out.set(await runChunk(chunk, false), chunk[0] * outCols) }))
-    return { rows: x.rows, cols: outCols, data: out }
+        return { kind: 'translate', key, x: rows, map: withMap ? map : undefined }
+      },
+      (result, _start, _rows, worker) => {
+        if (result.kind !== 'translate') throw new Error('unexpected result')
+        // No session for the key on that worker (evicted): forget the belief, resend with the map.
+        if (result.y === undefined) this.sentKeys.get(worker)?.delete(key)
+        return result.y?.data
+      })
+    return { rows: x.rows, cols: outCols, data }
   }
 
   async forget (key: string): Promise<void> {

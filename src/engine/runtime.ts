@@ -3,9 +3,13 @@
  * fallback, and a bounded session store. Runs inside each worker thread (or inline).
  */
 import ort from 'onnxruntime-node'
-import { LruCache } from './lru.js'
+import { LruCache } from '../util/lru.js'
 import { encodeModel, type GraphSpec } from './onnx.js'
-import { probeGraph, MATMUL_IO } from './graphs.js'
+import { checkProbe, probeFeeds, probeGraph } from './ops/probe.js'
+import type { TensorOut } from './ops/op.js'
+
+export { tensor } from './ops/op.js'
+export type { TensorOut }
 
 export interface ProviderFailure { provider: string, error: string }
 
@@ -46,14 +50,11 @@ function errorMessage (error: unknown): string {
   return error instanceof Error ? error.message : String(error)
 }
 
-/** Creates and runs the probe graph on one provider; throws what ORT throws. */
+/** Creates and runs the probe op's graph on one provider; throws what ORT throws. */
 async function runProbe (provider: string, intraOpThreads: number): Promise<void> {
   const session = await ort.InferenceSession.create(encodeModel({ graph: probeGraph() }), sessionOptions(provider, intraOpThreads))
   try {
-    const a = new ort.Tensor('float32', Float32Array.from([1, 2, 3, 4]), [2, 2])
-    const result = await session.run({ [MATMUL_IO.a]: a, [MATMUL_IO.b]: a })
-    const y = result[MATMUL_IO.output].data as Float32Array
-    if (y[0] !== 5 || y[3] !== 25) throw new Error(`probe graph computed [${Array.from(y).join(', ')}], expected [5, 11, 11, 25]`)
+    checkProbe(await session.run(probeFeeds()))
   } finally {
     await session.release()
   }
@@ -87,8 +88,6 @@ interface CachedSession {
 function release (entry: CachedSession): void {
   entry.session.then(async s => { await s.release() }, () => {}).catch(() => {})
 }
-
-export interface TensorOut { data: Float32Array, dims: number[] }
 
 /**
  * Sessions by key, in a bounded LRU. An evicted or forgotten session is released once no run is
@@ -168,8 +167,4 @@ export class SessionStore {
   close (): void {
     this.cache.clear()
   }
-}
-
-export function tensor (data: Float32Array, dims: number[]): ort.Tensor {
-  return new ort.Tensor('float32', data, dims)
 }

@@ -1,11 +1,6 @@
-import type { Matrix } from '../math/matrix.js'
+import type { Matrix, Matrix64 } from '../math/matrix.js'
 
-/** A dense row-major float64 matrix, for fitting (normal equations, polar factors). */
-export interface Matrix64 {
-  rows: number
-  cols: number
-  data: Float64Array
-}
+export type { Matrix64 }
 
 /**
  * A translator's map as the engine runs it (src/translators/map.ts `LinearMap` is this shape and

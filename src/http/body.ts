@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify'
 import { errorCodes } from 'fastify'
-import { BufferPool } from '../engine/buffers.js'
+import { BufferPool } from '../util/buffer-pool.js'
 
 /**
  * Whole-body binary requests read into reused memory. Fastify's buffer parser joins the socket

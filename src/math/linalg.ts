@@ -4,8 +4,7 @@
  * matmul64 (see `product`); everything here is O(n²) or an O(n³/3) factorisation that yields to
  * the event loop between columns, so a 1,024-wide factorisation never blocks it for long.
  */
-import type { Matrix64 } from '../engine/types.js'
-import type { Matrix } from './matrix.js'
+import type { Matrix, Matrix64 } from './matrix.js'
 
 export type { Matrix64 }
 

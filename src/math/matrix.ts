@@ -5,6 +5,13 @@ export interface Matrix {
   data: Float32Array
 }
 
+/** A dense row-major float64 matrix, for fitting (normal equations, polar factors). */
+export interface Matrix64 {
+  rows: number
+  cols: number
+  data: Float64Array
+}
+
 /**
  * Rows whose norm is at most this count as zero: x / max(‖x‖, NORM_EPS) keeps them zero, never
  * NaN (torch's F.normalize default). One value for the graphs, the scaling and the references.

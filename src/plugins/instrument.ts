@@ -1,4 +1,5 @@
 import type { Engine } from '../engine/types.js'
+import { OPS } from '../engine/ops/index.js'
 import type { Store } from '../store/types.js'
 import type { Metrics } from './metrics.js'
 
@@ -9,15 +10,12 @@ import type { Metrics } from './metrics.js'
  * every route, the translator cache and the readiness probe go through them.
  */
 
-/** The engine's timed operations and how to read the batch size (input rows) from their arguments. */
-const ENGINE_OPS: Record<string, ((args: any[]) => number | undefined) | undefined> = {
-  relative: args => args[0]?.rows,
-  translate: args => args[0]?.rows,
-  matmul: args => args[0]?.rows,
-  // aᵀ · b has a.cols rows.
-  matmul64: args => args[2]?.transposeA === true ? args[0]?.cols : args[0]?.rows,
-  probe: () => undefined
-}
+/**
+ * The engine's timed methods and how to read the batch size (input rows) from their arguments:
+ * one entry per engine op (src/engine/ops), labelled with the method's name.
+ */
+const ENGINE_OPS: Record<string, ((args: any[]) => number | undefined) | undefined> =
+  Object.fromEntries(Object.values(OPS).map(op => [op.method.name, op.method.rows]))
 
 export function instrumentEngine<E extends Engine> (engine: E, metrics: Metrics): E {
   const wrapped = new Map<PropertyKey, unknown>()

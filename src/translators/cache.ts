@@ -1,4 +1,4 @@
-import { LruCache } from '../engine/lru.js'
+import { LruCache } from '../util/lru.js'
 import type { Engine } from '../engine/types.js'
 import { notFound, unprocessable } from '../errors.js'
 import type { LinearMap } from './map.js'

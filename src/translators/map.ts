@@ -9,7 +9,7 @@ import { NORM_EPS, type Matrix } from '../math/matrix.js'
 
 /**
  * Every translator, whatever its method and scaling, is this one map, so one ONNX graph computes
- * all of them (src/engine/graphs.ts `translatorGraph`), the same graph that /onnx exports:
+ * all of them (src/engine/ops/translate.ts `translatorGraph`), the same graph that /onnx exports:
  *
  *   x̃ = (x − sourceMean) ⊙ sourceScale           scaling (standard: scale = 1/σ; center: 1; none: mean 0, scale 1)
  *   x̃ ← x̃ / max(‖x̃‖, ε)                         when normalizeInput (l2 scaling, inverse-relative)

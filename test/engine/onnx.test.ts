@@ -5,8 +5,11 @@
 import t from 'tap'
 import ort from 'onnxruntime-node'
 import { decodeModel, encodeModel, IR_VERSION, DEFAULT_OPSET } from '../../src/engine/onnx.js'
-import { affineGraph, GraphBuilder, matmulGraph, relativeGraph } from '../../src/engine/graphs.js'
-import { LruCache } from '../../src/engine/lru.js'
+import type { GraphSpec } from '../../src/engine/onnx.js'
+import { GraphBuilder } from '../../src/engine/graph-builder.js'
+import { matmulGraph } from '../../src/engine/ops/matmul.js'
+import { relativeGraph } from '../../src/engine/ops/relative.js'
+import { LruCache } from '../../src/util/lru.js'
 import { SessionStore, sessionOptions, tensor } from '../../src/engine/runtime.js'
 import { maxScaledError, randomMatrix, relativeReference, rng } from './fixtures/reference.js'
 
@@ -34,6 +37,17 @@ t.test('a model decodes back to what was encoded', async t => {
   t.same([raw.readBigInt64LE(0), raw.readBigInt64LE(8)], [-1n, 2n ** 40n], 'raw_data is little-endian int64')
   t.throws(() => encodeModel({ graph: { name: 'g', nodes: [], inputs: [], outputs: [], initializers: [{ name: 'w', dims: [3], data: new Float32Array(2) }] } }), RangeError)
 })
+
+/** Y = X·W + b with W [D, M] and b [M] baked in: a graph composed in the test, for the builder. */
+function affineGraph (w: { rows: number, cols: number, data: Float32Array }, b: Float32Array): GraphSpec {
+  if (b.length !== w.cols) throw new RangeError(`bias has ${b.length} values, W has ${w.cols} columns`)
+  const g = new GraphBuilder()
+  const wName = g.initializer('W', [w.rows, w.cols], w.data)
+  const bName = g.initializer('b', [w.cols], b)
+  g.named('Identity', [g.op('Gemm', ['X', wName, bName])], 'Y')
+  return g.build('affine', [{ name: 'X', type: 'float32', shape: ['N', w.rows] }],
+    [{ name: 'Y', type: 'float32', shape: ['N', w.cols] }])
+}
 
 t.test('builders compose into graphs ORT runs', async t => {
   const random = rng(2)

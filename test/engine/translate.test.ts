@@ -6,7 +6,7 @@
 import t from 'tap'
 import ort from 'onnxruntime-node'
 import { createEngine, type EngineConfig } from '../../src/engine/index.js'
-import { translatorGraph, translatorModel, TRANSLATOR_IO } from '../../src/engine/graphs.js'
+import { translatorGraph, translatorModel, TRANSLATOR_IO } from '../../src/engine/ops/translate.js'
 import { decodeModel } from '../../src/engine/onnx.js'
 import type { LinearMap } from '../../src/translators/map.js'
 import { applyMap64 } from '../../src/translators/map.js'

@@ -73,13 +73,13 @@ t.test('a launcher that cannot start a worker is skipped; the inherited loader w
 })
 
 t.test('workers load from compiled JavaScript, as under dist/', async t => {
-  // Emit src/engine and src/math as tsc does for this "type": "module" package (ES modules, one
+  // Emit src/engine (with ops/), src/math and src/util as tsc does for this "type": "module" package (ES modules, one
   // file at a time, no type check) into a temporary package that resolves the repository's
   // node_modules. transpileModule cannot see package.json, so ESNext stands in for NodeNext.
   const out = mkdtempSync(join(tmpdir(), 'latentbridge-engine-'))
   t.teardown(() => { rmSync(out, { recursive: true, force: true }) })
-  for (const folder of ['engine', 'math']) {
-    mkdirSync(join(out, folder))
+  for (const folder of ['engine', 'engine/ops', 'math', 'util']) {
+    mkdirSync(join(out, folder), { recursive: true })
     for (const file of readdirSync(join(root, 'src', folder)).filter(f => f.endsWith('.ts'))) {
       const emitted = ts.transpileModule(readFileSync(join(root, 'src', folder, file), 'utf8'), {
         compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, isolatedModules: true },
