@@ -8,7 +8,7 @@
  *   top-1 is measured on those other words: each translated source word retrieves among all the
  *   other words' target vectors, by cosine after centring on their mean (score.ts's space).
  */
-import { normalizeRows, topNeighbours } from '../../src/analysis/similarity.js'
+import { normalizeRows, topNeighbours } from '../../src/analysis/neighbours.js'
 import type { Engine } from '../../src/engine/types.js'
 import { fitTranslator } from '../../src/fit/index.js'
 import { applyMap } from '../../src/translators/map.js'

@@ -15,7 +15,7 @@
  */
 import type { MatMul } from '../engine/types.js'
 import type { Matrix } from '../math/matrix.js'
-import { topNeighbours } from './similarity.js'
+import { topNeighbours } from './neighbours.js'
 
 /** CSLS neighbourhood size when none is given (MUSE's default). */
 export const CSLS_K = 10

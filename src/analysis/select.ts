@@ -7,7 +7,7 @@
 import type { MatMul } from '../engine/types.js'
 import type { Matrix } from '../math/matrix.js'
 import { createRng, sampleIndices, type Rng } from '../math/random.js'
-import { normalizeRows } from './similarity.js'
+import { BLOCK_VALUES, normalizeRows } from './neighbours.js'
 
 export type AnchorStrategy = 'fps' | 'kmeans' | 'random'
 
@@ -23,8 +23,6 @@ export interface SelectOptions {
 
 const DEFAULT_MAX_ITERATIONS = 50
 
-/** Values held at once in one product block (16 MiB of float32). */
-const BLOCK_VALUES = 1 << 22
 
 /** Element operations between two yields to the event loop in the sequential O(k·N·d) loops. */
 const WORK_BETWEEN_YIELDS = 1 << 24

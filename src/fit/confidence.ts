@@ -20,7 +20,7 @@
  *              values: 0.5 is a typical support row, 0 is below all of them.
  */
 import type { MatMul } from '../engine/types.js'
-import { topNeighbours } from '../analysis/similarity.js'
+import { topNeighbours } from '../analysis/neighbours.js'
 import type { Matrix } from '../math/matrix.js'
 import { takeRows } from '../math/matrix.js'
 import { createRng, sampleIndices } from '../math/random.js'

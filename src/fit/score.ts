@@ -19,7 +19,7 @@
  */
 import type { MatMul } from '../engine/types.js'
 import { NORM_EPS, takeRows, type Matrix } from '../math/matrix.js'
-import { topNeighbours } from '../analysis/similarity.js'
+import { topNeighbours } from '../analysis/neighbours.js'
 import type { HeldOutScores } from './types.js'
 
 /** Ranks scored: top-1, top-5 and MRR@5 (0 on a miss, docs/methods.md §12). */

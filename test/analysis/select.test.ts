@@ -1,7 +1,7 @@
 import t, { type Test } from 'tap'
 import type { Matrix } from '../../src/math/matrix.js'
 import { createRng, shuffle } from '../../src/math/random.js'
-import { normalizeRows } from '../../src/analysis/similarity.js'
+import { normalizeRows } from '../../src/analysis/neighbours.js'
 import { kmeans, selectAnchorIndices, selectAnchors, type AnchorStrategy } from '../../src/analysis/select.js'
 import { float64MatMul as mm, fromRows, recording } from './fixtures/matmul.js'
 import { gaussian, gaussianMatrix } from './fixtures/data.js'

@@ -1,7 +1,8 @@
 import t from 'tap'
 import fc from 'fast-check'
 import type { Matrix } from '../../src/math/matrix.js'
-import { knnJaccard, linearCka, normalizeRows, retrievalScores, topNeighbours } from '../../src/analysis/similarity.js'
+import { knnJaccard, linearCka, retrievalScores } from '../../src/analysis/similarity.js'
+import { normalizeRows, topNeighbours } from '../../src/analysis/neighbours.js'
 import { float64MatMul as mm, fromRows, readGoldenJson, readGoldenMatrix, recording } from './fixtures/matmul.js'
 import { gaussianMatrix, orthogonal, scaledProduct } from './fixtures/data.js'
 

@@ -17,7 +17,7 @@ import { selectAnchors } from '../../analysis/select.js'
 import { documentBinary } from '../../plugins/swagger.js'
 import type { AnchorSetRecord, AnchorSetSummary } from '../../store/types.js'
 import { describeDependents } from './dependents.js'
-import { requireEmbeddings } from './embeddings.js'
+import { requireEmbeddings } from '../../store/require.js'
 
 const enc = encodeURIComponent
 

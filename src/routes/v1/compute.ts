@@ -11,14 +11,13 @@ import type { Matrix } from '../../math/matrix.js'
 import { timingOf } from '../../plugins/compute.js'
 import { documentBinary, documentTiming } from '../../plugins/swagger.js'
 import { problemResponses } from '../../schemas/common.js'
-import { requireEmbeddings } from './embeddings.js'
+import { requireEmbeddings } from '../../store/require.js'
 import { cancellable } from '../../budget/cancel.js'
 import { similarityPlan } from '../../budget/work.js'
 import {
   RelativeBody, RelativeParams, RelativeQuery, RelativeResult, SimilarityBody, SimilarityResult
 } from '../../schemas/compute.js'
 
-const enc = encodeURIComponent
 
 /** The binary form carries the options in the query string; read them into the JSON shape. */
 function paramsFromQuery (query: z.infer<typeof RelativeQuery>): z.infer<typeof RelativeParams> {

@@ -1,16 +1,11 @@
-import { randomUUID } from 'node:crypto'
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import { linearCka, retrievalScores } from '../../analysis/similarity.js'
-import { splitRows } from '../../anchors/parallel.js'
 import { CSLS_K } from '../../analysis/csls.js'
 import { responseEncoding } from '../../codecs/negotiate.js'
 import { translatorModel } from '../../engine/ops/translate.js'
-import { conflict, notAcceptable, notFound, unprocessable } from '../../errors.js'
-import { FitError, fitTranslator } from '../../fit/index.js'
-import { residual } from '../../fit/fit.js'
-import { buildConfidence, confidenceOf } from '../../fit/confidence.js'
-import { refineTranslator, type RefinementReport } from '../../fit/refine.js'
+import { notAcceptable, notFound, unprocessable } from '../../errors.js'
+import { confidenceOf } from '../../fit/confidence.js'
 import { isBinaryBody, readBinaryMatrix, readMatrixField, sendMatrix } from '../../http/matrix.js'
 import { timingOf } from '../../plugins/compute.js'
 import { documentBinary, documentTiming } from '../../plugins/swagger.js'
@@ -20,12 +15,9 @@ import {
   TranslatorParams
 } from '../../schemas/translators.js'
 import type { TranslatorListing } from '../../store/types.js'
-import { translatorToStored } from '../../translators/record.js'
-import { requireEmbeddings } from './embeddings.js'
+import { prepareFit } from '../../translators/pipeline.js'
 import { cancellable } from '../../budget/cancel.js'
-import { checkTranslatorSize, evaluatePlan, fitPlan } from '../../budget/work.js'
-
-const enc = encodeURIComponent
+import { evaluatePlan } from '../../budget/work.js'
 
 function translatorOut (t: TranslatorListing): z.infer<typeof Translator> {
   const ridge = t.settings.ridge
@@ -59,82 +51,10 @@ const translators: FastifyPluginAsyncZod<{ maxRows: number }> = async (app, opts
       response: { 201: Translator, ...problemResponses(400, 401, 403, 404, 409, 422) }
     }
   }, async (request, reply) => {
-    const body = request.body
-    if (body.source === body.target) throw unprocessable('source and target are the same space; a translator maps one space into another')
-    const [source, target] = await Promise.all([app.store.getSpace(body.source), app.store.getSpace(body.target)])
-    if (source === null) throw notFound(`space "${body.source}" does not exist`)
-    if (target === null) throw notFound(`space "${body.target}" does not exist`)
-    const held = await Promise.all([requireEmbeddings(app.store, body.anchorSet, body.source), requireEmbeddings(app.store, body.anchorSet, body.target)])
-    const { ids, x, y, unpairedX, unpairedY } = splitRows(held[0], held[1])
-    if (ids.length < 2) {
-      throw unprocessable(`spaces "${body.source}" and "${body.target}" hold ${ids.length} anchor${ids.length === 1 ? '' : 's'} in common in set "${body.anchorSet}"; a translator needs at least 2 parallel anchors (and about as many as the larger dimension to be well determined)`)
-    }
-    if (body.refine !== undefined && (unpairedX.rows === 0 || unpairedY.rows === 0)) {
-      const setPath = `/v1/anchor-sets/${enc(body.anchorSet)}/embeddings/`
-      throw unprocessable(`refine learns from unpaired rows (ids of set "${body.anchorSet}" that only one of the two spaces holds), but "${body.source}" holds ${unpairedX.rows} such ids and "${body.target}" ${unpairedY.rows}; ` +
-        `upload embeddings of items only one model has embedded to both sides (PUT ${setPath}${enc(body.source)} and ${setPath}${enc(body.target)} with "ids"), or fit without refine`)
-    }
-    request.rows = held[0].ids.length + held[1].ids.length
-    const shape = { anchors: ids.length, dx: source.dim, dy: target.dim, sourceRows: held[0].matrix.rows, targetRows: held[1].matrix.rows }
-    const plan = fitPlan(shape, { method: body.method, ridge: body.ridge, holdout: body.holdout, folds: body.folds }, body.refine)
-    const { result, map, diagnostics, confidence } = await app.runBudgeted(request, plan, async signal => {
-      checkTranslatorSize(source.dim, target.dim, held[0].matrix.rows, app.budgets.maxTranslatorBytes)
-      const engine = cancellable(app.engine, signal)
-      let result
-      try {
-        result = await fitTranslator(x, y, {
-          method: body.method, scaling: body.scaling, ridge: body.ridge, holdout: body.holdout, folds: body.folds, seed: body.seed
-        }, engine, signal)
-      } catch (err) {
-        if (err instanceof FitError) throw unprocessable((err as Error).message)
-        throw err
-      }
-      let map = result.map
-      let diagnostics: Record<string, unknown> = { ...result.diagnostics }
-      if (body.refine !== undefined) {
-        const refined = await refineTranslator(x, y, unpairedX, unpairedY,
-          { method: result.method, scaling: result.scaling, ridge: result.ridge ?? 0 }, { map: result.map, rank: result.diagnostics.rank },
-          { iterations: body.refine.iterations, k: body.refine.k, holdout: body.holdout, seed: body.seed }, engine, signal)
-        const report: RefinementReport = refined.report
-        map = refined.map
-        diagnostics = {
-          ...diagnostics,
-          // rank and residual describe the stored map, refined or not.
-          ...(report.kept === 'refined' ? { rank: refined.rank, fitResidual: await residual(x, y, map, engine) } : {}),
-          refinement: report,
-          fitMs: result.diagnostics.fitMs + report.ms
-        }
-      }
-      // Confidence support: every source row of the set; margins among every target row.
-      const confidence = await buildConfidence(held[0].matrix, held[1].matrix, map, engine, { seed: body.seed, signal })
-      return { result, map, diagnostics, confidence }
-    })
-    // Work whose client left or whose time ran out stores nothing.
-    request.workSignal.throwIfAborted()
-    const { params, settings } = translatorToStored(map, confidence)
-    const outcome = await app.store.createTranslator({
-      meta: {
-        id: randomUUID(),
-        name: body.name ?? `${body.source} → ${body.target}`,
-        source: body.source,
-        target: body.target,
-        anchorSet: body.anchorSet,
-        method: result.method,
-        scaling: result.scaling,
-        version: 0,
-        createdAt: new Date().toISOString(),
-        anchorsUsed: ids.length,
-        sourceDim: source.dim,
-        targetDim: target.dim,
-        diagnostics,
-        settings: { ...settings, ...(result.ridge !== undefined ? { ridge: result.ridge } : {}) }
-      },
-      params
-    }, { activate: body.activate ?? false })
-    if (outcome.status === 'missing') {
-      throw conflict(`the ${outcome.what === 'anchorSet' ? 'anchor set' : `${outcome.what} space`} was deleted while the translator was being fitted; nothing was stored`)
-    }
-    return reply.code(201).send(translatorOut(outcome.value))
+    const prepared = await prepareFit({ store: app.store, engine: app.engine, maxTranslatorBytes: app.budgets.maxTranslatorBytes }, request.body)
+    request.rows = prepared.rows
+    const stored = await app.runBudgeted(request, prepared.plan, prepared.run)
+    return reply.code(201).send(translatorOut(stored))
   })
 
   app.get('/v1/translators', {

@@ -1,5 +1,5 @@
-import { notFound } from '../../errors.js'
-import type { EmbeddingsRecord, Store } from '../../store/types.js'
+import { notFound } from '../errors.js'
+import type { EmbeddingsRecord, Store } from './types.js'
 
 /**
  * A space's embeddings in an anchor set, or the 404 that says which of the two is missing and
