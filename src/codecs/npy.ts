@@ -6,6 +6,7 @@
  */
 import { badRequest, unprocessable, type ProblemError } from '../errors.js'
 import type { Matrix } from '../math/matrix.js'
+import { float32ToBytes } from './bytes.js'
 
 const MAGIC = Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]) // \x93NUMPY
 // Magic, major and minor version, then the header length: uint16 in version 1, uint32 after.
@@ -17,9 +18,6 @@ const GROWTH_AXIS_MAX_DIGITS = 21
 // NumPy's own reader refuses headers over 10,000 bytes by default; so do we, which also bounds parsing.
 const MAX_HEADER_BYTES = 10_000
 const MAX_NESTING = 32
-
-/** Every platform Node runs on in practice is little-endian; the byte swaps below keep others correct. */
-export const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1
 
 /** What the data section holds, once the header has been checked. */
 export interface NpyLayout {
@@ -247,8 +245,7 @@ export function npyHeader (rows: number, cols: number): Buffer {
  * copy on little-endian hosts), to be written one after the other.
  */
 export function npyParts (m: Matrix): [Buffer, Buffer] {
-  const data = Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength)
-  return [npyHeader(m.rows, m.cols), HOST_LITTLE_ENDIAN ? data : Buffer.from(data).swap32()]
+  return [npyHeader(m.rows, m.cols), float32ToBytes(m.data)]
 }
 
 /** The matrix as a .npy file (version 1.0, '<f4', C order), byte for byte what numpy.save writes. */
@@ -256,8 +253,6 @@ export function encodeNpy (m: Matrix): Buffer {
   const header = npyHeader(m.rows, m.cols)
   const out = Buffer.allocUnsafe(header.length + m.data.byteLength)
   header.copy(out, 0)
-  const data = new Uint8Array(m.data.buffer, m.data.byteOffset, m.data.byteLength)
-  out.set(data, header.length)
-  if (!HOST_LITTLE_ENDIAN) out.subarray(header.length).swap32()
+  out.set(float32ToBytes(m.data), header.length)
   return out
 }

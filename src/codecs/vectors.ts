@@ -8,8 +8,9 @@
  */
 import { badRequest, unprocessable, type ProblemError } from '../errors.js'
 import type { Matrix } from '../math/matrix.js'
+import { float32FromBytes, float32ToBytes, float64FromBytes } from './bytes.js'
 import { float16BytesToFloat32, float32ToFloat16Bytes } from './float16.js'
-import { HOST_LITTLE_ENDIAN, readNpyHeader } from './npy.js'
+import { readNpyHeader } from './npy.js'
 
 export {
   float16BitsToFloat32, float16BitsToFloat32Bits, float16BytesToFloat32, float32BitsToFloat16Bits,
@@ -127,37 +128,6 @@ function assertRowLength (cols: number): void {
 // ---------------------------------------------------------------------------------------------
 // Bytes -> Float32Array
 
-/**
- * `count` float32 values at `bytes[offset]` -> a Float32Array. How far it may share `bytes`:
- * - 'copy': its own memory, always;
- * - 'own': a view only when `bytes` owns its whole ArrayBuffer (never a pool slice, whose
- *   ArrayBuffer other Buffers share and which must not be handed on as if it were the matrix's);
- * - 'aligned': a view whenever the values start on a 4-byte boundary, pool slice or not. For
- *   request bodies: nothing writes into them or transfers their memory, and the body of a large
- *   binary request is then read in place instead of copied (tens of MB for a bulk chunk).
- */
-function float32FromBytes (bytes: Buffer, offset: number, count: number, littleEndian: boolean, share: 'copy' | 'own' | 'aligned'): Float32Array {
-  const swap = littleEndian !== HOST_LITTLE_ENDIAN
-  if (!swap && share === 'own' && offset === 0 && bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.byteLength === count * 4) {
-    return new Float32Array(bytes.buffer, 0, count)
-  }
-  if (!swap && share === 'aligned' && (bytes.byteOffset + offset) % 4 === 0) {
-    return new Float32Array(bytes.buffer, bytes.byteOffset + offset, count)
-  }
-  const out = new Float32Array(count)
-  const outBytes = Buffer.from(out.buffer)
-  outBytes.set(bytes.subarray(offset, offset + count * 4))
-  if (swap) outBytes.swap32()
-  return out
-}
-
-/** float64 values -> float32 (round to nearest even), reading through a DataView: no alignment needed. */
-function float64FromBytes (bytes: Buffer, offset: number, count: number, littleEndian: boolean): { data: Float32Array, sourceAt: (index: number) => number } {
-  const view = new DataView(bytes.buffer, bytes.byteOffset + offset, count * 8)
-  const data = new Float32Array(count)
-  for (let i = 0; i < count; i++) data[i] = view.getFloat64(i * 8, littleEndian)
-  return { data, sourceAt: i => view.getFloat64(i * 8, littleEndian) }
-}
 
 // ---------------------------------------------------------------------------------------------
 // JSON field: number[][] or { dtype, shape, data }
@@ -410,8 +380,7 @@ export function decodeNpy (buf: Buffer, opts: MatrixFieldOptions & { shape?: Bod
 
 /** The matrix as little-endian float32 bytes: a view of `m.data` (no copy) on little-endian hosts. */
 export function encodeFloat32Body (m: Matrix): Buffer {
-  const view = Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength)
-  return HOST_LITTLE_ENDIAN ? view : Buffer.from(view).swap32()
+  return float32ToBytes(m.data)
 }
 
 /**

@@ -1,15 +1,14 @@
 import type { Config } from '../config.js'
 import { BreakerStore } from './breaker.js'
-import type { RedisTarget } from './connection.js'
 import { MemoryStore } from './memory.js'
-import { RedisStore } from './redis.js'
+import { RedisStore, type RedisTarget } from './redis/index.js'
 import type { Store } from './types.js'
 
 export type { Store } from './types.js'
-export type { RedisTarget } from './connection.js'
+export type { RedisTarget } from './redis/index.js'
 export { MemoryStore } from './memory.js'
 export { BreakerStore } from './breaker.js'
-export { RedisStore, redactRedisUrl } from './redis.js'
+export { RedisStore, redactRedisUrl } from './redis/index.js'
 
 export interface CreateStoreOptions {
   /** A single Redis. Without it (and without `redis`) the store lives in process memory (one replica, lost on restart). */

@@ -1,4 +1,4 @@
-import { RedisStore, type RedisStoreOptions } from '../../src/store/redis.js'
+import { RedisStore, type RedisStoreOptions } from '../../src/store/redis/index.js'
 import type { Store } from '../../src/store/types.js'
 import type { StoreHarness } from '../store/contract.js'
 

@@ -2,7 +2,7 @@ import t, { type Test } from 'tap'
 import { ProblemError } from '../../src/errors.js'
 import { BreakerStore } from '../../src/store/breaker.js'
 import { MemoryStore } from '../../src/store/memory.js'
-import { RedisStore } from '../../src/store/redis.js'
+import { RedisStore } from '../../src/store/redis/index.js'
 import { ownRedisSkipReason, startRedisServer, waitUntil, type RedisServer } from '../helpers/redis-server.js'
 import { space, storeContract } from './contract.js'
 

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis'
-import { reconnectDelay } from './connection.js'
+import { closeConnection, reconnectDelay } from './connection.js'
 
 export interface FeedLogger {
   info: Function
@@ -90,11 +90,6 @@ export class ChangeFeed {
     const connection = this.connection
     this.connection = null
     if (connection === null) return
-    if (connection.status === 'ready') {
-      try {
-        await Promise.race([connection.quit(), new Promise((_resolve, reject) => setTimeout(reject, 1000).unref())])
-      } catch {}
-    }
-    connection.disconnect()
+    await closeConnection(connection)
   }
 }

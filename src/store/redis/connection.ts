@@ -1,5 +1,5 @@
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis'
-import { ProblemError } from '../errors.js'
+import { ProblemError } from '../../errors.js'
 
 /**
  * Where the Redis store's data lives and how the connections to it are tuned.
@@ -214,4 +214,24 @@ export function unavailable (err: unknown): unknown {
   })
   problem.cause = err
   return problem
+}
+
+/** The promise, or a rejection with `message` after `ms`; the timer is cleared either way. */
+export function withTimeout<T> (promise: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(message)), ms)
+  })
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
+}
+
+/** Ends a connection: QUIT when it is up (so pending replies arrive), else drop it at once. */
+export async function closeConnection (redis: RedisClient): Promise<void> {
+  if (redis.status === 'ready') {
+    try {
+      await withTimeout(redis.quit(), 1000, 'QUIT timed out')
+    } catch {}
+  }
+  // Also after QUIT: only disconnect() releases a Sentinel client's failover-detector connections.
+  redis.disconnect()
 }
