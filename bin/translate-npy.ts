@@ -1,6 +1,6 @@
 /**
  * Translates a large .npy file through a running latentbridge service, streamed in binary chunks
- * (src/bulk/translate-file.ts): neither side holds the whole file.
+ * (bin/lib/translate-file.ts): neither side holds the whole file.
  *
  *   npm run translate-npy -- --url http://127.0.0.1:8080 --source A --target B in.npy out.npy
  *     [--translator ID] [--chunk-rows 4096] [--concurrency 4] [--key KEY] [--quiet]
@@ -9,7 +9,7 @@
  * (unless --quiet); the summary goes to stdout. Exit status 1 on any error, with its reason.
  */
 import { parseArgs } from 'node:util'
-import { BulkError, translateFile } from '../src/bulk/translate-file.js'
+import { BulkError, translateFile } from './lib/translate-file.js'
 
 const USAGE = 'usage: translate-npy --url URL --source SPACE --target SPACE [--translator ID] [--chunk-rows N] [--concurrency N] [--key KEY] [--quiet] IN.npy OUT.npy'
 

@@ -7,7 +7,7 @@ import { translatorModel } from '../../engine/ops/translate.js'
 import { notAcceptable, notFound, unprocessable } from '../../errors.js'
 import { confidenceOf } from '../../fit/confidence.js'
 import { isBinaryBody, readBinaryMatrix, readMatrixField, sendMatrix } from '../../http/matrix.js'
-import { timingOf } from '../../plugins/compute.js'
+import { timingOf } from '../../services/compute.js'
 import { documentBinary, documentTiming } from '../../plugins/swagger.js'
 import { problemResponses } from '../../schemas/common.js'
 import {

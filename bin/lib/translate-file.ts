@@ -10,8 +10,8 @@
 import { open, rename, rm, type FileHandle } from 'node:fs/promises'
 import http from 'node:http'
 import https from 'node:https'
-import { npyHeader, readNpyHeader, type NpyLayout } from '../codecs/npy.js'
-import { ProblemError } from '../errors.js'
+import { npyHeader, readNpyHeader, type NpyLayout } from '../../src/codecs/npy.js'
+import { ProblemError } from '../../src/errors.js'
 
 export interface BulkOptions {
   /** Base URL of the service, e.g. http://127.0.0.1:8080. */
