@@ -39,12 +39,16 @@ t.test('heap over MAX_HEAP_USED_BYTES: /v1 gets 503 problem+json with Retry-Afte
   t.equal(res.headers['retry-after'], '7')
   t.match(res.headers['content-type'], /^application\/problem\+json/)
   t.match(json(res), { status: 503, type: 'urn:latentbridge:problem:overloaded', detail: /heapUsedBytes is .* MiB, over the limit of 0\.0 MiB \(MAX_HEAP_USED_BYTES\)/ })
+  // Shedding is decided on the route that matched: another spelling of the same route is shed too.
+  const encoded = await server.inject({ method: 'PUT', url: '/%761/spaces/a', payload: { dim: 2 } })
+  t.equal(encoded.statusCode, 503, 'a percent-encoded spelling of a /v1 route is shed as well')
+  t.match(json(encoded), { type: 'urn:latentbridge:problem:overloaded' })
   t.same(await server.store.listSpaces(), [], 'nothing was done')
   t.equal((await server.inject({ method: 'GET', url: '/healthz' })).statusCode, 200)
   t.equal((await server.inject({ method: 'GET', url: '/readyz' })).statusCode, 200)
   const metrics = await server.inject({ method: 'GET', url: '/metrics' })
   t.equal(metrics.statusCode, 200)
-  t.match(metrics.body, /latentbridge_overload_rejections_total\{reason="heapUsedBytes"\} 1/)
+  t.match(metrics.body, /latentbridge_overload_rejections_total\{reason="heapUsedBytes"\} 2/, "both spellings were counted")
   t.equal((await server.inject({ method: 'GET', url: '/docs/' })).statusCode, 200, 'the docs stay up too')
 })
 

@@ -40,7 +40,9 @@ async function pressure (app: FastifyInstance, opts: PressureOptions): Promise<v
     // A rejected promise becomes the request's error (rendered as a problem by problems.ts);
     // a resolved one lets the request through.
     pressureHandler: async (request: FastifyRequest, _reply: unknown, type: string, value: number | undefined) => {
-      if (!request.url.startsWith('/v1/') && request.url !== '/v1') return
+      // Decided on the route that matched, as access is: operational routes and the docs
+      // (scope none) stay answered, whatever the URL's spelling.
+      if (request.is404 || request.routeOptions.config?.scope === 'none') return
       const limit = limits[type]
       app.metrics.shed.inc({ reason: type })
       const measured = limit !== undefined && value !== undefined
