@@ -20,21 +20,16 @@ import { buildConfidence } from '../fit/confidence.js'
 import { FitError, fitTranslator } from '../fit/index.js'
 import { residual } from '../fit/fit.js'
 import { refineTranslator } from '../fit/refine.js'
-import type { FitMethod, Scaling } from '../fit/types.js'
+import type { FitOptions } from '../fit/types.js'
 import { requireEmbeddings } from '../store/require.js'
 import type { Store, TranslatorListing } from '../store/types.js'
 import { translatorToStored } from './record.js'
 
-export interface FitRequest {
+/** What to fit: the fit's options (fit/types.ts) and where its anchors are, how to store it. */
+export interface FitRequest extends FitOptions {
   source: string
   target: string
   anchorSet: string
-  method: FitMethod | 'auto'
-  scaling: Scaling
-  ridge?: number
-  holdout: number
-  folds: number
-  seed: number
   name?: string
   activate?: boolean
   refine?: { iterations: number, k: number }
