@@ -11,7 +11,7 @@ import type { Engine } from '../src/engine/types.js'
 import { buildMetricsServer } from '../src/metrics-server.js'
 import { MemoryStore } from '../src/store/memory.js'
 import type { Store } from '../src/store/types.js'
-import { isProblem, json, testApp, testEngine } from './helpers/app.js'
+import { isProblem, json, problemType, testApp, testEngine } from './helpers/app.js'
 import { releaseTranslators, seedTranslator } from './helpers/fixtures.js'
 import { freePort } from './helpers/redis-server.js'
 import { metricSample } from './helpers/metrics.js'
@@ -237,6 +237,7 @@ t.test('src/server.ts serves /metrics on METRICS_PORT, and exits cleanly on SIGT
   const onApi = await get(port, '/metrics')
   t.equal(onApi.status, 404)
   t.match(onApi.type, /^application\/problem\+json/)
+  t.equal(JSON.parse(onApi.body).type, problemType('no-route'))
   child.kill('SIGTERM')
   t.equal(await exited, 0, 'exit code 0 after SIGTERM')
 })

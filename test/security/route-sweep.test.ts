@@ -196,6 +196,7 @@ t.test('every operation, spelled every way: no key gets 401/404, a read key cann
       if (op.method === 'GET' || op.method === 'HEAD') t.equal(res.status, 200, `${op.method} ${op.path} with the read key: 200`)
     } else {
       t.equal(res.status, 403, `${op.method} ${op.path} with the read key: 403`)
+      t.equal(res.type, `${PROBLEM}forbidden`, `${op.method} ${op.path} with the read key: forbidden`)
     }
   }
   // Writes last, deletes after the others (a translator before its embeddings, set and space).
