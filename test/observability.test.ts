@@ -11,7 +11,7 @@ import type { Engine } from '../src/engine/types.js'
 import { buildMetricsServer } from '../src/metrics-server.js'
 import { MemoryStore } from '../src/store/memory.js'
 import type { Store } from '../src/store/types.js'
-import { json, testApp, testEngine } from './helpers/app.js'
+import { isProblem, json, problemType, testApp, testEngine } from './helpers/app.js'
 import { releaseTranslators, seedTranslator } from './helpers/fixtures.js'
 import { freePort } from './helpers/redis-server.js'
 import { metricSample } from './helpers/metrics.js'
@@ -78,7 +78,7 @@ t.test('the engine decorator counts failures and calls in flight, and passes res
   t.same(json(done[0]).vectors.length, 1, 'results pass through')
   fail = true
   const failed = await server.inject({ method: 'POST', url: '/v1/relative', payload: { space: 'a', anchorSet: 's', vectors: [[1, 1]] } })
-  t.equal(failed.statusCode, 500)
+  isProblem(t, failed, 'internal')
   const after = (await server.inject({ method: 'GET', url: '/metrics' })).body
   t.equal(sample(after, 'latentbridge_engine_in_flight', { op: 'relative' }), 0)
   t.equal(sample(after, 'latentbridge_engine_duration_seconds_count', { op: 'relative', outcome: 'ok' }), 2)
@@ -95,8 +95,8 @@ t.test('store errors are counted by method', async t => {
   const server = await testApp(t, { store: flaky })
   t.equal((await server.inject({ method: 'GET', url: '/v1/spaces' })).statusCode, 200)
   down = true
-  t.equal((await server.inject({ method: 'GET', url: '/v1/spaces' })).statusCode, 500)
-  t.equal((await server.inject({ method: 'GET', url: '/v1/spaces' })).statusCode, 500)
+  isProblem(t, await server.inject({ method: 'GET', url: '/v1/spaces' }), 'internal')
+  isProblem(t, await server.inject({ method: 'GET', url: '/v1/spaces' }), 'internal')
   t.equal((await server.inject({ method: 'GET', url: '/readyz' })).statusCode, 503)
   const text = (await server.inject({ method: 'GET', url: '/metrics' })).body
   t.equal(sample(text, 'latentbridge_store_errors_total', { op: 'listSpaces' }), 2)
@@ -132,8 +132,7 @@ t.test('translator cache hits, misses, evictions and size are read at scrape tim
 t.test('METRICS_PORT: /metrics moves to its own server; the API port has none', async t => {
   const server = await testApp(t, { env: { METRICS_PORT: '9464' } })
   const onApi = await server.inject({ method: 'GET', url: '/metrics' })
-  t.equal(onApi.statusCode, 404)
-  t.match(onApi.headers['content-type'], /^application\/problem\+json/)
+  isProblem(t, onApi, 'no-route')
   const metrics = buildMetricsServer(server)
   t.teardown(async () => { await metrics.close() })
   await server.inject({ method: 'GET', url: '/v1/spaces' })
@@ -143,8 +142,7 @@ t.test('METRICS_PORT: /metrics moves to its own server; the API port has none', 
   t.equal(sample(res.body, 'latentbridge_http_request_duration_seconds_count', { route: '/v1/spaces', status: '200' }), 1, "the app's own figures")
   t.equal(sample(res.body, 'latentbridge_execution_provider', { provider: 'cpu' }), 1)
   const other = await metrics.inject({ method: 'GET', url: '/v1/spaces' })
-  t.equal(other.statusCode, 404, 'nothing but /metrics on the metrics port')
-  t.match(other.headers['content-type'], /^application\/problem\+json/)
+  isProblem(t, other, 'no-route', 'nothing but /metrics on the metrics port')
   // Without METRICS_PORT, /metrics stays on the API port.
   t.equal((await (await testApp(t)).inject({ method: 'GET', url: '/metrics' })).statusCode, 200)
 })
@@ -239,6 +237,7 @@ t.test('src/server.ts serves /metrics on METRICS_PORT, and exits cleanly on SIGT
   const onApi = await get(port, '/metrics')
   t.equal(onApi.status, 404)
   t.match(onApi.type, /^application\/problem\+json/)
+  t.equal(JSON.parse(onApi.body).type, problemType('no-route'))
   child.kill('SIGTERM')
   t.equal(await exited, 0, 'exit code 0 after SIGTERM')
 })

@@ -13,7 +13,7 @@ import app, { serverOptions } from '../src/app.js'
 import { loadConfig } from '../src/config.js'
 import { MemoryStore } from '../src/store/memory.js'
 import type { Store } from '../src/store/types.js'
-import { json, testApp, testEngine } from './helpers/app.js'
+import { isProblem, json, testApp, testEngine } from './helpers/app.js'
 import { configError } from './helpers/config.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'latentbridge-keys-'))
@@ -55,9 +55,9 @@ t.test('API_KEYS_FILE: an unreadable or bad file stops start-up with a message n
 t.test('keys from API_KEYS_FILE guard the API: 401, 403, and 200 with the right scope', async t => {
   const path = file('app-keys', 'app-read-key-123:read\napp-write-key-123:write\n')
   const server = await testApp(t, { env: { API_KEYS_FILE: path } })
-  t.equal((await server.inject({ method: 'GET', url: '/v1/spaces' })).statusCode, 401)
+  isProblem(t, await server.inject({ method: 'GET', url: '/v1/spaces' }), 'unauthenticated')
   t.equal((await server.inject({ method: 'GET', url: '/v1/spaces', headers: { authorization: 'Bearer app-read-key-123' } })).statusCode, 200)
-  t.equal((await server.inject({ method: 'PUT', url: '/v1/spaces/s', headers: { authorization: 'Bearer app-read-key-123' }, payload: { dim: 2 } })).statusCode, 403)
+  isProblem(t, await server.inject({ method: 'PUT', url: '/v1/spaces/s', headers: { authorization: 'Bearer app-read-key-123' }, payload: { dim: 2 } }), 'forbidden')
   t.equal((await server.inject({ method: 'PUT', url: '/v1/spaces/s', headers: { authorization: 'Bearer app-write-key-123' }, payload: { dim: 2 } })).statusCode, 201)
 })
 
@@ -83,7 +83,7 @@ t.test('keys never reach the logs, whatever is logged', async t => {
   const { server, lines, text } = await loggedApp(t, { API_KEYS: `${key}:write` })
   const auth = { authorization: `Bearer ${key}` }
   t.equal((await server.inject({ method: 'GET', url: '/v1/spaces', headers: auth })).statusCode, 200)
-  t.equal((await server.inject({ method: 'GET', url: '/v1/spaces', headers: { authorization: `Bearer ${key}-wrong` } })).statusCode, 401)
+  isProblem(t, await server.inject({ method: 'GET', url: '/v1/spaces', headers: { authorization: `Bearer ${key}-wrong` } }), 'unauthenticated')
   t.equal((await server.inject({ method: 'GET', url: '/debug/headers', headers: auth })).statusCode, 200)
   t.ok(lines.some(l => l.msg === 'headers seen' && l.headers.authorization === '[redacted]'), 'logged headers show [redacted]')
   const seen = lines.find(l => l.msg === 'request seen')
@@ -99,8 +99,7 @@ t.test('a 500 answers with the request id only; the log has the error under that
   })
   const { server, lines } = await loggedApp(t, {}, broken)
   const res = await server.inject({ method: 'GET', url: '/v1/spaces', headers: { 'x-request-id': 'req-500-test' } })
-  t.equal(res.statusCode, 500)
-  t.match(res.headers['content-type'], /^application\/problem\+json/)
+  isProblem(t, res, 'internal')
   const body = json(res)
   t.same(Object.keys(body).sort(), ['detail', 'instance', 'requestId', 'status', 'title', 'type'])
   t.equal(body.requestId, 'req-500-test')
@@ -116,13 +115,9 @@ t.test('a 500 answers with the request id only; the log has the error under that
 t.test('malformed URLs and overlong path segments are problems too (no stack, no internal message)', async t => {
   const server = await testApp(t)
   const bad = await server.inject({ method: 'GET', url: '/v1/spaces/%E0%A4%A' })
-  t.equal(bad.statusCode, 400)
-  t.match(bad.headers['content-type'], /^application\/problem\+json/)
-  t.match(json(bad), { status: 400, detail: /percent-encoding/ })
+  t.match(isProblem(t, bad, 'invalid-request').detail, /percent-encoding/)
   const long = await server.inject({ method: 'GET', url: `/v1/spaces/${'a'.repeat(600)}` })
-  t.equal(long.statusCode, 414)
-  t.match(long.headers['content-type'], /^application\/problem\+json/)
-  t.match(json(long), { status: 414, type: 'urn:latentbridge:problem:uri-too-long' })
+  isProblem(t, long, 'uri-too-long')
 })
 
 t.test('helmet guards /docs with a CSP that lets Swagger UI load and start', async t => {
@@ -202,7 +197,7 @@ t.test('CORS_ORIGINS allows exactly those origins, preflights pass before authen
   t.match(String(allowed.headers['access-control-expose-headers']), /x-shape/)
   const other = await server.inject({ method: 'GET', url: '/v1/spaces', headers: { origin: 'https://evil.example', authorization: 'Bearer cors-read-key-123' } })
   t.equal(other.headers['access-control-allow-origin'], undefined, 'another origin gets no CORS headers')
-  t.equal((await server.inject({ method: 'GET', url: '/v1/spaces', headers: { origin: 'https://app.example.com' } })).statusCode, 401, 'the API still needs its key')
+  isProblem(t, await server.inject({ method: 'GET', url: '/v1/spaces', headers: { origin: 'https://app.example.com' } }), 'unauthenticated', 'the API still needs its key')
 
   const any = await testApp(t, { env: { CORS_ORIGINS: '*' } })
   t.equal((await any.inject({ method: 'GET', url: '/v1/spaces', headers: { origin: 'https://x.example' } })).headers['access-control-allow-origin'], '*')

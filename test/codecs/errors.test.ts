@@ -29,7 +29,7 @@ t.test('a NaN in row 17 of a 2000 x 768 matrix is a 422 naming row 17, column 3,
   for (const [name, decode] of forms) {
     const started = performance.now()
     const err = problemOf(decode)
-    t.equal(err.status, 422, `${name}: status`)
+    t.match(err, { status: 422, kind: 'unprocessable' }, `${name}: status and kind`)
     t.equal(err.detail, 'vectors[17][3] is NaN (row 17, column 3, 0-based): every value must be finite; replace NaN and ±Infinity before sending.', `${name}: detail`)
     t.same(err.errors, [{ path: 'vectors[17][3]', message: err.detail }], `${name}: errors`)
     t.comment(`${name}: ${(performance.now() - started).toFixed(1)} ms`)
@@ -43,12 +43,12 @@ t.test('JSON text: 1e999 parses to Infinity and 1e39 overflows float32; both are
   const opts = { field: 'vectors', cols: 16 }
   t.equal(decodeMatrixField(at('7'), opts).data[17 * 16 + 3], 7, 'the unaltered text decodes')
   const inf = problemOf(() => decodeMatrixField(at('1e999'), opts))
-  t.equal(inf.status, 422)
+  t.match(inf, { status: 422, kind: 'unprocessable' })
   t.match(inf.detail, /^vectors\[17\]\[3\] is Infinity \(row 17, column 3, 0-based\)/)
   const negInf = problemOf(() => decodeMatrixField(at('-1e999'), opts))
   t.match(negInf.detail, /^vectors\[17\]\[3\] is -Infinity/)
   const overflow = problemOf(() => decodeMatrixField(at('1e39'), opts))
-  t.equal(overflow.status, 422)
+  t.match(overflow, { status: 422, kind: 'unprocessable' })
   t.match(overflow.detail, /^vectors\[17\]\[3\] is 1e\+39, beyond the float32 range .*\(row 17, column 3, 0-based\)/)
   t.same(overflow.errors?.map(e => e.path), ['vectors[17][3]'])
 })
@@ -58,7 +58,7 @@ t.test('base64 float16 Inf is a 422 with its position', async t => {
   halves.writeUInt16LE(0x3c00, 0)
   halves.writeUInt16LE(0xfc00, 5 * 2) // -Inf at row 1, column 2
   const err = problemOf(() => decodeMatrixField({ dtype: 'float16', shape: [2, 3], data: halves.toString('base64') }, { field: 'x' }))
-  t.equal(err.status, 422)
+  t.match(err, { status: 422, kind: 'unprocessable' })
   t.equal(err.detail, 'x[1][2] is -Infinity (row 1, column 2, 0-based): every value must be finite; replace NaN and ±Infinity before sending.')
 })
 
@@ -76,7 +76,7 @@ t.test('JSON structure errors are 400', async t => {
   ]
   for (const [value, path, detail] of cases) {
     const err = problemOf(() => decodeMatrixField(value, { field: 'vectors' }))
-    t.equal(err.status, 400, `${JSON.stringify(value)}: status`)
+    t.match(err, { status: 400, kind: 'invalid-request' }, `${JSON.stringify(value)}: status and kind`)
     t.match(err.detail, detail, `${JSON.stringify(value)}: detail`)
     t.equal(err.errors?.[0].path, path, `${JSON.stringify(value)}: path`)
   }
@@ -84,11 +84,11 @@ t.test('JSON structure errors are 400', async t => {
 
 t.test('ragged rows name the first bad row', async t => {
   const err = problemOf(() => decodeMatrixField([[1, 2], [3, 4], [5], [6, 7, 8]], { field: 'vectors' }))
-  t.equal(err.status, 422)
+  t.match(err, { status: 422, kind: 'unprocessable' })
   t.equal(err.detail, 'vectors[2] has 1 values but vectors[0] has 2 (rows are 0-based): every row must have the same length.')
   t.equal(err.errors?.[0].path, 'vectors[2]')
   const longer = problemOf(() => decodeMatrixField([[1, 2], [3, 4, 5]], { field: 'vectors' }))
-  t.equal(longer.status, 422)
+  t.match(longer, { status: 422, kind: 'unprocessable' })
   t.equal(longer.detail, 'vectors[1] has 3 values but vectors[0] has 2 (rows are 0-based): every row must have the same length.')
 })
 
@@ -99,17 +99,17 @@ t.test('a column count other than the space dim is a 422 in every form', async t
   t.equal(problemOf(() => decodeMatrixField(encodeMatrixJson(m, 'base64'), target)).detail, expected, 'base64')
   t.equal(problemOf(() => decodeNpy(encodeNpy(m), target)).detail, expected, 'npy')
   const noLabel = problemOf(() => decodeMatrixField([[1, 2]], { field: 'vectors', cols: 3 }))
-  t.equal(noLabel.status, 422)
+  t.match(noLabel, { status: 422, kind: 'unprocessable' })
   t.equal(noLabel.detail, 'vectors has 2 columns but 3 are expected: send rows of exactly 3 values.')
   // Octet-stream has no columns of its own: a length that is not a whole number of rows.
   const octet = problemOf(() => decodeFloat32Body(Buffer.alloc(2 * 512 * 4), target))
-  t.equal(octet.status, 422)
+  t.match(octet, { status: 422, kind: 'unprocessable' })
   t.equal(octet.detail, 'vectors has 4096 bytes, which is not a whole number of rows: a row is 768 float32 values (the dim of space "glove") = 3072 bytes, and 4096 bytes are 1 rows plus 1024 bytes. Send rows x 768 little-endian float32 values, row-major, and nothing else.')
 })
 
 t.test('zero columns are a 422; zero rows are allowed', async t => {
   t.equal(problemOf(() => decodeMatrixField([[]], { field: 'vectors' })).detail, 'vectors has 0 columns: every row needs at least one value.')
-  t.equal(problemOf(() => decodeMatrixField({ dtype: 'float32', shape: [2, 0], data: '' }, { field: 'vectors' })).status, 422)
+  t.match(problemOf(() => decodeMatrixField({ dtype: 'float32', shape: [2, 0], data: '' }, { field: 'vectors' })), { status: 422, kind: 'unprocessable' })
   t.same(decodeMatrixField([], { field: 'vectors' }), { rows: 0, cols: 0, data: new Float32Array(0) })
   t.same(decodeMatrixField({ dtype: 'float32', shape: [0, 5], data: '' }, { field: 'vectors', cols: 5 }), { rows: 0, cols: 5, data: new Float32Array(0) })
   t.same(decodeFloat32Body(Buffer.alloc(0), { field: 'body', cols: 5 }), { rows: 0, cols: 5, data: new Float32Array(0) })
@@ -139,7 +139,7 @@ t.test('base64 object: malformed fields are 400', async t => {
   ]
   for (const [value, path, detail] of cases) {
     const err = problemOf(() => decodeMatrixField(value, { field: 'vectors' }))
-    t.equal(err.status, 400, `${JSON.stringify(value)}: status`)
+    t.match(err, { status: 400, kind: 'invalid-request' }, `${JSON.stringify(value)}: status and kind`)
     t.match(err.detail, detail, `${JSON.stringify(value)}: detail`)
     t.equal(err.errors?.[0].path, path)
   }
@@ -167,7 +167,7 @@ t.test('base64 data: bad characters are 400 with their offset', async t => {
   t.equal(good.data.length, 24, 'the 16 bytes take 24 characters, padded')
   for (const [data, detail] of cases) {
     const err = problemOf(() => decodeMatrixField(withData(data), { field: 'vectors' }))
-    t.equal(err.status, 400, `${JSON.stringify(data)}: status`)
+    t.match(err, { status: 400, kind: 'invalid-request' }, `${JSON.stringify(data)}: status and kind`)
     t.match(err.detail, detail, `${JSON.stringify(data)}: detail`)
     t.equal(err.errors?.[0].path, 'vectors.data')
   }
@@ -180,11 +180,11 @@ t.test('base64 data: bad characters are 400 with their offset', async t => {
 t.test('base64 data that is valid but too short or too long for the shape is a 422 with both sizes', async t => {
   const good = encodeMatrixJson({ rows: 2, cols: 4, data: new Float32Array(8).fill(1) }, 'base64')
   const truncated = problemOf(() => decodeMatrixField({ ...good, data: good.data.slice(0, -8) }, { field: 'vectors' }))
-  t.equal(truncated.status, 422)
+  t.match(truncated, { status: 422, kind: 'unprocessable' })
   t.equal(truncated.detail, 'vectors.data decodes to 27 bytes but shape [2, 4] of float32 needs 2 x 4 x 4 = 32 bytes: make shape match the data, and send every value.')
   t.equal(truncated.errors?.[0].path, 'vectors.data')
   const mismatch = problemOf(() => decodeMatrixField({ ...good, shape: [3, 4] }, { field: 'vectors' }))
-  t.equal(mismatch.status, 422)
+  t.match(mismatch, { status: 422, kind: 'unprocessable' })
   t.match(mismatch.detail, /decodes to 32 bytes but shape \[3, 4\] of float32 needs 3 x 4 x 4 = 48 bytes/)
   const half = problemOf(() => decodeMatrixField({ ...good, dtype: 'float16' }, { field: 'vectors' }))
   t.match(half.detail, /decodes to 32 bytes but shape \[2, 4\] of float16 needs 2 x 4 x 2 = 16 bytes/)
@@ -195,26 +195,26 @@ t.test('npy errors', async t => {
   const opts = { field: 'body' }
 
   const magic = problemOf(() => decodeNpy(Buffer.from('{"vectors": [[1, 2, 3]]}'), opts))
-  t.equal(magic.status, 400)
+  t.match(magic, { status: 400, kind: 'invalid-request' })
   t.equal(magic.detail, "body is not a valid .npy file: it starts with '{\"vector' instead of the magic string '\\x93NUMPY'. Write it with numpy.save (or numpy.lib.format.write_array) and send the file's bytes unchanged.")
   t.equal(magic.errors?.[0].path, 'body')
 
   const npz = problemOf(() => decodeNpy(Buffer.from('PK\x03\x04\x14\x00\x00\x00', 'latin1'), opts))
-  t.equal(npz.status, 400)
+  t.match(npz, { status: 400, kind: 'invalid-request' })
   t.match(npz.detail, /it is a zip archive \(an \.npz from numpy\.savez\?\)/)
 
   t.match(problemOf(() => decodeNpy(Buffer.alloc(0), opts)).detail, /it has 0 bytes, fewer than the 10-byte preamble/)
 
   const truncatedData = problemOf(() => decodeNpy(file.subarray(0, file.length - 5), opts))
-  t.equal(truncatedData.status, 422)
+  t.match(truncatedData, { status: 422, kind: 'unprocessable' })
   t.equal(truncatedData.detail, "body is truncated: its header says shape (2, 3) of '<f4', which needs 24 bytes of data, but 19 bytes follow the header. Send the whole file exactly as numpy.save wrote it.")
 
   const extra = problemOf(() => decodeNpy(Buffer.concat([file, Buffer.alloc(4)]), opts))
-  t.equal(extra.status, 422)
+  t.match(extra, { status: 422, kind: 'unprocessable' })
   t.match(extra.detail, /^body has extra bytes after the array: .* needs 24 bytes of data, but 28 bytes follow the header/)
 
   const truncatedHeader = problemOf(() => decodeNpy(file.subarray(0, 40), opts))
-  t.equal(truncatedHeader.status, 400)
+  t.match(truncatedHeader, { status: 400, kind: 'invalid-request' })
   t.match(truncatedHeader.detail, /the header is truncated: it claims 118 bytes but only 30 follow the preamble/)
 
   const version = Buffer.from(file)
@@ -223,7 +223,7 @@ t.test('npy errors', async t => {
 
   const garbled = Buffer.from(file.toString('latin1').replace("'shape': (2, 3)", "'shape': [2, 3)"), 'latin1')
   const garbledErr = problemOf(() => decodeNpy(garbled, opts))
-  t.equal(garbledErr.status, 400)
+  t.match(garbledErr, { status: 400, kind: 'invalid-request' })
   t.match(garbledErr.detail, /the header is not a Python dict literal \(expected ',' or '\]' at offset \d+\)/)
 
   const keys = Buffer.from(file.toString('latin1').replace("'descr'", "'dtype'"), 'latin1')

@@ -132,5 +132,5 @@ t.test('float64 values round to nearest float32', async t => {
   t.equal(m.data[4], 3.4028234663852886e38, 'just under the overflow threshold rounds to the largest float32')
   // Exactly the threshold ties to even, which is Infinity: a finite float64 that overflows float32.
   const overflow = Buffer.concat([headerWith(1, 1, '<f8'), float64Bytes([2 ** 128 - 2 ** 103])])
-  t.throws(() => decodeNpy(overflow, { field: 'body' }), { status: 422, errors: [{ path: 'body[0][0]' }] })
+  t.throws(() => decodeNpy(overflow, { field: 'body' }), { status: 422, kind: 'unprocessable', errors: [{ path: 'body[0][0]' }] })
 })

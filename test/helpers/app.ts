@@ -1,7 +1,8 @@
-import tap from 'tap'
+import tap, { type Test } from 'tap'
 import type { FastifyInstance } from 'fastify'
 import { buildApp } from '../../src/app.js'
 import { loadConfig } from '../../src/config.js'
+import { PROBLEM_KINDS, problemType, type ProblemKind } from '../../src/errors.js'
 import { createEngine } from '../../src/engine/index.js'
 import type { Engine } from '../../src/engine/types.js'
 import { MemoryStore } from '../../src/store/memory.js'
@@ -44,4 +45,23 @@ export async function testApp (t: Tap, opts: { env?: Record<string, string>, sto
 /** Parses a JSON reply body, failing loudly when it is not JSON. */
 export function json<T = any> (res: { body: string }): T {
   return JSON.parse(res.body) as T
+}
+
+export { problemType }
+
+/** A reply from inject (body unparsed) or from an Api of test/helpers/service.ts (body parsed). */
+type Reply = { statusCode: number, headers: Record<string, unknown>, body: string } | { status: number, headers: Record<string, unknown>, body: unknown }
+
+/**
+ * Asserts that a reply is the problem+json of this kind: the kind's status, the content type and
+ * the `type` URI clients branch on. Returns the problem, for checks of `detail` where its wording
+ * is the point.
+ */
+export function isProblem (t: Test, res: Reply, kind: ProblemKind, label: string = kind): any {
+  const { status } = PROBLEM_KINDS[kind]
+  const body = 'statusCode' in res ? json(res) : res.body
+  t.equal('statusCode' in res ? res.statusCode : res.status, status, `${label}: status ${status}`)
+  t.match(String(res.headers['content-type']), /^application\/problem\+json/, `${label}: problem+json`)
+  t.match(body, { type: problemType(kind), title: String, status, detail: String }, `${label}: ${kind}`)
+  return body
 }

@@ -5,7 +5,7 @@
  */
 import t from 'tap'
 import { encodeNpy, looksLikeJsonText } from '../../src/codecs/vectors.js'
-import { json, testApp } from '../helpers/app.js'
+import { isProblem, json, testApp } from '../helpers/app.js'
 import { seedTranslator } from '../helpers/fixtures.js'
 
 const DIM = 100
@@ -31,13 +31,12 @@ t.test('X-Shape on octet-stream: a mismatch with the space or the bytes is a 422
   // 2 rows of 300-d vectors sent to a 100-d space: 2,400 bytes, which is also 6 rows of 100.
   const wrongDim = floats(2 * 300, 1)
   const refused = await translate({ 'x-shape': '2,300' }, wrongDim)
-  t.equal(refused.statusCode, 422)
-  t.equal(json(refused).type, 'urn:latentbridge:problem:unprocessable')
+  isProblem(t, refused, 'unprocessable')
   t.match(json(refused).detail, /X-Shape 2,300/)
   t.match(json(refused).detail, /shape 6,100/, 'the shape the bytes would have is named too')
 
   const lying = await translate({ 'x-shape': '5,100' }, floats(6 * DIM, 2))
-  t.equal(lying.statusCode, 422, 'rows that disagree with the byte length')
+  isProblem(t, lying, 'unprocessable', 'rows that disagree with the byte length')
   t.match(json(lying).detail, /X-Shape 5,100 needs .* = 2000 bytes.*2400 bytes \(shape 6,100\)/)
 
   const ok = await translate({ 'x-shape': ` 6 , ${DIM} ` }, floats(6 * DIM, 3))
@@ -53,8 +52,7 @@ t.test('X-Shape on octet-stream: a mismatch with the space or the bytes is a 422
 
   for (const bad of ['2x300', '2,', '-1,100', '2,100,1', 'rows,cols', '99999999999,1']) {
     const res = await translate({ 'x-shape': bad }, floats(2 * DIM, 4))
-    t.equal(res.statusCode, 400, `X-Shape ${bad}: 400`)
-    t.equal(json(res).type, 'urn:latentbridge:problem:invalid-request')
+    isProblem(t, res, 'invalid-request', `X-Shape ${bad}`)
   }
 })
 
@@ -68,14 +66,14 @@ t.test('X-Shape with npy must agree with the header', async t => {
   t.equal((await translate(undefined)).statusCode, 200)
   t.equal((await translate(`2,${DIM}`)).statusCode, 200)
   const disagree = await translate('1,200')
-  t.equal(disagree.statusCode, 422)
+  isProblem(t, disagree, 'unprocessable')
   t.match(json(disagree).detail, /X-Shape 1,200 does not agree with the \.npy header's shape \(2, 100\)/)
 })
 
 t.test('uploads check X-Shape too, and store nothing on a mismatch', async t => {
   const app = await setup(t)
   const res = await app.inject({ method: 'PUT', url: '/v1/anchor-sets/s/embeddings/four', headers: { 'content-type': 'application/octet-stream', 'x-shape': '1,8' }, payload: floats(8, 6) })
-  t.equal(res.statusCode, 422)
+  isProblem(t, res, 'unprocessable')
   t.equal(json(await app.inject({ method: 'GET', url: '/v1/anchor-sets/s' })).spaces.four, undefined)
   const ok = await app.inject({ method: 'PUT', url: '/v1/anchor-sets/s/embeddings/four', headers: { 'content-type': 'application/octet-stream', 'x-shape': '2,4' }, payload: floats(8, 6) })
   t.equal(ok.statusCode, 201)
@@ -84,12 +82,11 @@ t.test('uploads check X-Shape too, and store nothing on a mismatch', async t => 
 t.test('a value that is an array is named as such, not as a column count', async t => {
   const app = await setup(t)
   const res = await app.inject({ method: 'POST', url: '/v1/translate', payload: { source: 'four', target: 'b', vectors: [[[1, 2, 3, 4]]] } })
-  t.equal(res.statusCode, 400)
-  t.equal(json(res).type, 'urn:latentbridge:problem:invalid-request')
+  isProblem(t, res, 'invalid-request')
   t.match(json(res).detail, /row 0, column 0 is an array; values must be numbers/)
   t.notMatch(json(res).detail, /columns/)
   const later = await app.inject({ method: 'POST', url: '/v1/translate', payload: { source: 'four', target: 'b', vectors: [[1, 2, 3, 4], [1, [2], 3, 4]] } })
-  t.equal(later.statusCode, 400)
+  isProblem(t, later, 'invalid-request')
   t.match(json(later).detail, /row 1, column 1 is an array/)
   const short = await app.inject({ method: 'POST', url: '/v1/translate', payload: { source: 'four', target: 'b', vectors: [[1, 2, 3]] } })
   t.match(json(short).detail, /3 columns but space "four" has dim 4/, 'a real column mismatch is still named as one')
@@ -101,11 +98,11 @@ t.test('JSON sent as octet-stream gets a hint; float bytes do not', async t => {
   const text = Buffer.from('  {"source":"four","target":"b","vectors":[[1,2,3,4]]}')
   t.equal(text.length % 16 === 0, false, 'the text is not a whole number of rows')
   const res = await send(text)
-  t.equal(res.statusCode, 422)
+  isProblem(t, res, 'unprocessable')
   t.match(json(res).detail, /not a whole number of rows/)
   t.match(json(res).detail, /looks like JSON text: send it with Content-Type: application\/json/)
   const floatsRes = await send(floats(5, 7))
-  t.equal(floatsRes.statusCode, 422)
+  isProblem(t, floatsRes, 'unprocessable')
   t.notMatch(json(floatsRes).detail, /JSON/)
 
   t.ok(looksLikeJsonText(Buffer.from('\n[1,2]')))

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { json, testApp } from '../helpers/app.js'
+import { isProblem, json, testApp } from '../helpers/app.js'
 
 /** A deterministic rows x cols matrix of float32-exact values. */
 function matrix (rows: number, cols: number, seed = 1): Float32Array {
@@ -39,19 +39,19 @@ t.test('anchor sets: create, identical, conflict, get, list, delete', async t =>
   t.match(json(created), { name: 'wiki', size: 3, description: 'three', spaces: {} })
   t.equal((await app.inject({ method: 'PUT', url: '/v1/anchor-sets/wiki', payload: { ids: ['a', 'b', 'c'] } })).statusCode, 200)
   const other = await app.inject({ method: 'PUT', url: '/v1/anchor-sets/wiki', payload: { ids: ['a', 'c', 'b'] } })
-  t.equal(other.statusCode, 409, 'other order is other ids')
+  isProblem(t, other, 'conflict', 'other order is other ids')
   const dup = await app.inject({ method: 'PUT', url: '/v1/anchor-sets/dup', payload: { ids: ['a', 'b', 'a'] } })
-  t.equal(dup.statusCode, 422)
+  isProblem(t, dup, 'unprocessable')
   t.match(json(dup).detail, /ids\[2\] repeats ids\[0\]/)
   const empty = await app.inject({ method: 'PUT', url: '/v1/anchor-sets/empty', payload: { ids: [] } })
-  t.equal(empty.statusCode, 400)
+  isProblem(t, empty, 'invalid-request')
   const longId = await app.inject({ method: 'PUT', url: '/v1/anchor-sets/long', payload: { ids: ['é'.repeat(257)] } })
-  t.equal(longId.statusCode, 400, 'ids over 512 bytes of UTF-8 are rejected')
+  isProblem(t, longId, 'invalid-request', 'ids over 512 bytes of UTF-8 are rejected')
   const withIds = json(await app.inject({ method: 'GET', url: '/v1/anchor-sets/wiki?includeIds=true' }))
   t.same(withIds.ids, ['a', 'b', 'c'])
   t.same(json(await app.inject({ method: 'GET', url: '/v1/anchor-sets' })).anchorSets.map((s: any) => s.name), ['wiki'])
   t.equal((await app.inject({ method: 'DELETE', url: '/v1/anchor-sets/wiki' })).statusCode, 204)
-  t.equal((await app.inject({ method: 'GET', url: '/v1/anchor-sets/wiki' })).statusCode, 404)
+  isProblem(t, await app.inject({ method: 'GET', url: '/v1/anchor-sets/wiki' }), 'not-found')
 })
 
 t.test('a 2,000 x 768 upload round-trips bit-exactly in every encoding', async t => {
@@ -89,24 +89,24 @@ t.test('upload errors name what is wrong', async t => {
   const withNaN = Buffer.from(matrix(20, 4).buffer)
   withNaN.writeFloatLE(Number.NaN, (17 * 4 + 2) * 4)
   const nan = await app.inject({ method: 'PUT', url: '/v1/anchor-sets/s/embeddings/m', headers: { 'content-type': 'application/octet-stream' }, payload: withNaN })
-  t.equal(nan.statusCode, 422)
+  isProblem(t, nan, 'unprocessable')
   t.match(json(nan).detail, /row 17/)
   const inf = await app.inject({ method: 'PUT', url: '/v1/anchor-sets/s/embeddings/m', headers: { 'content-type': 'application/json' }, payload: `{"vectors":[${rows.map((r, i) => i === 17 ? `[1e999,${r.slice(1).join(',')}]` : JSON.stringify(r)).join(',')}]}` })
-  t.equal(inf.statusCode, 422)
+  isProblem(t, inf, 'unprocessable')
   t.match(json(inf).detail, /row 17/)
   const wrongDim = await app.inject({ method: 'PUT', url: '/v1/anchor-sets/s/embeddings/m', payload: { vectors: toRows(matrix(20, 3), 3) } })
-  t.equal(wrongDim.statusCode, 422)
+  isProblem(t, wrongDim, 'unprocessable')
   t.match(json(wrongDim).detail, /dim 4/)
   const wrongRows = await app.inject({ method: 'PUT', url: '/v1/anchor-sets/s/embeddings/m', payload: { vectors: rows.slice(0, 5) } })
-  t.equal(wrongRows.statusCode, 422)
+  isProblem(t, wrongRows, 'unprocessable')
   t.match(json(wrongRows).detail, /5 rows but anchor set "s" has 20 ids/)
   const unknownId = await app.inject({ method: 'PUT', url: '/v1/anchor-sets/s/embeddings/m', payload: { vectors: rows.slice(0, 2), ids: ['item-1', 'zzz'] } })
-  t.equal(unknownId.statusCode, 422)
+  isProblem(t, unknownId, 'unprocessable')
   t.match(json(unknownId).detail, /ids\[1\] = "zzz" is not in anchor set/)
   const noSpace = await app.inject({ method: 'PUT', url: '/v1/anchor-sets/s/embeddings/nope', payload: { vectors: rows } })
-  t.equal(noSpace.statusCode, 404)
+  isProblem(t, noSpace, 'not-found')
   const noSet = await app.inject({ method: 'PUT', url: '/v1/anchor-sets/nope/embeddings/m', payload: { vectors: rows } })
-  t.equal(noSet.statusCode, 404)
+  isProblem(t, noSet, 'not-found')
   t.equal(json(await app.inject({ method: 'GET', url: '/v1/anchor-sets/s' })).spaces.m, undefined, 'nothing was stored by the failed uploads')
 })
 
@@ -131,7 +131,7 @@ t.test('subset uploads are stored in the set order', async t => {
   const again = await Promise.all([0, 1].map(async () => await app.inject({ method: 'PUT', url: '/v1/anchor-sets/s/embeddings/m', payload: { vectors: [[1, 0]], ids: ['c'] } })))
   t.not(json(again[0]).revision, json(again[1]).revision, 'two identical uploads at once still get two revisions')
   t.equal((await app.inject({ method: 'DELETE', url: '/v1/anchor-sets/s/embeddings/m' })).statusCode, 204)
-  t.equal((await app.inject({ method: 'GET', url: '/v1/anchor-sets/s/embeddings/m' })).statusCode, 404)
+  isProblem(t, await app.inject({ method: 'GET', url: '/v1/anchor-sets/s/embeddings/m' }), 'not-found')
 })
 
 t.test('a body over the limit gets a 413 saying how to send it instead', async t => {
@@ -139,7 +139,7 @@ t.test('a body over the limit gets a 413 saying how to send it instead', async t
   await app.inject({ method: 'PUT', url: '/v1/spaces/m', payload: { dim: 768 } })
   await app.inject({ method: 'PUT', url: '/v1/anchor-sets/s', payload: { ids: ids(100) } })
   const res = await app.inject({ method: 'PUT', url: '/v1/anchor-sets/s/embeddings/m', payload: { vectors: toRows(matrix(100, 768), 768) } })
-  t.equal(res.statusCode, 413)
+  isProblem(t, res, 'body-too-large')
   t.equal(res.headers['content-type'], 'application/problem+json; charset=utf-8')
   t.match(json(res).detail, /65536 bytes/)
   t.match(json(res).detail, /octet-stream/)

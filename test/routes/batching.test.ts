@@ -10,7 +10,7 @@ import { buildApp } from '../../src/app.js'
 import { loadConfig } from '../../src/config.js'
 import type { Engine } from '../../src/engine/types.js'
 import { MemoryStore } from '../../src/store/memory.js'
-import { json, testApp, testEngine } from '../helpers/app.js'
+import { isProblem, json, testApp, testEngine } from '../helpers/app.js'
 import { rowsOf, values } from '../helpers/data.js'
 import { metricSample } from '../helpers/metrics.js'
 
@@ -136,13 +136,13 @@ t.test('a full compute queue answers 429 problem+json with Retry-After at once',
 
   // 4 of 6 permits are taken: 3 more rows do not fit, and the answer comes while the engine is still held.
   const refused = await app.inject({ method: 'POST', url: '/v1/translate?source=src&target=tgt', headers: binary, payload: bytes(values(3 * SRC, 8)) })
-  t.equal(refused.statusCode, 429)
+  isProblem(t, refused, 'queue-full')
   t.equal(refused.headers['retry-after'], '3')
   t.match(refused.headers['content-type'], /^application\/problem\+json/)
   t.match(json(refused), { status: 429, type: 'urn:latentbridge:problem:queue-full', detail: /compute queue is full: 4 of its 6 rows \(QUEUE_MAX_ROWS\) are in flight and this request needs 3\. Retry after 3 s/ })
   t.ok(refused.headers['x-total-time'] !== undefined, 'a 429 carries the timing headers too')
   const refusedRelative = await app.inject({ method: 'POST', url: '/v1/relative', payload: { space: 'src', anchorSet: 'set', vectors: rowsOf(values(3 * SRC, 9), SRC) } })
-  t.equal(refusedRelative.statusCode, 429, 'relative shares the same queue')
+  isProblem(t, refusedRelative, 'queue-full', 'relative shares the same queue')
   t.equal(sample((await app.inject({ method: 'GET', url: '/metrics' })).body, 'latentbridge_queue_rejections_total'), 2)
 
   // 2 rows still fit beside the held 4 (the held run has closed its batch, so they start a new one).
@@ -187,7 +187,7 @@ t.test('every compute response carries x-queue-time, x-compute-time and x-total-
     t.ok(Number(res.headers['x-compute-time']) > 0, `${route}: compute time measured`)
   }
   const invalid = await app.inject({ method: 'POST', url: '/v1/translate', payload: { source: 'src', target: 'tgt', vectors: [[1, 2]] } })
-  t.equal(invalid.statusCode, 422)
+  isProblem(t, invalid, 'unprocessable')
   t.equal(invalid.headers['x-compute-time'], '0', 'an error before the engine reports 0 compute')
   t.match(invalid.headers['x-total-time'], number)
   const spaces = await app.inject({ method: 'GET', url: '/v1/spaces' })

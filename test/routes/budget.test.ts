@@ -2,7 +2,7 @@ import t, { type Test } from 'tap'
 import type { FastifyInstance } from 'fastify'
 import { toEstimate } from '../../src/budget/cost.js'
 import { fitPlan } from '../../src/budget/work.js'
-import { json, testApp } from '../helpers/app.js'
+import { isProblem, json, testApp } from '../helpers/app.js'
 import { values } from '../helpers/data.js'
 
 /*
@@ -10,8 +10,6 @@ import { values } from '../helpers/data.js'
  * refused before it starts (422 over-budget), work that fits runs, and the process-wide pool of
  * working memory refuses (503 busy) what would not fit beside the work already holding it.
  */
-
-const OVER_BUDGET = 'urn:latentbridge:problem:over-budget'
 
 async function put (t: Test, app: FastifyInstance, url: string, payload: object | Buffer): Promise<void> {
   const binary = Buffer.isBuffer(payload)
@@ -45,9 +43,8 @@ t.test('two 16,384-d spaces and 4 anchors: the fit is refused at once, memory un
     const res = await fit(app, { method })
     const ms = performance.now() - started
     const after = process.memoryUsage().rss
-    t.equal(res.statusCode, 422, method)
+    isProblem(t, res, 'over-budget', method)
     const problem = json(res)
-    t.equal(problem.type, OVER_BUDGET)
     t.match(problem.detail, /WORK_MEMORY_BYTES=\d+/, 'names the memory budget and its value')
     t.match(problem.detail, /MiB of working memory/, 'gives the estimate')
     t.match(problem.detail, /Send instead: /, 'says what to send instead')
@@ -75,8 +72,7 @@ t.test('a fit just within the memory budget runs; just over it is refused', asyn
   const over = await testApp(t, { env: { WORK_MEMORY_BYTES: String(estimate.bytes - 1) } })
   await spaces(t, over, 300, 96, 80)
   const refused = await fit(over, { method: 'procrustes', holdout: 0 })
-  t.equal(refused.statusCode, 422)
-  t.equal(json(refused).type, OVER_BUDGET)
+  isProblem(t, refused, 'over-budget')
   t.match(json(refused).detail, `WORK_MEMORY_BYTES=${estimate.bytes - 1}`)
   t.equal(await storedTranslators(over), 0)
 })
@@ -85,8 +81,7 @@ t.test('a fit over the time budget names WORK_TIME_MS and the options to change'
   const app = await testApp(t, { env: { WORK_TIME_MS: '1' } })
   await spaces(t, app, 200, 48, 40)
   const res = await fit(app, { method: 'ridge' })
-  t.equal(res.statusCode, 422)
-  t.equal(json(res).type, OVER_BUDGET)
+  isProblem(t, res, 'over-budget')
   t.match(json(res).detail, /WORK_TIME_MS=1 \(1 ms\)/)
   t.match(json(res).detail, /a "ridge" value instead of the 5-value ridge search/)
   t.equal(await storedTranslators(app), 0)
@@ -99,8 +94,7 @@ t.test('while other work holds the memory pool, a fit is answered 503 busy at on
   const release = app.workPool.tryReserve(app.workPool.capacity)
   t.ok(release !== undefined)
   const busy = await fit(app, { method: 'procrustes' })
-  t.equal(busy.statusCode, 503)
-  t.equal(json(busy).type, 'urn:latentbridge:problem:busy')
+  isProblem(t, busy, 'busy')
   t.equal(busy.headers['retry-after'], '5')
   release?.()
   const ok = await fit(app, { method: 'procrustes' })
@@ -111,8 +105,7 @@ t.test('a translator over MAX_TRANSLATOR_BYTES is refused and names the variable
   const app = await testApp(t, { env: { MAX_TRANSLATOR_BYTES: '4096' } })
   await spaces(t, app, 200, 48, 40)
   const res = await fit(app, { method: 'procrustes' })
-  t.equal(res.statusCode, 422)
-  t.equal(json(res).type, OVER_BUDGET)
+  isProblem(t, res, 'over-budget')
   t.match(json(res).detail, /MAX_TRANSLATOR_BYTES=4096/)
   t.equal(await storedTranslators(app), 0)
   t.equal(app.workPool.inUse, 0)
@@ -122,11 +115,9 @@ t.test('similarity, select and evaluate are budgeted too', async t => {
   const app = await testApp(t, { env: { WORK_TIME_MS: '1' } })
   await spaces(t, app, 200, 48, 40)
   const similarity = await app.inject({ method: 'POST', url: '/v1/similarity', payload: { spaces: ['a', 'b'], anchorSet: 'set', k: 10 } })
-  t.equal(similarity.statusCode, 422, similarity.body)
-  t.equal(json(similarity).type, OVER_BUDGET)
+  isProblem(t, similarity, 'over-budget', similarity.body)
   const select = await app.inject({ method: 'POST', url: '/v1/anchor-sets/set/select', payload: { space: 'a', k: 100, strategy: 'kmeans', seed: 1 } })
-  t.equal(select.statusCode, 422, select.body)
-  t.equal(json(select).type, OVER_BUDGET)
+  isProblem(t, select, 'over-budget', select.body)
   t.match(json(select).detail, /"strategy": "random"/)
   // random costs nothing: within any budget.
   const random = await app.inject({ method: 'POST', url: '/v1/anchor-sets/set/select', payload: { space: 'a', k: 10, strategy: 'random', seed: 1 } })

@@ -2,7 +2,7 @@ import { request } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import t, { type Test } from 'tap'
 import type { FastifyInstance } from 'fastify'
-import { json, testApp } from '../helpers/app.js'
+import { isProblem, json, testApp } from '../helpers/app.js'
 import { values } from '../helpers/data.js'
 
 /*
@@ -92,7 +92,6 @@ t.test('closing the app aborts the work in flight', async t => {
   const closing = app.close()
   const res = await response
   await closing
-  t.equal(res.statusCode, 503)
-  t.equal(json(res).type, 'urn:latentbridge:problem:unavailable')
+  isProblem(t, res, 'unavailable')
   t.equal(await cancelled(app, 'shutdown'), 1)
 })

@@ -13,6 +13,7 @@ import fc from 'fast-check'
 import type { FastifyInstance } from 'fastify'
 import t from 'tap'
 import { npyHeader } from '../../src/codecs/npy.js'
+import { PROBLEM_KINDS, PROBLEM_TYPE_BASE, type ProblemKind } from '../../src/errors.js'
 import { NAME_PATTERN } from '../../src/schemas/common.js'
 import { json, testApp } from '../helpers/app.js'
 import { appSnapshot, releaseTranslators, seedTranslator } from '../helpers/fixtures.js'
@@ -690,6 +691,9 @@ t.test('hostile input: every /v1 route answers 4xx problem+json and the store is
     if (problem.status !== res.statusCode || typeof problem.title !== 'string' || typeof problem.detail !== 'string' || problem.detail === '') {
       throw new Error(`malformed problem: ${where}`)
     }
+    // Clients branch on the type: it must be a catalogued kind, of the status it came with.
+    const kind = String(problem.type).slice(PROBLEM_TYPE_BASE.length) as ProblemKind
+    if (!String(problem.type).startsWith(PROBLEM_TYPE_BASE) || PROBLEM_KINDS[kind]?.status !== res.statusCode) throw new Error(`type ${String(problem.type)} is not a catalogued kind of status ${res.statusCode}: ${where}`)
     if (/\n\s+at |node_modules|\.ts:\d+/.test(res.body)) throw new Error(`stack trace or source path in the answer: ${where}`)
   }
 

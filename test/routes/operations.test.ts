@@ -5,7 +5,7 @@ import app, { serverOptions } from '../../src/app.js'
 import { loadConfig } from '../../src/config.js'
 import { MemoryStore } from '../../src/store/memory.js'
 import type { Store } from '../../src/store/types.js'
-import { json, testApp, testEngine } from '../helpers/app.js'
+import { isProblem, json, testApp, testEngine } from '../helpers/app.js'
 
 t.test('healthz, readyz, metrics', async t => {
   const server = await testApp(t)
@@ -39,13 +39,13 @@ t.test('readyz is 503 while the store does not answer; healthz stays up', async 
 t.test('API keys: 401 without, 403 for read keys on writes, operational routes open', async t => {
   const server = await testApp(t, { env: { API_KEYS: 'read-key-123456:read,write-key-123456:write' } })
   const noKey = await server.inject({ method: 'GET', url: '/v1/spaces' })
-  t.equal(noKey.statusCode, 401)
+  isProblem(t, noKey, 'unauthenticated')
   t.equal(noKey.headers['content-type'], 'application/problem+json; charset=utf-8')
   t.match(noKey.headers['www-authenticate'], /Bearer/)
-  t.equal((await server.inject({ method: 'GET', url: '/v1/spaces', headers: { authorization: 'Bearer wrong-key-123456' } })).statusCode, 401)
+  isProblem(t, await server.inject({ method: 'GET', url: '/v1/spaces', headers: { authorization: 'Bearer wrong-key-123456' } }), 'unauthenticated')
   t.equal((await server.inject({ method: 'GET', url: '/v1/spaces', headers: { authorization: 'Bearer read-key-123456' } })).statusCode, 200)
   const readWrite = await server.inject({ method: 'PUT', url: '/v1/spaces/a', headers: { authorization: 'Bearer read-key-123456' }, payload: { dim: 2 } })
-  t.equal(readWrite.statusCode, 403)
+  isProblem(t, readWrite, 'forbidden')
   t.equal((await server.inject({ method: 'PUT', url: '/v1/spaces/a', headers: { authorization: 'Bearer write-key-123456' }, payload: { dim: 2 } })).statusCode, 201)
   t.equal((await server.inject({ method: 'GET', url: '/healthz' })).statusCode, 200)
   t.equal((await server.inject({ method: 'GET', url: '/readyz' })).statusCode, 200)
@@ -54,8 +54,8 @@ t.test('API keys: 401 without, 403 for read keys on writes, operational routes o
 t.test('unknown routes are problem+json 404s', async t => {
   const server = await testApp(t)
   const res = await server.inject({ method: 'GET', url: '/v1/nothing-here' })
-  t.equal(res.statusCode, 404)
-  t.match(json(res), { status: 404, detail: /no route GET \/v1\/nothing-here/ })
+  isProblem(t, res, 'no-route')
+  t.match(json(res), { detail: /no route GET \/v1\/nothing-here/ })
 })
 
 t.test('a name holding an unencoded "/" gets no-route with a word on %2F', async t => {
@@ -63,15 +63,14 @@ t.test('a name holding an unencoded "/" gets no-route with a word on %2F', async
   t.equal((await server.inject({ method: 'PUT', url: '/v1/spaces/a%2Fb', payload: { dim: 2 } })).statusCode, 201, 'the encoded name is a name')
   for (const url of ['/v1/spaces/a/b', '/v1/anchor-sets/a/b', '/v1/anchor-sets/a/b/embeddings/c', '/v1/translators/a/b']) {
     const res = await server.inject({ method: 'GET', url })
-    t.equal(res.statusCode, 404, url)
-    t.equal(json(res).type, 'urn:latentbridge:problem:no-route')
+    isProblem(t, res, 'no-route', url)
     t.match(json(res).detail, /must be percent-encoded as %2F/, `${url}: the detail names %2F`)
     t.match(json(res).detail, new RegExp(`/v1/${url.split('/')[2]}/a%2Fb`), `${url}: with an example in its collection`)
   }
   // Paths that are not a name with extra segments get the plain answer.
   for (const url of ['/v1/nothing-here', '/v1/spaces/a/', '/v1/relative/x/y', '/nothing/a/b']) {
     const res = await server.inject({ method: 'GET', url })
-    t.equal(res.statusCode, 404, url)
+    isProblem(t, res, 'no-route', url)
     t.notMatch(json(res).detail, /%2F/, `${url}: no word on %2F`)
   }
 })

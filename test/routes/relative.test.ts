@@ -5,11 +5,11 @@
  * engine.relative called directly with the same inputs, plus one hand-computed case.
  */
 import { createHash } from 'node:crypto'
-import t, { type Test } from 'tap'
+import t from 'tap'
 import type { FastifyInstance } from 'fastify'
 import type { Projection, RelativeOptions } from '../../src/engine/types.js'
 import { takeRows, type Matrix } from '../../src/math/matrix.js'
-import { json, testApp } from '../helpers/app.js'
+import { isProblem, json, testApp } from '../helpers/app.js'
 import { randomMatrix, rng } from '../engine/fixtures/reference.js'
 
 const DIM = 8
@@ -66,14 +66,6 @@ function readNpy (buf: Buffer): { descr: string, shape: number[], data: Float32A
   const data = new Float32Array(body.length / 4)
   Buffer.from(data.buffer).set(body)
   return { descr, shape, data }
-}
-
-function isProblem (t: Test, res: { statusCode: number, headers: Record<string, unknown>, body: string }, status: number, label: string): any {
-  t.equal(res.statusCode, status, `${label}: status ${status}`)
-  t.match(String(res.headers['content-type']), /^application\/problem\+json/, `${label}: problem+json`)
-  const body = json(res)
-  t.match(body, { type: String, title: String, status, detail: String }, `${label}: problem fields`)
-  return body
 }
 
 async function put (app: FastifyInstance, url: string, payload: unknown, expected: number[] = [200, 201]): Promise<void> {
@@ -252,19 +244,19 @@ t.test('commonWith uses only the ids the other spaces hold; the digest follows t
   t.same((await relative(app, { commonWith: ['A'] })).vectors, all.vectors, 'commonWith the space itself changes nothing')
 
   const none = await app.inject({ method: 'POST', url: '/v1/relative', payload: { space: 'A', anchorSet: 'wiki', commonWith: ['C'], vectors: rowsOf(inputs) } })
-  t.match(isProblem(t, none, 404, 'commonWith a space that holds nothing').detail, /"C"/)
+  t.match(isProblem(t, none, 'not-found', 'commonWith a space that holds nothing').detail, /"C"/)
   const unknown = await app.inject({ method: 'POST', url: '/v1/relative', payload: { space: 'A', anchorSet: 'wiki', commonWith: ['nope'], vectors: rowsOf(inputs) } })
-  isProblem(t, unknown, 404, 'commonWith an unknown space')
+  isProblem(t, unknown, 'not-found', 'commonWith an unknown space')
 
   // Disjoint ids: D holds only what B does not.
   await put(app, '/v1/spaces/D', { dim: DIM })
   const dIds = ids.filter(id => !B_IDS.includes(id))
   await put(app, '/v1/anchor-sets/wiki/embeddings/D', { vectors: rowsOf(randomMatrix(dIds.length, DIM, rng(14))), ids: dIds })
   const disjoint = await app.inject({ method: 'POST', url: '/v1/relative', payload: { space: 'B', anchorSet: 'wiki', commonWith: ['D'], vectors: rowsOf(inputs) } })
-  isProblem(t, disjoint, 422, 'no id in common')
+  isProblem(t, disjoint, 'unprocessable', 'no id in common')
 
   const tooMany = await app.inject({ method: 'POST', url: '/v1/relative', payload: { space: 'A', anchorSet: 'wiki', commonWith: ['B'], topK: B_IDS.length + 1, vectors: rowsOf(inputs) } })
-  t.match(isProblem(t, tooMany, 422, 'topK above the common anchors').detail, /topK 9 .* 8 anchors/)
+  t.match(isProblem(t, tooMany, 'unprocessable', 'topK above the common anchors').detail, /topK 9 .* 8 anchors/)
   t.equal((await app.inject({ method: 'POST', url: '/v1/relative', payload: { space: 'A', anchorSet: 'wiki', commonWith: ['B'], topK: B_IDS.length, vectors: rowsOf(inputs) } })).statusCode, 200, 'topK equal to the anchors is fine')
 })
 
@@ -367,39 +359,39 @@ t.test('errors are problem+json with the right status', async t => {
   const post = async (payload: Record<string, unknown>): Promise<any> =>
     await app.inject({ method: 'POST', url: '/v1/relative', payload: { space: 'A', anchorSet: 'wiki', vectors: rowsOf(inputs), ...payload } })
 
-  t.match(isProblem(t, await post({ space: 'nope' }), 404, 'unknown space').detail, /space "nope"/)
-  t.match(isProblem(t, await post({ anchorSet: 'none' }), 404, 'unknown anchor set').detail, /anchor set "none"/)
-  t.match(isProblem(t, await post({ anchorSet: 'other' }), 404, 'set without the space\'s embeddings').detail, /holds no embeddings of space "A"/)
-  t.match(isProblem(t, await post({ space: 'C' }), 404, 'C holds nothing in wiki').detail, /"C"/)
+  t.match(isProblem(t, await post({ space: 'nope' }), 'not-found', 'unknown space').detail, /space "nope"/)
+  t.match(isProblem(t, await post({ anchorSet: 'none' }), 'not-found', 'unknown anchor set').detail, /anchor set "none"/)
+  t.match(isProblem(t, await post({ anchorSet: 'other' }), 'not-found', 'set without the space\'s embeddings').detail, /holds no embeddings of space "A"/)
+  t.match(isProblem(t, await post({ space: 'C' }), 'not-found', 'C holds nothing in wiki').detail, /"C"/)
 
-  const wrongDim = isProblem(t, await post({ vectors: [[1, 2, 3]] }), 422, 'wrong dim')
+  const wrongDim = isProblem(t, await post({ vectors: [[1, 2, 3]] }), 'unprocessable', 'wrong dim')
   t.match(wrongDim.detail, /3 columns/)
   t.match(wrongDim.detail, /dim 8/)
   t.match(wrongDim.detail, /space "A"/)
 
   const bad = Float32Array.from(inputs.data)
   bad[2 * DIM + 3] = NaN
-  const nanBase64 = isProblem(t, await post({ vectors: { dtype: 'float32', shape: [inputs.rows, DIM], data: bytesOf(bad).toString('base64') } }), 422, 'NaN in base64')
+  const nanBase64 = isProblem(t, await post({ vectors: { dtype: 'float32', shape: [inputs.rows, DIM], data: bytesOf(bad).toString('base64') } }), 'unprocessable', 'NaN in base64')
   t.match(nanBase64.detail, /row 2, column 3/)
   t.match(nanBase64.errors, [{ path: 'vectors[2][3]' }])
-  const nanBinary = isProblem(t, await app.inject({ method: 'POST', url: '/v1/relative?space=A&anchorSet=wiki', headers: { 'content-type': 'application/octet-stream' }, payload: bytesOf(bad) }), 422, 'NaN in octet-stream')
+  const nanBinary = isProblem(t, await app.inject({ method: 'POST', url: '/v1/relative?space=A&anchorSet=wiki', headers: { 'content-type': 'application/octet-stream' }, payload: bytesOf(bad) }), 'unprocessable', 'NaN in octet-stream')
   t.match(nanBinary.detail, /row 2, column 3/)
   const infJson = await app.inject({ method: 'POST', url: '/v1/relative', headers: { 'content-type': 'application/json' }, payload: `{"space":"A","anchorSet":"wiki","vectors":[[1,2,3,4,5,6,7,8],[1,2,3,4,5,6,1e999,8]]}` })
-  t.match(isProblem(t, infJson, 422, 'Infinity in JSON').detail, /row 1, column 6/)
-  const ragged = isProblem(t, await app.inject({ method: 'POST', url: '/v1/relative?space=A&anchorSet=wiki', headers: { 'content-type': 'application/octet-stream' }, payload: Buffer.alloc(DIM * 4 + 4) }), 422, 'octet-stream not a whole number of rows')
+  t.match(isProblem(t, infJson, 'unprocessable', 'Infinity in JSON').detail, /row 1, column 6/)
+  const ragged = isProblem(t, await app.inject({ method: 'POST', url: '/v1/relative?space=A&anchorSet=wiki', headers: { 'content-type': 'application/octet-stream' }, payload: Buffer.alloc(DIM * 4 + 4) }), 'unprocessable', 'octet-stream not a whole number of rows')
   t.match(ragged.detail, /not a whole number of rows/)
 
-  t.match(isProblem(t, await post({ topK: SET_SIZE + 1 }), 422, 'topK above the anchors').detail, /topK 13/)
-  t.match(isProblem(t, await post({ projection: ['cosine', 'l1', 'cosine'] }), 422, 'duplicate projection').detail, /twice/)
-  isProblem(t, await app.inject({ method: 'POST', url: '/v1/relative?space=A&anchorSet=wiki&projection=cosine,cosine', headers: { 'content-type': 'application/octet-stream' }, payload: bytesOf(inputs.data) }), 422, 'duplicate projection in the query string')
+  t.match(isProblem(t, await post({ topK: SET_SIZE + 1 }), 'unprocessable', 'topK above the anchors').detail, /topK 13/)
+  t.match(isProblem(t, await post({ projection: ['cosine', 'l1', 'cosine'] }), 'unprocessable', 'duplicate projection').detail, /twice/)
+  isProblem(t, await app.inject({ method: 'POST', url: '/v1/relative?space=A&anchorSet=wiki&projection=cosine,cosine', headers: { 'content-type': 'application/octet-stream' }, payload: bytesOf(inputs.data) }), 'unprocessable', 'duplicate projection in the query string')
 
-  const missing = isProblem(t, await app.inject({ method: 'POST', url: '/v1/relative', payload: { space: 'A', anchorSet: 'wiki' } }), 400, 'missing vectors')
+  const missing = isProblem(t, await app.inject({ method: 'POST', url: '/v1/relative', payload: { space: 'A', anchorSet: 'wiki' } }), 'invalid-request', 'missing vectors')
   t.match(missing.errors, [{ path: /vectors/ }])
-  isProblem(t, await post({ projection: 'cosinus' }), 400, 'unknown projection')
-  isProblem(t, await post({ projection: [] }), 400, 'empty projection list')
-  isProblem(t, await post({ topK: 0 }), 400, 'topK 0')
-  isProblem(t, await post({ normalize: 'l1' }), 400, 'unknown normalize')
-  isProblem(t, await post({ extra: true }), 400, 'unknown field')
+  isProblem(t, await post({ projection: 'cosinus' }), 'invalid-request', 'unknown projection')
+  isProblem(t, await post({ projection: [] }), 'invalid-request', 'empty projection list')
+  isProblem(t, await post({ topK: 0 }), 'invalid-request', 'topK 0')
+  isProblem(t, await post({ normalize: 'l1' }), 'invalid-request', 'unknown normalize')
+  isProblem(t, await post({ extra: true }), 'invalid-request', 'unknown field')
 
   const binary = async (query: string): Promise<any> =>
     await app.inject({ method: 'POST', url: `/v1/relative?${query}`, headers: { 'content-type': 'application/octet-stream' }, payload: bytesOf(inputs.data) })
@@ -415,9 +407,9 @@ t.test('errors are problem+json with the right status', async t => {
     ['space=A&anchorSet=wiki&commonWith=bad%20name', /commonWith/]
   ]
   for (const [query, names] of queries) {
-    const problem = isProblem(t, await binary(query), 400, `query ${query}`)
+    const problem = isProblem(t, await binary(query), 'invalid-request', `query ${query}`)
     t.match(problem.detail, names, `query ${query}: the detail names the option`)
   }
   t.equal((await binary('space=A&anchorSet=wiki&topK=2&power=3')).statusCode, 200, 'a good query string is accepted')
-  isProblem(t, await app.inject({ method: 'POST', url: '/v1/relative', headers: { 'content-type': 'text/csv' }, payload: '1,2' }), 415, 'unsupported content type')
+  isProblem(t, await app.inject({ method: 'POST', url: '/v1/relative', headers: { 'content-type': 'text/csv' }, payload: '1,2' }), 'unsupported-media-type', 'unsupported content type')
 })

@@ -2,9 +2,9 @@
  * POST /v1/anchor-sets/{set}/select through the real app: k distinct ids among those the space
  * holds, reproducible per seed, well spread for fps and kmeans.
  */
-import t, { type Test } from 'tap'
+import t from 'tap'
 import type { FastifyInstance } from 'fastify'
-import { json, testApp } from '../helpers/app.js'
+import { isProblem, json, testApp } from '../helpers/app.js'
 import { gaussian, rng } from '../engine/fixtures/reference.js'
 
 const DIM = 6
@@ -50,14 +50,6 @@ async function select (app: FastifyInstance, body: Record<string, unknown>, set 
   return await app.inject({ method: 'POST', url: `/v1/anchor-sets/${set}/select`, payload: { space: 'S', ...body } })
 }
 
-function isProblem (t: Test, res: { statusCode: number, headers: Record<string, unknown>, body: string }, status: number, label: string): any {
-  t.equal(res.statusCode, status, `${label}: status ${status}`)
-  t.match(String(res.headers['content-type']), /^application\/problem\+json/, `${label}: problem+json`)
-  const body = json(res)
-  t.match(body, { type: String, title: String, status, detail: String }, `${label}: problem fields`)
-  return body
-}
-
 t.test('k distinct held ids, reproducible per seed, for every strategy', async t => {
   const app = await testApp(t)
   await setup(app)
@@ -94,13 +86,13 @@ t.test('fps and kmeans spread the choice over the clusters', async t => {
 t.test('errors', async t => {
   const app = await testApp(t)
   await setup(app)
-  const tooMany = isProblem(t, await select(app, { k: held.length + 1 }), 422, 'k above the ids held')
+  const tooMany = isProblem(t, await select(app, { k: held.length + 1 }), 'unprocessable', 'k above the ids held')
   t.match(tooMany.detail, /k 41 .* 40 ids/)
-  t.match(isProblem(t, await select(app, { k: 2 }, 'nope'), 404, 'unknown set').detail, /"nope"/)
-  t.match(isProblem(t, await select(app, { k: 2, space: 'T' }), 404, 'no embeddings of the space').detail, /"T"/)
-  isProblem(t, await select(app, { k: 2, space: 'unknown' }), 404, 'unknown space')
-  isProblem(t, await select(app, { k: 0 }), 400, 'k 0')
-  isProblem(t, await select(app, { k: 2, strategy: 'greedy' }), 400, 'unknown strategy')
-  isProblem(t, await select(app, { k: 2, seed: -1 }), 400, 'negative seed')
-  isProblem(t, await select(app, {}), 400, 'missing k')
+  t.match(isProblem(t, await select(app, { k: 2 }, 'nope'), 'not-found', 'unknown set').detail, /"nope"/)
+  t.match(isProblem(t, await select(app, { k: 2, space: 'T' }), 'not-found', 'no embeddings of the space').detail, /"T"/)
+  isProblem(t, await select(app, { k: 2, space: 'unknown' }), 'not-found', 'unknown space')
+  isProblem(t, await select(app, { k: 0 }), 'invalid-request', 'k 0')
+  isProblem(t, await select(app, { k: 2, strategy: 'greedy' }), 'invalid-request', 'unknown strategy')
+  isProblem(t, await select(app, { k: 2, seed: -1 }), 'invalid-request', 'negative seed')
+  isProblem(t, await select(app, {}), 'invalid-request', 'missing k')
 })

@@ -3,10 +3,10 @@
  * hold. A rotated (and scaled) copy of a space is the same space to both scores; unrelated random
  * spaces are not; rows are paired by id, whatever order they were uploaded in.
  */
-import t, { type Test } from 'tap'
+import t from 'tap'
 import type { FastifyInstance } from 'fastify'
 import { takeRows, type Matrix } from '../../src/math/matrix.js'
-import { json, testApp } from '../helpers/app.js'
+import { isProblem, json, testApp } from '../helpers/app.js'
 import { randomMatrix, randomOrthogonal, rng, transform } from '../engine/fixtures/reference.js'
 
 const N = 200
@@ -31,14 +31,6 @@ async function upload (app: FastifyInstance, space: string, m: Matrix, rowIds: s
 
 async function similarity (app: FastifyInstance, body: Record<string, unknown>): Promise<{ statusCode: number, headers: Record<string, unknown>, body: string }> {
   return await app.inject({ method: 'POST', url: '/v1/similarity', payload: { anchorSet: 'sim', ...body } })
-}
-
-function isProblem (t: Test, res: { statusCode: number, headers: Record<string, unknown>, body: string }, status: number, label: string): any {
-  t.equal(res.statusCode, status, `${label}: status ${status}`)
-  t.match(String(res.headers['content-type']), /^application\/problem\+json/, `${label}: problem+json`)
-  const body = json(res)
-  t.match(body, { type: String, title: String, status, detail: String }, `${label}: problem fields`)
-  return body
 }
 
 /** Linear CKA in float64, feature form, as a check on the route's figure. */
@@ -138,17 +130,17 @@ t.test('errors', async t => {
   await upload(app, 'few', randomMatrix(4, DIM, rng(8)), ['item-0', 'item-1', 'item-2', 'item-3'])
   await upload(app, 'pair', randomMatrix(3, DIM, rng(9)), ['item-2', 'item-3', 'item-150'])
 
-  t.match(isProblem(t, await similarity(app, { spaces: ['P', 'empty'] }), 404, 'no embeddings of a space').detail, /"empty"/)
-  t.match(isProblem(t, await similarity(app, { spaces: ['nope', 'P'] }), 404, 'unknown space').detail, /"nope"/)
-  isProblem(t, await similarity(app, { spaces: ['P', 'few'], anchorSet: 'none' }), 404, 'unknown anchor set')
-  const two = isProblem(t, await similarity(app, { spaces: ['few', 'pair'] }), 422, 'two common anchors')
+  t.match(isProblem(t, await similarity(app, { spaces: ['P', 'empty'] }), 'not-found', 'no embeddings of a space').detail, /"empty"/)
+  t.match(isProblem(t, await similarity(app, { spaces: ['nope', 'P'] }), 'not-found', 'unknown space').detail, /"nope"/)
+  isProblem(t, await similarity(app, { spaces: ['P', 'few'], anchorSet: 'none' }), 'not-found', 'unknown anchor set')
+  const two = isProblem(t, await similarity(app, { spaces: ['few', 'pair'] }), 'unprocessable', 'two common anchors')
   t.match(two.detail, /2 anchors in common/)
   t.match(two.detail, /at least 3/)
 
   t.equal((await similarity(app, { spaces: ['P', 'few'], k: 3 })).statusCode, 200, 'k = count - 1 is allowed')
-  t.match(isProblem(t, await similarity(app, { spaces: ['P', 'few'], k: 4 }), 422, 'k = count').detail, /k 4/)
-  isProblem(t, await similarity(app, { spaces: ['P', 'few'], k: 10 }), 422, 'k > count (default k 10)')
-  isProblem(t, await similarity(app, { spaces: ['P'] }), 400, 'one space')
-  isProblem(t, await similarity(app, { spaces: ['P', 'few'], k: 0 }), 400, 'k 0')
-  isProblem(t, await similarity(app, { spaces: ['P', 'few'], k: 2.5 }), 400, 'k not an integer')
+  t.match(isProblem(t, await similarity(app, { spaces: ['P', 'few'], k: 4 }), 'unprocessable', 'k = count').detail, /k 4/)
+  isProblem(t, await similarity(app, { spaces: ['P', 'few'], k: 10 }), 'unprocessable', 'k > count (default k 10)')
+  isProblem(t, await similarity(app, { spaces: ['P'] }), 'invalid-request', 'one space')
+  isProblem(t, await similarity(app, { spaces: ['P', 'few'], k: 0 }), 'invalid-request', 'k 0')
+  isProblem(t, await similarity(app, { spaces: ['P', 'few'], k: 2.5 }), 'invalid-request', 'k not an integer')
 })

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { json, testApp } from '../helpers/app.js'
+import { isProblem, json, testApp } from '../helpers/app.js'
 
 t.test('spaces: create, identical, update, conflict, list, get, delete', async t => {
   const app = await testApp(t)
@@ -23,7 +23,7 @@ t.test('spaces: create, identical, update, conflict, list, get, delete', async t
   t.same(json(updated).metadata, { v: 2 })
 
   const clash = await put('sentence-transformers/all-MiniLM-L6-v2', { dim: 768 })
-  t.equal(clash.statusCode, 409)
+  isProblem(t, clash, 'conflict')
   t.equal(clash.headers['content-type'], 'application/problem+json; charset=utf-8')
   t.match(json(clash).detail, /dim 384/)
 
@@ -36,34 +36,34 @@ t.test('spaces: create, identical, update, conflict, list, get, delete', async t
   t.equal(json(got).dim, 100)
 
   const missing = await app.inject({ method: 'GET', url: '/v1/spaces/nope' })
-  t.equal(missing.statusCode, 404)
-  t.match(json(missing), { status: 404, title: 'Not found', type: 'urn:latentbridge:problem:not-found' })
+  isProblem(t, missing, 'not-found')
+  t.equal(json(missing).title, 'Not found')
   t.match(json(missing).detail, /"nope" does not exist/)
 
   t.equal((await app.inject({ method: 'DELETE', url: '/v1/spaces/glove' })).statusCode, 204)
-  t.equal((await app.inject({ method: 'DELETE', url: '/v1/spaces/glove' })).statusCode, 404)
+  isProblem(t, await app.inject({ method: 'DELETE', url: '/v1/spaces/glove' }), 'not-found')
 })
 
 t.test('spaces: invalid input is a 400 naming the field', async t => {
   const app = await testApp(t)
   const bad = await app.inject({ method: 'PUT', url: '/v1/spaces/x', payload: { dim: -3 } })
-  t.equal(bad.statusCode, 400)
+  isProblem(t, bad, 'invalid-request')
   t.match(json(bad).errors[0].path, /dim/)
   const badName = await app.inject({ method: 'PUT', url: '/v1/spaces/-x', payload: { dim: 3 } })
-  t.equal(badName.statusCode, 400)
+  isProblem(t, badName, 'invalid-request')
   t.match(json(badName).detail, /params/)
   const extra = await app.inject({ method: 'PUT', url: '/v1/spaces/x', payload: { dim: 3, dimm: 4 } })
-  t.equal(extra.statusCode, 400, 'unknown fields are rejected, not ignored')
+  isProblem(t, extra, 'invalid-request', 'unknown fields are rejected, not ignored')
   const notJson = await app.inject({ method: 'PUT', url: '/v1/spaces/x', headers: { 'content-type': 'application/json' }, payload: '{"dim": 3' })
-  t.equal(notJson.statusCode, 400)
+  isProblem(t, notJson, 'invalid-request')
   t.match(json(notJson).detail, /not valid JSON/)
   const wrongType = await app.inject({ method: 'PUT', url: '/v1/spaces/x', headers: { 'content-type': 'text/plain' }, payload: 'dim=3' })
-  t.equal(wrongType.statusCode, 415)
+  isProblem(t, wrongType, 'unsupported-media-type')
   const binary = await app.inject({ method: 'PUT', url: '/v1/spaces/x', headers: { 'content-type': 'application/octet-stream' }, payload: Buffer.alloc(8) })
-  t.equal(binary.statusCode, 415, 'binary bodies only where a route takes them')
+  isProblem(t, binary, 'unsupported-media-type', 'binary bodies only where a route takes them')
   t.match(json(binary).detail, /takes application\/json/)
   const tooBig = await app.inject({ method: 'PUT', url: '/v1/spaces/x', payload: { dim: 10_000_000 } })
-  t.equal(tooBig.statusCode, 422)
+  isProblem(t, tooBig, 'unprocessable')
   t.match(json(tooBig).detail, /MAX_DIM/)
 })
 
@@ -74,7 +74,7 @@ t.test('delete cascade rules', async t => {
   const up = await app.inject({ method: 'PUT', url: '/v1/anchor-sets/s/embeddings/a', payload: { vectors: [[1, 2], [3, 4]] } })
   t.equal(up.statusCode, 201)
   const blocked = await app.inject({ method: 'DELETE', url: '/v1/spaces/a' })
-  t.equal(blocked.statusCode, 409)
+  isProblem(t, blocked, 'conflict')
   t.match(json(blocked).detail, /set "s" \/ space "a"/)
   t.match(json(blocked).detail, /cascade=true/)
   t.equal((await app.inject({ method: 'DELETE', url: '/v1/spaces/a?cascade=true' })).statusCode, 204)

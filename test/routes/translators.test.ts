@@ -3,7 +3,7 @@ import t, { type Test } from 'tap'
 import type { FastifyInstance } from 'fastify'
 import { buildApp } from '../../src/app.js'
 import { loadConfig } from '../../src/config.js'
-import { json, testApp, testEngine } from '../helpers/app.js'
+import { isProblem, json, testApp, testEngine } from '../helpers/app.js'
 import { redisForTests, redisSkipReason } from '../helpers/redis-server.js'
 import { values } from '../helpers/data.js'
 
@@ -120,15 +120,15 @@ function lifecycle (t: Tap, makeApp: (t: Tap) => Promise<FastifyInstance>): void
     // Deleting the active translator leaves the pair with none.
     t.equal((await app.inject({ method: 'DELETE', url: `/v1/translators/${second.id}` })).statusCode, 204)
     const none = await app.inject({ method: 'POST', url: '/v1/translate', payload: { source: 'src', target: 'tgt', vectors: probe } })
-    t.equal(none.statusCode, 404)
+    isProblem(t, none, 'not-found')
     t.match(json(none).detail, /no active translator from "src" to "tgt"/)
-    t.equal((await app.inject({ method: 'GET', url: `/v1/translators/${second.id}` })).statusCode, 404)
+    isProblem(t, await app.inject({ method: 'GET', url: `/v1/translators/${second.id}` }), 'not-found')
     const third = await fit(app)
     t.match(third, { version: 3, active: true }, 'versions are never reused; a pair without an active translator takes the next')
 
     // A space a translator uses cannot be deleted without cascade.
     const blocked = await app.inject({ method: 'DELETE', url: '/v1/spaces/tgt' })
-    t.equal(blocked.statusCode, 409)
+    isProblem(t, blocked, 'conflict')
     t.match(json(blocked).detail, /translator/)
     t.equal((await app.inject({ method: 'DELETE', url: '/v1/spaces/tgt?cascade=true' })).statusCode, 204)
     t.same(json(await app.inject({ method: 'GET', url: '/v1/translators' })).translators, [], 'cascade deleted the translators')
@@ -139,34 +139,34 @@ function lifecycle (t: Tap, makeApp: (t: Tap) => Promise<FastifyInstance>): void
     const data = await setUp(t, app)
     const post = async (url: string, payload: object): Promise<any> => await app.inject({ method: 'POST', url, payload })
     const missing = await post('/v1/translators', { source: 'src', target: 'nope', anchorSet: 'pairs' })
-    t.equal(missing.statusCode, 404)
-    t.equal((await post('/v1/translators', { source: 'src', target: 'src', anchorSet: 'pairs' })).statusCode, 422)
+    isProblem(t, missing, 'not-found')
+    isProblem(t, await post('/v1/translators', { source: 'src', target: 'src', anchorSet: 'pairs' }), 'unprocessable')
     const refine = await post('/v1/translators', { source: 'src', target: 'tgt', anchorSet: 'pairs', refine: { iterations: 2, k: 5 } })
-    t.equal(refine.statusCode, 422, 'every id of the set is parallel: nothing unpaired to refine from')
+    isProblem(t, refine, 'unprocessable', 'every id of the set is parallel: nothing unpaired to refine from')
     t.match(json(refine).detail, /unpaired rows.*"src" holds 0 such ids/)
     await app.inject({ method: 'PUT', url: '/v1/spaces/third', payload: { dim: 3 } })
     await app.inject({ method: 'PUT', url: '/v1/anchor-sets/pairs/embeddings/third', payload: { vectors: [[1, 2, 3]], ids: ['item-0'] } })
     const few = await post('/v1/translators', { source: 'src', target: 'third', anchorSet: 'pairs' })
-    t.equal(few.statusCode, 422)
+    isProblem(t, few, 'unprocessable')
     t.match(json(few).detail, /at least 2/)
     const noEmb = await post('/v1/translators', { source: 'src', target: 'tgt', anchorSet: 'other' })
-    t.equal(noEmb.statusCode, 404)
+    isProblem(t, noEmb, 'not-found')
     const badMethod = await post('/v1/translators', { source: 'src', target: 'tgt', anchorSet: 'pairs', method: 'magic' })
-    t.equal(badMethod.statusCode, 400)
+    isProblem(t, badMethod, 'invalid-request')
 
-    t.equal((await post('/v1/translate', { source: 'src', target: 'tgt', vectors: data.x.slice(0, 1) })).statusCode, 404, 'no translator yet')
+    isProblem(t, await post('/v1/translate', { source: 'src', target: 'tgt', vectors: data.x.slice(0, 1) }), 'not-found', 'no translator yet')
     const translator = await fit(app)
     const wrongDim = await post('/v1/translate', { source: 'src', target: 'tgt', vectors: [[1, 2, 3]] })
-    t.equal(wrongDim.statusCode, 422)
+    isProblem(t, wrongDim, 'unprocessable')
     t.match(json(wrongDim).detail, /dim 8/)
     const mismatch = await post('/v1/translate', { source: 'tgt', target: 'src', vectors: data.y.slice(0, 1), translator: translator.id })
-    t.equal(mismatch.statusCode, 422)
+    isProblem(t, mismatch, 'unprocessable')
     const noQuery = await app.inject({ method: 'POST', url: '/v1/translate', headers: { 'content-type': 'application/octet-stream' }, payload: Buffer.alloc(32) })
-    t.equal(noQuery.statusCode, 422)
+    isProblem(t, noQuery, 'unprocessable')
     t.match(json(noQuery).detail, /query string/)
     const evalRows = await post(`/v1/translators/${translator.id}/evaluate`, { vectors: data.x.slice(0, 4), targetVectors: data.y.slice(0, 3) })
-    t.equal(evalRows.statusCode, 422)
-    t.equal((await app.inject({ method: 'GET', url: '/v1/translators/no-such-id/onnx' })).statusCode, 404)
+    isProblem(t, evalRows, 'unprocessable')
+    isProblem(t, await app.inject({ method: 'GET', url: '/v1/translators/no-such-id/onnx' }), 'not-found')
   })
 }
 

@@ -6,7 +6,7 @@ import { Redis } from 'ioredis'
 import t from 'tap'
 import { buildApp } from '../../src/app.js'
 import { loadConfig } from '../../src/config.js'
-import { testEngine } from '../helpers/app.js'
+import { problemType, testEngine } from '../helpers/app.js'
 import { ownRedisSkipReason, startRedisServer, waitUntil, type RedisServer } from '../helpers/redis-server.js'
 import { bytes, injectApi, pairData, setUpPair, SOURCE_DIM, TARGET_DIM, type Api } from '../helpers/service.js'
 
@@ -31,7 +31,7 @@ type Ack =
 interface Worker {
   acks: Ack[]
   /** The write whose answer was not a 2xx (Redis died under it or before it): applied or not. */
-  inDoubt: { kind: Ack['kind'], status: number, set?: string, space?: string, id?: string } | null
+  inDoubt: { kind: Ack['kind'], status: number, type?: string, set?: string, space?: string, id?: string } | null
 }
 
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex')
@@ -43,7 +43,7 @@ async function burst (api: Api, w: number, worker: Worker, firstId: string, stop
   const attempt = async (what: { kind: Ack['kind'], set?: string, space?: string, id?: string }, method: string, url: string, payload?: object | Buffer) => {
     const res = await api(method, url, payload)
     if (res.status >= 200 && res.status < 300) return res
-    worker.inDoubt = { ...what, status: res.status }
+    worker.inDoubt = { ...what, status: res.status, type: res.body?.type }
     return null
   }
   for (let i = 0; !stop(); i++) {
@@ -191,7 +191,7 @@ t.test('SIGKILL of redis-server during a burst of writes, restart from the AOF',
   await Promise.all(running)
   const ackedTotal = acked()
   t.ok(workers.every(w => w.inDoubt !== null), 'every client ran into the outage')
-  t.ok(workers.every(w => w.inDoubt === null || w.inDoubt.status === 503), `and got 503s (${workers.map(w => w.inDoubt?.status).join(', ')})`)
+  t.ok(workers.every(w => w.inDoubt === null || (w.inDoubt.status === 503 && w.inDoubt.type === problemType('unavailable'))), `and got 503 unavailable (${workers.map(w => `${w.inDoubt?.status} ${w.inDoubt?.type}`).join(', ')})`)
   t.equal((await api('GET', '/readyz')).status, 503, '/readyz is 503 during the outage')
 
   await new Promise(resolve => setTimeout(resolve, 500))

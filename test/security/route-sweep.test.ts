@@ -13,7 +13,7 @@ import t from 'tap'
 import app, { serverOptions } from '../../src/app.js'
 import { loadConfig } from '../../src/config.js'
 import { MemoryStore } from '../../src/store/memory.js'
-import { testApp, testEngine } from '../helpers/app.js'
+import { isProblem, testApp, testEngine } from '../helpers/app.js'
 import { bytes, injectApi, setUpPair } from '../helpers/service.js'
 
 const READ_KEY = 'sweep-read-key-0001'
@@ -196,6 +196,7 @@ t.test('every operation, spelled every way: no key gets 401/404, a read key cann
       if (op.method === 'GET' || op.method === 'HEAD') t.equal(res.status, 200, `${op.method} ${op.path} with the read key: 200`)
     } else {
       t.equal(res.status, 403, `${op.method} ${op.path} with the read key: 403`)
+      t.equal(res.type, `${PROBLEM}forbidden`, `${op.method} ${op.path} with the read key: forbidden`)
     }
   }
   // Writes last, deletes after the others (a translator before its embeddings, set and space).
@@ -236,8 +237,7 @@ t.test('HEAD needs what GET needs; unmatched paths are 404 with or without a key
   for (const headers of [{}, read, { authorization: `Bearer ${WRITE_KEY}` }, { authorization: 'Bearer not-a-key-at-all' }]) {
     for (const url of ['/v1/nothing-here', '/v1', '/v2/spaces', '/nothing']) {
       const res = await server.inject({ method: 'POST', url, headers })
-      t.equal(res.statusCode, 404, `POST ${url}`)
-      t.equal(JSON.parse(res.body).type, `${PROBLEM}no-route`)
+      isProblem(t, res, 'no-route', `POST ${url}`)
     }
   }
   // Operational routes and the documentation need no key, and ignore a wrong one.
@@ -255,10 +255,10 @@ t.test('CORS: preflights pass without a key, and a 401 still carries the CORS he
   const preflight = await server.inject({ method: 'OPTIONS', url: '/v1/spaces/x', headers: { origin, 'access-control-request-method': 'PUT' } })
   t.equal(preflight.statusCode, 204)
   const refused = await server.inject({ method: 'PUT', url: '/v1/spaces/x', headers: { origin }, payload: { dim: 2 } })
-  t.equal(refused.statusCode, 401)
+  isProblem(t, refused, 'unauthenticated')
   t.equal(refused.headers['access-control-allow-origin'], origin)
   const forbidden = await server.inject({ method: 'PUT', url: '/v1/spaces/x', headers: { origin, authorization: `Bearer ${READ_KEY}` }, payload: { dim: 2 } })
-  t.equal(forbidden.statusCode, 403)
+  isProblem(t, forbidden, 'forbidden')
   t.equal(forbidden.headers['access-control-allow-origin'], origin)
 })
 

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { MemoryStore } from '../../src/store/memory.js'
 import type { StoreChange } from '../../src/store/types.js'
-import { testApp } from '../helpers/app.js'
+import { isProblem, testApp } from '../helpers/app.js'
 import { injectApi, rowsOf, setUpPair, SOURCE_DIM } from '../helpers/service.js'
 
 /*
@@ -43,7 +43,8 @@ t.test('translate without an active translator names what is missing', async t =
   const fitted = await api('POST', '/v1/translators', { source: 'src', target: 'tgt', anchorSet: 'pairs' })
   t.equal(fitted.status, 201)
   t.equal((await translate('src', 'tgt')).status, 200, 'fitted: translates')
-  t.match((await translate('tgt', 'src')).detail, /no active translator from "tgt" to "src"/, 'the reverse pair has none')
+  const reverse = await api('POST', '/v1/translate', { source: 'tgt', target: 'src', vectors })
+  t.match(isProblem(t, reverse, 'not-found', 'the reverse pair').detail, /no active translator from "tgt" to "src"/, 'the reverse pair has none')
 })
 
 /** A memory store whose change feed stays silent: like a replica that has not heard of a delete yet. */
@@ -75,5 +76,5 @@ t.test('a translator deleted elsewhere is not used from the cache, by id or by p
   t.match(byId, { status: 404, body: { type: NOT_FOUND, detail: new RegExp(`translator "${id}" does not exist`) } }, 'by id: 404, although cached')
   t.equal(app.translators.size, 0, 'and the stale entry is evicted')
   const evaluate = await api('POST', `/v1/translators/${id}/evaluate`, { vectors, targetVectors: vectors.map(row => row.slice(0, 6)), k: 1 })
-  t.equal(evaluate.status, 404, 'evaluate by id: 404')
+  isProblem(t, evaluate, 'not-found', 'evaluate by id')
 })
