@@ -373,3 +373,14 @@ export async function redisForTests (t: TeardownTarget): Promise<TestRedis> {
 function globEscape (s: string): string {
   return s.replace(/[*?[\]\\]/g, c => `\\${c}`)
 }
+
+/** The error a promise rejects with (fails when it resolves), and how long that took. */
+export async function failure (promise: Promise<unknown>): Promise<{ err: unknown, ms: number }> {
+  const started = Date.now()
+  try {
+    await promise
+  } catch (err) {
+    return { err, ms: Date.now() - started }
+  }
+  throw new Error('expected a rejection')
+}

@@ -3,7 +3,7 @@ import { ProblemError } from '../../src/errors.js'
 import { BreakerStore } from '../../src/store/breaker.js'
 import { MemoryStore } from '../../src/store/memory.js'
 import { RedisStore } from '../../src/store/redis/index.js'
-import { ownRedisSkipReason, startRedisServer, waitUntil, type RedisServer } from '../helpers/redis-server.js'
+import { failure, ownRedisSkipReason, startRedisServer, waitUntil, type RedisServer } from '../helpers/redis-server.js'
 import { space, storeContract } from './contract.js'
 
 /*
@@ -19,17 +19,6 @@ storeContract(t, async () => {
 })
 
 const skip = ownRedisSkipReason()
-
-/** The error a promise rejects with (fails when it resolves), and how long that took. */
-async function failure (promise: Promise<unknown>): Promise<{ err: unknown, ms: number }> {
-  const started = Date.now()
-  try {
-    await promise
-  } catch (err) {
-    return { err, ms: Date.now() - started }
-  }
-  throw new Error('expected a rejection')
-}
 
 const isUnavailable = (err: unknown): boolean =>
   err instanceof ProblemError && err.kind === 'unavailable' && err.status === 503 && err.headers?.['retry-after'] !== undefined

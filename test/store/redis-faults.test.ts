@@ -7,7 +7,7 @@ import t from 'tap'
 import { ProblemError } from '../../src/errors.js'
 import { RedisStore } from '../../src/store/index.js'
 import type { StoreChange } from '../../src/store/types.js'
-import { ownRedisSkipReason, startRedisServer, waitUntil, type RedisServer } from '../helpers/redis-server.js'
+import { failure, ownRedisSkipReason, startRedisServer, waitUntil, type RedisServer } from '../helpers/redis-server.js'
 import { anchorSet, space, translator } from './contract.js'
 
 /*
@@ -17,17 +17,6 @@ import { anchorSet, space, translator } from './contract.js'
  */
 
 const skip = ownRedisSkipReason()
-
-/** Resolves with the error a promise rejects with (fails the test when it resolves), and how long that took. */
-async function failure (promise: Promise<unknown>): Promise<{ err: unknown, ms: number }> {
-  const started = Date.now()
-  try {
-    await promise
-  } catch (err) {
-    return { err, ms: Date.now() - started }
-  }
-  throw new Error('expected a rejection')
-}
 
 function is503 (err: unknown): boolean {
   return err instanceof ProblemError && err.status === 503 && err.headers?.['retry-after'] === '1'
