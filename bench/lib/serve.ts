@@ -57,13 +57,13 @@ async function main (): Promise<void> {
   const constant = new Float32Array(DIM).map((_, i) => Math.fround(Math.sin(i)))
   const constantBytes = Buffer.from(constant.buffer)
   const constantJson = { vectors: [Array.from(constant)] }
-  app.post('/bench/constant', { config: { binaryBody: true } }, async (request, reply) => {
+  app.post('/bench/constant', { config: { binaryBody: true, scope: 'none' } }, async (request, reply) => {
     if ((request.headers.accept ?? '').includes('application/octet-stream')) {
       return reply.type('application/octet-stream').header('x-shape', `1,${DIM}`).send(constantBytes)
     }
     return constantJson
   })
-  app.post('/bench/gc', async () => {
+  app.post('/bench/gc', { config: { scope: 'none' } }, async () => {
     const gc = (globalThis as { gc?: () => void }).gc
     gc?.()
     return { collected: gc !== undefined }
