@@ -5,7 +5,7 @@ import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { jsonSchemaTransform, jsonSchemaTransformObject } from 'fastify-type-provider-zod'
 import { MEDIA } from '../codecs/vectors.js'
-import { PROBLEM_KINDS, problemType, type ProblemKindInfo } from '../errors.js'
+import { PROBLEM_KINDS, problemType, type ProblemKind, type ProblemKindInfo } from '../errors.js'
 
 /**
  * The OpenAPI 3.1 document is generated from the routes' zod schemas, then completed with what
@@ -84,10 +84,136 @@ function documentProblemTypes (doc: Json): void {
   }
 }
 
+/** Operations whose work runs under the budgets (src/services/budget.ts): they also answer 422 over-budget and 503 busy. */
+const BUDGETED_OPERATIONS = new Set(['fitTranslator', 'similarity', 'evaluateTranslator', 'selectAnchors'])
+
+/** The problem kinds of a status that an operation really answers. */
+function kindsFor (op: Json, path: string, status: number): ProblemKind[] {
+  return (Object.keys(PROBLEM_KINDS) as ProblemKind[]).filter(kind => {
+    if (PROBLEM_KINDS[kind].status !== status) return false
+    // A name holding an unencoded "/" matches no route; paths without parameters cannot miss that way.
+    if (kind === 'no-route') return path.includes('{')
+    if (kind === 'over-budget' || kind === 'busy') return BUDGETED_OPERATIONS.has(op.operationId)
+    return true
+  })
+}
+
+function problemExamples (kinds: ProblemKind[]): Json {
+  return Object.fromEntries(kinds.map(kind => {
+    const { status, title, meaning } = PROBLEM_KINDS[kind]
+    return [kind, { summary: title, value: { type: problemType(kind), title, status, detail: meaning } }]
+  }))
+}
+
+const PROBLEM_REF = '#/components/schemas/Problem'
+
+/** Every /v1 operation can meet a store or engine outage, the pressure guard and the handler deadline. */
+const UNAVAILABLE_RESPONSE: Json = {
+  description: 'Unavailable for now (the store or the compute engine is down, the server is overloaded, the handler timed out, or working memory is busy): retry after Retry-After seconds',
+  content: { [MEDIA.problem]: { schema: { $ref: PROBLEM_REF } } }
+}
+
+const header = (description: string): Json => ({ description, schema: { type: 'string' } })
+
+const RETRY_AFTER = header('Seconds to wait before retrying')
+
+/** Headers of binary answers (sent with Accept: application/octet-stream or application/x-npy), by operation. */
+const BINARY_HEADERS: Record<string, Json> = {
+  relative: {
+    'x-anchors': header('Binary answers only: the number of anchors (the width of one block)'),
+    'x-anchor-digest': header('Binary answers only: sha256 (hex) of the JSON array of the ordered anchor ids'),
+    'x-zero-rows': header('Binary answers only: input rows with zero norm'),
+    'x-blocks': header('Binary answers only: the projection of each block, separated by commas')
+  },
+  translate: {
+    'x-translator-id': header('Binary answers only: the id of the translator that computed it'),
+    'x-translator-version': header('Binary answers only: the version of that translator')
+  },
+  getEmbeddings: {
+    'x-complete': header('Binary answers only: "true" when every id of the set has a row (else fetch the ids as JSON)')
+  }
+}
+
+const X_SHAPE_HEADER = header('Binary answers only: the shape of the matrix, rows,cols')
+
+/** Headers of answers that are files, by operation. */
+const FILE_HEADERS: Record<string, Json> = {
+  getTranslatorOnnx: {
+    'content-disposition': header('attachment; filename="translator-<id>-v<version>.onnx"'),
+    'x-translator-version': header('The version of the translator')
+  }
+}
+
+/** GETs of single stored resources answer an ETag of what they return. */
+const ETAG_PATHS = new Set(['/v1/anchor-sets/{set}', '/v1/anchor-sets/{set}/embeddings/{space}', '/v1/translators/{id}'])
+
+/** Query parameters that only binary bodies use: a JSON body carries the same fields itself. */
+function markBinaryOnly (op: Json): void {
+  for (const param of op.parameters ?? []) {
+    if (param.in !== 'query') continue
+    param.description = `Binary bodies only (${MEDIA.octetStream}, ${MEDIA.npy}); a JSON body carries this field itself.` + (param.description !== undefined ? ` ${String(param.description)}` : '')
+  }
+}
+
+const SCHEMA_REF = '#/components/schemas/'
+
+/** Replaces each $ref to a component named in `names` by the ref to its new name. */
+function renameRefs (node: unknown, names: Map<string, string>): unknown {
+  if (Array.isArray(node)) return node.map(v => renameRefs(v, names))
+  if (node === null || typeof node !== 'object') return node
+  return Object.fromEntries(Object.entries(node).map(([k, v]) => {
+    const to = k === '$ref' && typeof v === 'string' && v.startsWith(SCHEMA_REF) ? names.get(v.slice(SCHEMA_REF.length)) : undefined
+    return [k, to !== undefined ? SCHEMA_REF + to : renameRefs(v, names)]
+  }))
+}
+
+function refsIn (node: unknown, into = new Set<string>()): Set<string> {
+  if (Array.isArray(node)) for (const v of node) refsIn(v, into)
+  else if (node !== null && typeof node === 'object') {
+    for (const [k, v] of Object.entries(node)) {
+      if (k === '$ref' && typeof v === 'string' && v.startsWith(SCHEMA_REF)) into.add(v.slice(SCHEMA_REF.length))
+      else refsIn(v, into)
+    }
+  }
+  return into
+}
+
+/**
+ * Each zod schema with an id becomes two components, `<id>` (as answered) and `<id>Input` (as
+ * sent). One name per schema where the two forms are the same or only one is used; unused go.
+ */
+function tidyComponents (doc: Json): void {
+  const schemas: Json = doc.components?.schemas ?? {}
+  const inputs = Object.keys(schemas).filter(name => name.endsWith('Input') && schemas[name.slice(0, -'Input'.length)] !== undefined)
+  const plain = new Map(inputs.map(name => [name, name.slice(0, -'Input'.length)]))
+  const apply = (names: Map<string, string>): void => {
+    for (const from of names.keys()) delete schemas[from]
+    doc.paths = renameRefs(doc.paths, names)
+    for (const name of Object.keys(schemas)) schemas[name] = renameRefs(schemas[name], names)
+  }
+  // Input forms identical to their output forms (up to their own Input refs) merge into them.
+  apply(new Map(inputs.filter(name => JSON.stringify(renameRefs(schemas[name], plain)) === JSON.stringify(schemas[plain.get(name)!])).map(name => [name, plain.get(name)!])))
+  // Drop what the paths do not reach.
+  const used = new Set<string>()
+  const queue = [...refsIn(doc.paths)]
+  while (queue.length > 0) {
+    const name = queue.pop()!
+    if (used.has(name)) continue
+    used.add(name)
+    queue.push(...refsIn(schemas[name]))
+  }
+  for (const name of Object.keys(schemas)) if (!used.has(name)) delete schemas[name]
+  // An input form whose output form is unused takes the plain name.
+  const alone = new Map([...plain].filter(([name, to]) => schemas[name] !== undefined && schemas[to] === undefined))
+  for (const [from, to] of alone) schemas[to] = schemas[from]
+  apply(alone)
+}
+
 function completeDocument (doc: Json): Json {
   documentProblemTypes(doc)
   for (const [path, item] of Object.entries<Json>(doc.paths ?? {})) {
     for (const [method, op] of Object.entries<Json>(item)) {
+      if (path.startsWith('/v1/') && op.responses !== undefined && op.responses['503'] === undefined) op.responses['503'] = structuredClone(UNAVAILABLE_RESPONSE)
       for (const [status, response] of Object.entries<Json>(op.responses ?? {})) {
         if (response.description === 'Default Response' && STATUS_DESCRIPTIONS[status] !== undefined) response.description = STATUS_DESCRIPTIONS[status]
         const json = response.content?.['application/json']
@@ -95,13 +221,21 @@ function completeDocument (doc: Json): Json {
           response.content = { [MEDIA.problem]: json }
         }
         if (timedRoutes.has(`${method} ${path}`) && (status === '200' || status === '429')) response.headers = { ...response.headers, ...TIMING_HEADERS }
-        if (status === '429') response.headers = { ...response.headers, 'retry-after': { description: 'Seconds to wait before retrying', schema: { type: 'string' } } }
+        if (status === '429' || (status === '503' && path.startsWith('/v1/'))) response.headers = { ...response.headers, 'retry-after': RETRY_AFTER }
+        const problem = response.content?.[MEDIA.problem]
+        if (Number(status) >= 400 && problem?.schema?.$ref === PROBLEM_REF) {
+          const kinds = kindsFor(op, path, Number(status))
+          if (kinds.length > 0) problem.examples = problemExamples(kinds)
+        }
+        if (status === '201') response.headers = { location: header('The URL of the resource created'), ...response.headers }
+        if (status === '200' && method === 'get' && ETAG_PATHS.has(path)) response.headers = { etag: header('A validator of the representation returned (for If-None-Match and If-Match)'), ...response.headers }
       }
       const binary = binaryRoutes.get(`${method} ${path}`)
       if (binary?.request !== undefined && op.requestBody?.content !== undefined) {
         const schema = { type: 'string', format: 'binary', description: binary.request }
         op.requestBody.content[MEDIA.octetStream] = { schema }
         op.requestBody.content[MEDIA.npy] = { schema }
+        markBinaryOnly(op)
         op.parameters = [...(op.parameters ?? []), X_SHAPE_PARAMETER]
       }
       const ok = op.responses?.['200'] ?? op.responses?.['201']
@@ -112,9 +246,12 @@ function completeDocument (doc: Json): Json {
         const schema = { type: 'string', format: 'binary', description: binary.response }
         ok.content[MEDIA.octetStream] = { schema }
         ok.content[MEDIA.npy] = { schema }
+        ok.headers = { ...ok.headers, 'x-shape': X_SHAPE_HEADER, ...BINARY_HEADERS[op.operationId] }
       }
+      if (binary?.file !== undefined && ok !== undefined) ok.headers = { ...ok.headers, ...FILE_HEADERS[op.operationId] }
     }
   }
+  tidyComponents(doc)
   return doc
 }
 

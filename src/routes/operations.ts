@@ -24,6 +24,7 @@ const operations: FastifyPluginAsyncZod<{ metricsRoute?: boolean }> = async (app
     schema: {
       tags: ['operations'],
       summary: 'Liveness: 200 while the process runs',
+      operationId: 'getHealth',
       security: [],
       response: { 200: z.object({ status: z.literal('ok') }) }
     }
@@ -34,6 +35,7 @@ const operations: FastifyPluginAsyncZod<{ metricsRoute?: boolean }> = async (app
     schema: {
       tags: ['operations'],
       summary: 'Readiness: 200 when the store answers and the compute engine has run its probe',
+      operationId: 'getReadiness',
       security: [],
       response: { 200: Readiness, 503: Readiness }
     }
@@ -67,7 +69,7 @@ const operations: FastifyPluginAsyncZod<{ metricsRoute?: boolean }> = async (app
   if (opts.metricsRoute === false) return
   app.get('/metrics', {
     config: { scope: 'none' },
-    schema: { tags: ['operations'], summary: 'Prometheus metrics (text format)', security: [], response: { 200: z.string() } }
+    schema: { tags: ['operations'], summary: 'Prometheus metrics (text format)', operationId: 'getMetrics', security: [], response: { 200: z.string() } }
   }, async (_request, reply) => {
     const { contentType, body } = await renderMetrics(app)
     return reply.type(contentType).serializer(String).send(body)

@@ -11,7 +11,7 @@ export const AnchorId = z.string().min(1, 'an anchor id is a non-empty string').
 export const Problem = z.object({
   type: z.string(),
   title: z.string(),
-  status: z.number().int(),
+  status: z.number().int().min(400).max(599),
   detail: z.string(),
   instance: z.string().optional(),
   requestId: z.string().optional(),

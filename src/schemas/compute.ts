@@ -21,7 +21,7 @@ export const RelativeParams = z.object({
 })
 
 export const RelativeBody = RelativeParams.extend({ vectors: MatrixField }).strict()
-  .meta({ example: { space: 'demo-a', anchorSet: 'demo', vectors: [[0.15, 0.85, 0.05]], projection: ['cosine', 'euclidean'], center: true } })
+  .meta({ example: { space: 'demo-a', anchorSet: 'demo', vectors: [[0.15, 0.85, 0.05]], projection: ['cosine', 'euclidean'], center: true }, id: 'RelativeRequest' })
 
 const queryBool = z.enum(['true', 'false']).optional()
 /** The binary form's query string: the same options as strings; an unknown one (a typo) is a 400. */
@@ -40,31 +40,31 @@ export const RelativeQuery = z.object({
 export const RelativeResult = z.object({
   vectors: MatrixOut.describe('rows x (anchors x blocks)'),
   anchorIds: z.array(z.string()).nullable(),
-  anchors: z.number().int().describe('Number of anchors (the width of one block)'),
+  anchors: z.number().int().nonnegative().describe('Number of anchors (the width of one block)'),
   blocks: z.array(ProjectionName).describe('The projection of each block, in order'),
   anchorDigest: z.string().describe('sha256 (hex) of the JSON array of the ordered anchor ids'),
-  zeroRows: z.number().int().describe('Input rows with zero norm (after centring): their cosine and angular blocks are zeros')
-})
+  zeroRows: z.number().int().nonnegative().describe('Input rows with zero norm (after centring): their cosine and angular blocks are zeros')
+}).meta({ id: 'RelativeResult' })
 
 export const SimilarityBody = z.object({
   spaces: z.tuple([Name, Name]).describe('The two spaces to compare'),
   anchorSet: Name,
   k: z.number().int().min(1).max(1000).default(10).describe('Neighbourhood size for the kNN Jaccard score')
-}).strict().meta({ example: { spaces: ['demo-a', 'demo-b'], anchorSet: 'demo', k: 2 } })
+}).strict().meta({ example: { spaces: ['demo-a', 'demo-b'], anchorSet: 'demo', k: 2 }, id: 'SimilarityRequest' })
 
 export const SimilarityResult = z.object({
-  count: z.number().int().describe('Anchors both spaces hold, on which the scores are computed'),
+  count: z.number().int().nonnegative().describe('Anchors both spaces hold, on which the scores are computed'),
   cka: z.number().describe('Linear CKA (feature form) in [0, 1]'),
   knnJaccard: z.number().describe('Mean Jaccard overlap of each item’s k nearest neighbours (cosine, itself excluded) in the two spaces')
-})
+}).meta({ id: 'SimilarityResult' })
 
 export const SelectBody = z.object({
   space: Name.describe('The space whose embeddings of the set are used to spread the choice'),
   k: z.number().int().min(1).describe('How many ids to choose'),
   strategy: z.enum(['fps', 'kmeans', 'random']).default('fps').describe('fps: farthest-point sampling on unit vectors; kmeans: the item nearest each k-means++ centroid; random: uniform'),
   seed: z.number().int().min(0).max(2 ** 32 - 1).default(0)
-}).strict().meta({ example: { space: 'demo-a', k: 2, strategy: 'fps', seed: 0 } })
+}).strict().meta({ example: { space: 'demo-a', k: 2, strategy: 'fps', seed: 0 }, id: 'SelectRequest' })
 
-export const SelectResult = z.object({ ids: z.array(z.string()) })
+export const SelectResult = z.object({ ids: z.array(z.string()) }).meta({ id: 'SelectResult' })
 
 export { Name }

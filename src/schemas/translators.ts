@@ -26,10 +26,10 @@ export const FitBody = z.object({
     iterations: z.number().int().min(1).max(50).default(5).describe('Rounds of pairing and refitting at most (stops early once the pairs stop changing)'),
     k: z.number().int().min(1).max(100).default(10).describe('CSLS neighbourhood size')
   }).strict().optional().describe('Self-learning refinement from unpaired rows (ids of the set that only one of the two spaces holds): each round translates the source\'s unpaired rows, pairs them with the target\'s unpaired rows that are mutual nearest neighbours under CSLS, and refits on the parallel anchors plus those pairs. The refined map is stored unless the mean CSLS of mutual pairs and the held-out anchors show it worse; diagnostics.refinement says which happened. 422 when either space holds no unpaired rows.')
-}).strict().meta({ example: { source: 'demo-a', target: 'demo-b', anchorSet: 'demo', method: 'procrustes', scaling: 'center', holdout: 0 } })
+}).strict().meta({ example: { source: 'demo-a', target: 'demo-b', anchorSet: 'demo', method: 'procrustes', scaling: 'center', holdout: 0 }, id: 'FitRequest' })
 
 const HeldOut = z.object({
-  count: z.number().int(),
+  count: z.number().int().nonnegative(),
   meanCosine: z.number(),
   top1: z.number(),
   top5: z.number(),
@@ -37,22 +37,22 @@ const HeldOut = z.object({
 })
 
 const Refinement = z.object({
-  iterations: z.number().int(),
-  k: z.number().int().describe('CSLS neighbourhood size'),
-  unpaired: z.object({ source: z.number().int(), target: z.number().int() }).describe('Unpaired rows of each space in the set'),
-  heldOutCount: z.number().int().describe('Held-out parallel anchors the rounds were scored on (the fit\'s holdout)'),
-  gallery: z.number().int().describe('Target rows the held-out anchors were retrieved among: every anchor\'s target plus every unpaired target row'),
+  iterations: z.number().int().nonnegative(),
+  k: z.number().int().nonnegative().describe('CSLS neighbourhood size'),
+  unpaired: z.object({ source: z.number().int().nonnegative(), target: z.number().int().nonnegative() }).describe('Unpaired rows of each space in the set'),
+  heldOutCount: z.number().int().nonnegative().describe('Held-out parallel anchors the rounds were scored on (the fit\'s holdout)'),
+  gallery: z.number().int().nonnegative().describe('Target rows the held-out anchors were retrieved among: every anchor\'s target plus every unpaired target row'),
   rounds: z.array(z.object({
-    round: z.number().int().describe('0 is the unrefined map'),
-    pairs: z.number().int().describe('Pairs added to the parallel anchors to fit this round\'s map'),
+    round: z.number().int().nonnegative().describe('0 is the unrefined map'),
+    pairs: z.number().int().nonnegative().describe('Pairs added to the parallel anchors to fit this round\'s map'),
     heldOut: HeldOut.nullable(),
-    mutualPairs: z.number().int().describe('Mutual CSLS nearest-neighbour pairs this round\'s map yields (the next round\'s pairs)'),
+    mutualPairs: z.number().int().nonnegative().describe('Mutual CSLS nearest-neighbour pairs this round\'s map yields (the next round\'s pairs)'),
     meanCsls: z.number().describe('Mean CSLS of those pairs: the unsupervised criterion')
   })).describe('Rounds run on the anchors minus the held-out ones'),
   converged: z.boolean().describe('The pairs stopped changing before the last iteration'),
   kept: z.enum(['refined', 'unrefined']).describe('Which map was stored'),
-  keptRound: z.number().int(),
-  pairsUsed: z.number().int().describe('Pairs the stored map was fitted on, besides all the parallel anchors'),
+  keptRound: z.number().int().nonnegative(),
+  pairsUsed: z.number().int().nonnegative().describe('Pairs the stored map was fitted on, besides all the parallel anchors'),
   reason: z.string().describe('Why that map was kept'),
   ms: z.number()
 })
@@ -66,14 +66,14 @@ export const Translator = z.object({
   method: z.string(),
   scaling: z.string(),
   ridge: z.number().optional(),
-  version: z.number().int().describe('Increases with every translator fitted for this (source, target) pair'),
+  version: z.number().int().min(1).describe('Increases with every translator fitted for this (source, target) pair'),
   createdAt: z.string(),
   active: z.boolean().describe("Whether it is its pair's active translator"),
-  anchorsUsed: z.number().int().describe('Parallel anchors the stored map was fitted on'),
-  sourceDim: z.number().int(),
-  targetDim: z.number().int(),
+  anchorsUsed: z.number().int().nonnegative().describe('Parallel anchors the stored map was fitted on'),
+  sourceDim: z.number().int().nonnegative(),
+  targetDim: z.number().int().nonnegative(),
   diagnostics: z.object({
-    rank: z.number().int().describe('Numerical rank of the fitting problem (below min(anchors, dims) means the map is only determined on the anchors\' span)'),
+    rank: z.number().int().nonnegative().describe('Numerical rank of the fitting problem (below min(anchors, dims) means the map is only determined on the anchors\' span)'),
     fitResidual: z.number().describe('‖translated − target‖ / ‖target‖ on all the anchors'),
     heldOut: HeldOut.nullable().describe('Scores on the held-out anchors, retrieved among all the anchors\' target vectors, of the map fitted on the parallel anchors alone (with refine, refinement.rounds scores every round)'),
     candidates: z.array(z.object({
@@ -85,7 +85,7 @@ export const Translator = z.object({
   }).passthrough()
 }).meta({ id: 'Translator' })
 
-export const TranslatorList = z.object({ translators: z.array(Translator) })
+export const TranslatorList = z.object({ translators: z.array(Translator) }).meta({ id: 'TranslatorList' })
 
 export const ListQuery = z.object({
   source: Name.optional(),
@@ -99,7 +99,7 @@ export const TranslateBody = z.object({
   translator: z.string().min(1).max(200).optional().describe("A translator id; default: the pair's active translator"),
   withConfidence: z.boolean().optional().describe('Also return confidence: per row a score in [0, 1] of how reliable its translation is (JSON responses only; 406 with a binary Accept)'),
   encodingFormat: EncodingFormat
-}).strict().meta({ example: { source: 'demo-a', target: 'demo-b', vectors: [[0.15, 0.85, 0.05]] } })
+}).strict().meta({ example: { source: 'demo-a', target: 'demo-b', vectors: [[0.15, 0.85, 0.05]] }, id: 'TranslateRequest' })
 
 export const TranslateQuery = z.object({
   source: Name.optional(),
@@ -110,9 +110,9 @@ export const TranslateQuery = z.object({
 
 export const TranslateResult = z.object({
   vectors: MatrixOut.describe('rows x target dim'),
-  translator: z.object({ id: z.string(), version: z.number().int() }),
+  translator: z.object({ id: z.string(), version: z.number().int().min(1) }),
   confidence: z.array(z.number()).optional().describe('With withConfidence: per row, in [0, 1], the percentile of the translation margins (best minus second-best target cosine) of its 10 nearest source rows of the anchor set, among those rows\' own; low means the input lies where translations are ambiguous or far from anything the translator was fitted near')
-})
+}).meta({ id: 'TranslateResult' })
 
 export const EvaluateBody = z.object({
   vectors: MatrixField.describe('Source vectors'),
@@ -120,10 +120,10 @@ export const EvaluateBody = z.object({
   k: z.number().int().min(1).max(1000).default(5),
   retrieval: z.enum(['cosine', 'csls']).default('cosine').describe('How target rows are ranked: cosine, or CSLS (2·cos − the mean cosine of the target row to its cslsK nearest translated rows; discounts hubs)'),
   cslsK: z.number().int().min(1).max(100).optional().describe('CSLS neighbourhood size (default 10); with retrieval "csls" only')
-}).strict().meta({ example: { vectors: [[0.1, 0.9, 0.0], [0.2, 0.8, 0.1], [0.9, 0.1, 0.3], [0.7, 0.0, 0.9]], targetVectors: [[0.1, 0.9, 0.0], [0.2, 0.8, 0.1], [0.9, 0.1, 0.3], [0.7, 0.0, 0.9]], k: 2 } })
+}).strict().meta({ example: { vectors: [[0.1, 0.9, 0.0], [0.2, 0.8, 0.1], [0.9, 0.1, 0.3], [0.7, 0.0, 0.9]], targetVectors: [[0.1, 0.9, 0.0], [0.2, 0.8, 0.1], [0.9, 0.1, 0.3], [0.7, 0.0, 0.9]], k: 2 }, id: 'EvaluateRequest' })
 
 export const EvaluateResult = z.object({
-  count: z.number().int(),
+  count: z.number().int().nonnegative(),
   meanCosine: z.number().describe('Mean cosine of each translated row with its true target'),
   mse: z.number().describe('Mean squared error per element'),
   top1: z.number().describe('Share of rows whose nearest target (cosine, among the given targets) is their own'),
@@ -132,5 +132,5 @@ export const EvaluateResult = z.object({
   jaccard: z.number().describe("Jaccard@k of the translated row's k nearest targets against the true target's k nearest (itself included)"),
   cka: z.number().describe('Linear CKA between the translated and the target rows'),
   retrieval: z.enum(['cosine', 'csls']).describe('How top1, topK, mrr and jaccard ranked the targets'),
-  cslsK: z.number().int().optional()
-})
+  cslsK: z.number().int().nonnegative().optional()
+}).meta({ id: 'EvaluateResult' })

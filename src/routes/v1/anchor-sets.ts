@@ -70,6 +70,7 @@ const anchorSets: FastifyPluginAsyncZod<{ maxAnchors: number, maxRows: number, m
     schema: {
       tags: ['anchor-sets'],
       summary: 'Create an anchor set (an ordered list of item ids)',
+      operationId: 'putAnchorSet',
       description: '201 when created; 200 when one with the same ids exists (the description is updated); 409 when it exists with other ids.',
       params: SetParams,
       body: AnchorSetBody,
@@ -100,7 +101,7 @@ const anchorSets: FastifyPluginAsyncZod<{ maxAnchors: number, maxRows: number, m
 
   app.get('/v1/anchor-sets', {
     config: { scope: 'read' },
-    schema: { tags: ['anchor-sets'], summary: 'List anchor sets', response: { 200: AnchorSetList, ...problemResponses(401) } }
+    schema: { tags: ['anchor-sets'], summary: 'List anchor sets', operationId: 'listAnchorSets', response: { 200: AnchorSetList, ...problemResponses(401) } }
   }, async () => ({ anchorSets: (await app.store.listAnchorSets()).map(s => summaryOut(s)) }))
 
   app.get('/v1/anchor-sets/:set', {
@@ -108,6 +109,7 @@ const anchorSets: FastifyPluginAsyncZod<{ maxAnchors: number, maxRows: number, m
     schema: {
       tags: ['anchor-sets'],
       summary: 'Get an anchor set: its size, and what each space holds of it',
+      operationId: 'getAnchorSet',
       params: SetParams,
       querystring: GetSetQuery,
       response: { 200: AnchorSet, ...problemResponses(400, 401, 404) }
@@ -126,6 +128,7 @@ const anchorSets: FastifyPluginAsyncZod<{ maxAnchors: number, maxRows: number, m
     schema: {
       tags: ['anchor-sets'],
       summary: 'Delete an anchor set with its embeddings',
+      operationId: 'deleteAnchorSet',
       description: '409 while a translator was fitted on it, unless ?cascade=true, which deletes those translators too.',
       params: SetParams,
       querystring: CascadeQuery,
@@ -149,6 +152,7 @@ const anchorSets: FastifyPluginAsyncZod<{ maxAnchors: number, maxRows: number, m
     schema: {
       tags: ['anchor-sets'],
       summary: "Upload a space's embeddings of the set's items",
+      operationId: 'putEmbeddings',
       description: "Rows follow `ids` when given (a subset of the set's ids), else the set's own order (then the row count equals the set's size). " +
         'Binary bodies (application/octet-stream, application/x-npy) always follow the set order. Replaces earlier embeddings of that space in that set.',
       params: SetSpaceParams,
@@ -219,6 +223,7 @@ const anchorSets: FastifyPluginAsyncZod<{ maxAnchors: number, maxRows: number, m
     schema: {
       tags: ['anchor-sets'],
       summary: "Download a space's embeddings of the set",
+      operationId: 'getEmbeddings',
       params: SetSpaceParams,
       querystring: GetEmbeddingsQuery,
       response: { 200: Embeddings, ...problemResponses(400, 401, 404) }
@@ -240,6 +245,7 @@ const anchorSets: FastifyPluginAsyncZod<{ maxAnchors: number, maxRows: number, m
     schema: {
       tags: ['anchor-sets'],
       summary: "Delete a space's embeddings from the set",
+      operationId: 'deleteEmbeddings',
       description: '409 while a translator was fitted on them, unless ?cascade=true, which deletes those translators too.',
       params: SetSpaceParams,
       querystring: CascadeQuery,
@@ -260,6 +266,7 @@ const anchorSets: FastifyPluginAsyncZod<{ maxAnchors: number, maxRows: number, m
     schema: {
       tags: ['anchor-sets'],
       summary: 'Choose k well-spread ids among those a space holds',
+      operationId: 'selectAnchors',
       description: 'For choosing which items to embed with another model. Seeded and reproducible: the same set, space, k, strategy and seed give the same ids.',
       params: SetParams,
       body: SelectBody,

@@ -69,6 +69,7 @@ const compute: FastifyPluginAsyncZod<{ maxRows: number }> = async (app, opts) =>
     schema: {
       tags: ['compute'],
       summary: 'Relative representation: each vector as its similarities to the anchors',
+      operationId: 'relative',
       description: 'Relative vectors made on the same anchors (same anchorDigest) with the same options are comparable across spaces. Concurrent small requests with the same space, anchors and options are computed together (micro-batching); each gets exactly the rows it would get alone. 429 with Retry-After when the compute queue (QUEUE_MAX_ROWS rows) is full.',
       body: RelativeBody,
       querystring: RelativeQuery,
@@ -106,6 +107,7 @@ const compute: FastifyPluginAsyncZod<{ maxRows: number }> = async (app, opts) =>
     schema: {
       tags: ['compute'],
       summary: 'How alike two spaces are, on the anchors both hold',
+      operationId: 'similarity',
       body: SimilarityBody,
       response: { 200: SimilarityResult, ...problemResponses(400, 401, 404, 422) }
     }

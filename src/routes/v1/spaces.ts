@@ -27,6 +27,7 @@ const spaces: FastifyPluginAsyncZod<{ maxDim: number, maxMetadataBytes?: number 
     schema: {
       tags: ['spaces'],
       summary: 'Create or update a space (an embedding model)',
+      operationId: 'putSpace',
       description: '201 when created; 200 when one with the same dim exists (description and metadata are updated); 409 when one with another dim exists.',
       params: SpaceParams,
       body: SpaceBody,
@@ -58,12 +59,12 @@ const spaces: FastifyPluginAsyncZod<{ maxDim: number, maxMetadataBytes?: number 
 
   app.get('/v1/spaces', {
     config: { scope: 'read' },
-    schema: { tags: ['spaces'], summary: 'List spaces', response: { 200: SpaceList, ...problemResponses(401) } }
+    schema: { tags: ['spaces'], summary: 'List spaces', operationId: 'listSpaces', response: { 200: SpaceList, ...problemResponses(401) } }
   }, async () => ({ spaces: await app.store.listSpaces() }))
 
   app.get('/v1/spaces/:space', {
     config: { scope: 'read' },
-    schema: { tags: ['spaces'], summary: 'Get a space', params: SpaceParams, response: { 200: Space, ...problemResponses(400, 401, 404) } }
+    schema: { tags: ['spaces'], summary: 'Get a space', operationId: 'getSpace', params: SpaceParams, response: { 200: Space, ...problemResponses(400, 401, 404) } }
   }, async (request) => {
     const found = await app.store.getSpace(request.params.space)
     if (found === null) throw notFound(`space "${request.params.space}" does not exist; create it with PUT /v1/spaces/{space}`)
@@ -75,6 +76,7 @@ const spaces: FastifyPluginAsyncZod<{ maxDim: number, maxMetadataBytes?: number 
     schema: {
       tags: ['spaces'],
       summary: 'Delete a space',
+      operationId: 'deleteSpace',
       description: '409 while anchor embeddings or translators use it, unless ?cascade=true, which deletes those too.',
       params: SpaceParams,
       querystring: CascadeQuery,

@@ -46,6 +46,7 @@ const translators: FastifyPluginAsyncZod<{ maxRows: number }> = async (app, opts
     schema: {
       tags: ['translators'],
       summary: 'Fit a translator from one space into another on their parallel anchors',
+      operationId: 'fitTranslator',
       description: 'The parallel anchors are the ids of the anchor set that both spaces hold. The first translator of a (source, target) pair, and any later one with "activate": true, becomes the pair\'s active translator.',
       body: FitBody,
       response: { 201: Translator, ...problemResponses(400, 401, 403, 404, 409, 422) }
@@ -62,6 +63,7 @@ const translators: FastifyPluginAsyncZod<{ maxRows: number }> = async (app, opts
     schema: {
       tags: ['translators'],
       summary: 'List translators, optionally of one source and/or target',
+      operationId: 'listTranslators',
       querystring: ListQuery,
       response: { 200: TranslatorList, ...problemResponses(400, 401) }
     }
@@ -69,7 +71,7 @@ const translators: FastifyPluginAsyncZod<{ maxRows: number }> = async (app, opts
 
   app.get('/v1/translators/:id', {
     config: { scope: 'read' },
-    schema: { tags: ['translators'], summary: 'Get a translator', params: TranslatorParams, response: { 200: Translator, ...problemResponses(400, 401, 404) } }
+    schema: { tags: ['translators'], summary: 'Get a translator', operationId: 'getTranslator', params: TranslatorParams, response: { 200: Translator, ...problemResponses(400, 401, 404) } }
   }, async (request) => {
     const found = await app.store.getTranslatorMeta(request.params.id)
     if (found === null) throw notFound(`translator "${request.params.id}" does not exist`)
@@ -81,6 +83,7 @@ const translators: FastifyPluginAsyncZod<{ maxRows: number }> = async (app, opts
     schema: {
       tags: ['translators'],
       summary: "Make a translator its pair's active one",
+      operationId: 'activateTranslator',
       params: TranslatorParams,
       response: { 200: Translator, ...problemResponses(400, 401, 403, 404) }
     }
@@ -95,6 +98,7 @@ const translators: FastifyPluginAsyncZod<{ maxRows: number }> = async (app, opts
     schema: {
       tags: ['translators'],
       summary: 'Delete a translator',
+      operationId: 'deleteTranslator',
       description: 'Deleting the active translator leaves its pair with none active until another is activated or fitted.',
       params: TranslatorParams,
       response: { 204: z.null().describe('Deleted'), ...problemResponses(400, 401, 403, 404) }
@@ -112,6 +116,7 @@ const translators: FastifyPluginAsyncZod<{ maxRows: number }> = async (app, opts
     schema: {
       tags: ['translators'],
       summary: 'Download the translator as a standalone ONNX model',
+      operationId: 'getTranslatorOnnx',
       description: 'Input x [N, sourceDim] float32, output y [N, targetDim] float32; it computes exactly what /v1/translate computes (scaling, map and de-scaling baked in).',
       params: TranslatorParams,
       response: { 200: z.custom<Buffer>(() => true).describe('An ONNX ModelProto'), ...problemResponses(400, 401, 404) }
@@ -137,6 +142,7 @@ const translators: FastifyPluginAsyncZod<{ maxRows: number }> = async (app, opts
     schema: {
       tags: ['translators'],
       summary: 'Translate vectors from a source space into a target space',
+      operationId: 'translate',
       description: "Uses the pair's active translator unless one is named. The response says which translator (id and version) computed it. Concurrent small requests for the same translator are computed together (micro-batching, BATCH_WINDOW_MS and BATCH_MAX_ROWS); each gets exactly the rows it would get alone. 429 with Retry-After when the compute queue (QUEUE_MAX_ROWS rows) is full.",
       body: TranslateBody,
       querystring: TranslateQuery,
@@ -179,6 +185,7 @@ const translators: FastifyPluginAsyncZod<{ maxRows: number }> = async (app, opts
     schema: {
       tags: ['translators'],
       summary: 'Score a translator on pairs of source and true target vectors',
+      operationId: 'evaluateTranslator',
       description: 'Retrieval is among the given target rows, by cosine or (retrieval: "csls") by CSLS, which discounts target rows that are close to everything (hubs).',
       params: TranslatorParams,
       body: EvaluateBody,
