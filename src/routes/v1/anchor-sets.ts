@@ -95,7 +95,8 @@ const anchorSets: FastifyPluginAsyncZod<{ maxAnchors: number, maxRows: number, m
     }
     const summary = await app.store.getAnchorSetSummary(set)
     if (summary === null) throw notFound(`anchor set "${set}" was deleted while it was being written`)
-    return reply.code(outcome.status === 'created' ? 201 : 200).send(summaryOut(summary))
+    if (outcome.status === 'created') return reply.code(201).header('location', `/v1/anchor-sets/${enc(set)}`).send(summaryOut(summary))
+    return reply.code(200).send(summaryOut(summary))
   })
 
   app.get('/v1/anchor-sets', {
@@ -150,10 +151,10 @@ const anchorSets: FastifyPluginAsyncZod<{ maxAnchors: number, maxRows: number, m
       tags: ['anchor-sets'],
       summary: "Upload a space's embeddings of the set's items",
       description: "Rows follow `ids` when given (a subset of the set's ids), else the set's own order (then the row count equals the set's size). " +
-        'Binary bodies (application/octet-stream, application/x-npy) always follow the set order. Replaces earlier embeddings of that space in that set.',
+        'Binary bodies (application/octet-stream, application/x-npy) always follow the set order. Replaces earlier embeddings of that space in that set: 201 with Location when the set held none of that space, 200 when they replaced earlier ones.',
       params: SetSpaceParams,
       body: EmbeddingsBody,
-      response: { 201: EmbeddingsStored, ...problemResponses(400, 401, 403, 404, 413, 415, 422) }
+      response: { 200: EmbeddingsStored, 201: EmbeddingsStored, ...problemResponses(400, 401, 403, 404, 413, 415, 422) }
     }
   }, async (request, reply) => {
     const { set, space } = request.params
@@ -208,7 +209,9 @@ const anchorSets: FastifyPluginAsyncZod<{ maxAnchors: number, maxRows: number, m
     })
     if (outcome.status === 'missing-set') throw notFound(`anchor set "${set}" was deleted while the embeddings were uploaded`)
     if (outcome.status === 'missing-space') throw notFound(`space "${space}" was deleted or recreated with another dim while the embeddings were uploaded; nothing was stored`)
-    return reply.code(201).send({ set, space, rows: matrix.rows, dim: matrix.cols, ...stats, revision, replaced: outcome.replaced })
+    const stored = { set, space, rows: matrix.rows, dim: matrix.cols, ...stats, revision, replaced: outcome.replaced }
+    if (outcome.replaced) return reply.code(200).send(stored)
+    return reply.code(201).header('location', `/v1/anchor-sets/${enc(set)}/embeddings/${enc(space)}`).send(stored)
   })
 
   documentBinary('get', '/v1/anchor-sets/{set}/embeddings/{space}', {

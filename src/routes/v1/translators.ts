@@ -54,7 +54,7 @@ const translators: FastifyPluginAsyncZod<{ maxRows: number }> = async (app, opts
     const prepared = await prepareFit({ store: app.store, engine: app.engine, maxTranslatorBytes: app.budgets.maxTranslatorBytes }, request.body)
     request.rows = prepared.rows
     const stored = await app.runBudgeted(request, prepared.plan, prepared.run)
-    return reply.code(201).send(translatorOut(stored))
+    return reply.code(201).header('location', `/v1/translators/${encodeURIComponent(stored.id)}`).send(translatorOut(stored))
   })
 
   app.get('/v1/translators', {
