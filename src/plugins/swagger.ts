@@ -64,6 +64,7 @@ const STATUS_DESCRIPTIONS: Record<string, string> = {
   403: 'The API key lacks the write scope',
   404: 'The resource does not exist',
   409: 'Conflict with what is stored (the detail says what and how to resolve it)',
+  412: 'If-Match names none of the current ETags: changed or deleted since it was read; nothing was changed',
   413: 'Body over BODY_LIMIT: send fewer rows per request, or a binary encoding',
   415: 'Unsupported Content-Type',
   422: 'Well-formed but invalid: wrong dimension, non-finite value (first bad row and column named), too few anchors',
@@ -95,6 +96,11 @@ function completeDocument (doc: Json): Json {
           response.content = { [MEDIA.problem]: json }
         }
         if (timedRoutes.has(`${method} ${path}`) && (status === '200' || status === '429')) response.headers = { ...response.headers, ...TIMING_HEADERS }
+        if (status === '201') response.headers = { ...response.headers, location: { description: 'The URL of the resource created', schema: { type: 'string' } } }
+        // Operations with conditional requests (304, 412) answer with the resource's strong ETag.
+        if ((status === '200' || status === '201') && (op.responses?.['304'] !== undefined || op.responses?.['412'] !== undefined)) {
+          response.headers = { ...response.headers, etag: { description: 'Strong entity tag of the resource, for If-None-Match and If-Match', schema: { type: 'string' } } }
+        }
         if (status === '429') response.headers = { ...response.headers, 'retry-after': { description: 'Seconds to wait before retrying', schema: { type: 'string' } } }
       }
       const binary = binaryRoutes.get(`${method} ${path}`)
