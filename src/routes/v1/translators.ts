@@ -15,7 +15,7 @@ import {
   EvaluateBody, EvaluateResult, FitBody, ListQuery, TranslateBody, TranslateQuery, TranslateResult, Translator, TranslatorList,
   TranslatorParams
 } from '../../schemas/translators.js'
-import type { TranslatorListing } from '../../store/types.js'
+import type { Store, TranslatorListing } from '../../store/types.js'
 import { prepareFit } from '../../translators/pipeline.js'
 import { cancellable } from '../../budget/cancel.js'
 import { evaluatePlan } from '../../budget/work.js'
@@ -55,9 +55,9 @@ function translatorTag (t: TranslatorListing, withActive: boolean): string {
  * never changes, so it either still matches or the translator is gone, which the write itself
  * reports (null / false), and then a request with If-Match gets 412 too.
  */
-async function checkTranslatorIfMatch (app: { store: { getTranslatorMeta: (id: string) => Promise<TranslatorListing | null> } }, id: string, expected: '*' | string[] | undefined): Promise<void> {
+async function checkTranslatorIfMatch (store: Store, id: string, expected: '*' | string[] | undefined): Promise<void> {
   if (expected === undefined) return
-  const found = await app.store.getTranslatorMeta(id)
+  const found = await store.getTranslatorMeta(id)
   const current = found === null ? null : translatorTag(found, false)
   const accepted = expected === '*' ? expected : expected.map(tag => tag.replace(/\.active$/, ''))
   if (!ifMatchHolds(accepted, current)) throw preconditionFailed(`translator "${id}" ${found === null ? 'does not exist' : `is version ${found.version}, not the one named in If-Match`}; nothing was changed`)
@@ -117,7 +117,7 @@ const translators: FastifyPluginAsyncZod<{ maxRows: number }> = async (app, opts
     }
   }, async (request, reply) => {
     const expected = ifMatch(request)
-    await checkTranslatorIfMatch(app, request.params.id, expected)
+    await checkTranslatorIfMatch(app.store, request.params.id, expected)
     const activated = await app.store.activateTranslator(request.params.id)
     if (activated === null && expected !== undefined) throw preconditionFailed(`translator "${request.params.id}" was deleted meanwhile; nothing was changed`)
     if (activated === null) throw notFound(`translator "${request.params.id}" does not exist`)
@@ -136,7 +136,7 @@ const translators: FastifyPluginAsyncZod<{ maxRows: number }> = async (app, opts
     }
   }, async (request, reply) => {
     const expected = ifMatch(request)
-    await checkTranslatorIfMatch(app, request.params.id, expected)
+    await checkTranslatorIfMatch(app.store, request.params.id, expected)
     const deleted = await app.store.deleteTranslator(request.params.id)
     if (!deleted && expected !== undefined) throw preconditionFailed(`translator "${request.params.id}" was deleted meanwhile`)
     if (!deleted) throw notFound(`translator "${request.params.id}" does not exist`)
