@@ -43,7 +43,8 @@ export const PROBLEM_KINDS = {
   timeout: { status: 503, title: 'Handler timeout', meaning: 'The request took longer than HANDLER_TIMEOUT_MS and was abandoned.', fix: 'Send less work per request, or retry later.' },
   unavailable: { status: 503, title: 'Service unavailable', meaning: 'The store or the compute engine cannot serve right now.', fix: 'Retry after the Retry-After seconds.' },
   'over-budget': { status: 422, title: 'Over budget', meaning: 'The estimated memory or time of the work asked for (estimated from the shapes and options before it starts) exceeds WORK_MEMORY_BYTES or WORK_TIME_MS, or the translator it would store exceeds MAX_TRANSLATOR_BYTES. Nothing was run or stored.', fix: '`detail` gives the estimate, the limit and what to send instead: fewer anchors or dimensions, a named method instead of `auto`, fewer folds, a `ridge` value instead of the search, fewer rows.' },
-  busy: { status: 503, title: 'Working memory busy', meaning: 'The work fits the budget, but other requests hold too much of the working-memory pool (WORK_MEMORY_BYTES) right now.', fix: 'Retry after the Retry-After seconds.' }
+  busy: { status: 503, title: 'Working memory busy', meaning: 'The work fits the budget, but other requests hold too much of the working-memory pool (WORK_MEMORY_BYTES) right now.', fix: 'Retry after the Retry-After seconds.' },
+  'precondition-failed': { status: 412, title: 'Precondition failed', meaning: 'The request carried If-Match and the resource no longer has (or never had) one of the entity tags it names: another client changed or deleted it since it was read. Nothing was changed.', fix: 'GET the resource again for its current ETag (and content), reconcile, and send the request again with that ETag in If-Match.' }
 } as const satisfies Record<string, ProblemKindInfo>
 
 export type ProblemKind = keyof typeof PROBLEM_KINDS
@@ -79,6 +80,7 @@ export const conflict = (detail: string): ProblemError => new ProblemError('conf
 export const unprocessable = (detail: string, errors?: ProblemFieldError[]): ProblemError => new ProblemError('unprocessable', detail, { errors })
 export const notAcceptable = (detail: string): ProblemError => new ProblemError('not-acceptable', detail)
 export const unsupportedMediaType = (detail: string): ProblemError => new ProblemError('unsupported-media-type', detail)
+export const preconditionFailed = (detail: string): ProblemError => new ProblemError('precondition-failed', detail)
 export const unavailable = (detail: string, headers?: Record<string, string>): ProblemError => new ProblemError('unavailable', detail, { headers })
 
 /** The generic kind of a status, for errors that arrive with a status only (Fastify's own). */

@@ -64,6 +64,7 @@ const STATUS_DESCRIPTIONS: Record<string, string> = {
   403: 'The API key lacks the write scope',
   404: 'The resource does not exist',
   409: 'Conflict with what is stored (the detail says what and how to resolve it)',
+  412: 'If-Match names none of the current ETags: changed or deleted since it was read; nothing was changed',
   413: 'Body over BODY_LIMIT: send fewer rows per request, or a binary encoding',
   415: 'Unsupported Content-Type',
   422: 'Well-formed but invalid: wrong dimension, non-finite value (first bad row and column named), too few anchors',
@@ -228,7 +229,11 @@ function completeDocument (doc: Json): Json {
           if (kinds.length > 0) problem.examples = problemExamples(kinds)
         }
         if (status === '201') response.headers = { location: header('The URL of the resource created'), ...response.headers }
-        if (status === '200' && method === 'get' && ETAG_PATHS.has(path)) response.headers = { etag: header('A validator of the representation returned (for If-None-Match and If-Match)'), ...response.headers }
+        // Resource GETs, and operations with conditional requests (304, 412), answer with the resource's strong ETag.
+        const conditional = op.responses?.['304'] !== undefined || op.responses?.['412'] !== undefined
+        if ((status === '200' && method === 'get' && ETAG_PATHS.has(path)) || ((status === '200' || status === '201') && conditional)) {
+          response.headers = { etag: header('Strong entity tag of the resource, for If-None-Match and If-Match'), ...response.headers }
+        }
       }
       const binary = binaryRoutes.get(`${method} ${path}`)
       if (binary?.request !== undefined && op.requestBody?.content !== undefined) {

@@ -7,6 +7,7 @@ import type {
   EmbeddingsRecord,
   PutEmbeddingsOutcome,
   PutOutcome,
+  RevisionPrecondition,
   SpaceRecord,
   Store,
   StoreBreakerStatus,
@@ -158,9 +159,9 @@ export class BreakerStore implements Store {
   async getAnchorSetSummary (name: string): Promise<AnchorSetSummary | null> { return await this.guard(async () => await this.inner.getAnchorSetSummary(name)) }
   async listAnchorSets (): Promise<AnchorSetSummary[]> { return await this.guard(async () => await this.inner.listAnchorSets()) }
   async deleteAnchorSet (name: string, opts: { cascade: boolean }): Promise<DeleteOutcome> { return await this.guard(async () => await this.inner.deleteAnchorSet(name, opts)) }
-  async putEmbeddings (rec: EmbeddingsRecord): Promise<PutEmbeddingsOutcome> { return await this.guard(async () => await this.inner.putEmbeddings(rec)) }
+  async putEmbeddings (rec: EmbeddingsRecord, opts?: { ifRevision?: RevisionPrecondition }): Promise<PutEmbeddingsOutcome> { return await this.guard(async () => await this.inner.putEmbeddings(rec, opts)) }
   async getEmbeddings (set: string, space: string): Promise<EmbeddingsRecord | null> { return await this.guard(async () => await this.inner.getEmbeddings(set, space)) }
-  async deleteEmbeddings (set: string, space: string, opts: { cascade: boolean }): Promise<DeleteOutcome> { return await this.guard(async () => await this.inner.deleteEmbeddings(set, space, opts)) }
+  async deleteEmbeddings (set: string, space: string, opts: { cascade: boolean, ifRevision?: RevisionPrecondition }): Promise<DeleteOutcome> { return await this.guard(async () => await this.inner.deleteEmbeddings(set, space, opts)) }
   async createTranslator (rec: TranslatorRecord, opts: { activate: boolean }): Promise<CreateTranslatorOutcome> { return await this.guard(async () => await this.inner.createTranslator(rec, opts)) }
   async getTranslator (id: string): Promise<TranslatorRecord | null> { return await this.guard(async () => await this.inner.getTranslator(id)) }
   async getTranslatorMeta (id: string): Promise<TranslatorListing | null> { return await this.guard(async () => await this.inner.getTranslatorMeta(id)) }

@@ -10,6 +10,7 @@ import type {
   EmbeddingsSummary,
   PutEmbeddingsOutcome,
   PutOutcome,
+  RevisionPrecondition,
   SpaceRecord,
   Store,
   StoreChange,
@@ -172,12 +173,13 @@ export class MemoryStore implements Store {
 
   // Embeddings
 
-  async putEmbeddings (rec: EmbeddingsRecord): Promise<PutEmbeddingsOutcome> {
+  async putEmbeddings (rec: EmbeddingsRecord, opts: { ifRevision?: RevisionPrecondition } = {}): Promise<PutEmbeddingsOutcome> {
     checkEmbeddingsShape(rec)
     const set = this.sets.get(rec.set)
     if (set === undefined) return { status: 'missing-set' }
     // A space recreated with another dim since the caller checked it counts as missing.
     if (this.spaces.get(rec.space)?.dim !== rec.dim) return { status: 'missing-space' }
+    if (!revisionHolds(set.embeddings.get(rec.space), opts.ifRevision)) return { status: 'precondition-failed' }
     const replaced = set.embeddings.has(rec.space)
     set.embeddings.set(rec.space, copyEmbeddings(rec))
     this.emit([{ kind: 'embeddings', key: `${rec.set}|${rec.space}` }])
@@ -189,9 +191,11 @@ export class MemoryStore implements Store {
     return rec === undefined ? null : copyEmbeddings(rec)
   }
 
-  async deleteEmbeddings (set: string, space: string, opts: { cascade: boolean }): Promise<DeleteOutcome> {
+  async deleteEmbeddings (set: string, space: string, opts: { cascade: boolean, ifRevision?: RevisionPrecondition }): Promise<DeleteOutcome> {
     const stored = this.sets.get(set)
-    if (stored === undefined || !stored.embeddings.has(space)) return { status: 'not-found' }
+    const current = stored?.embeddings.get(space)
+    if (!revisionHolds(current, opts.ifRevision)) return { status: 'precondition-failed' }
+    if (stored === undefined || current === undefined) return { status: 'not-found' }
     const translators = this.translatorIdsWhere(meta =>
       meta.anchorSet === set && (meta.source === space || meta.target === space))
     if (!opts.cascade && translators.length > 0) {
@@ -315,6 +319,13 @@ export class MemoryStore implements Store {
       }
     })
   }
+}
+
+/** Whether stored embeddings (undefined: none) satisfy a caller's precondition (undefined: none asked). */
+function revisionHolds (current: EmbeddingsRecord | undefined, expected: RevisionPrecondition | undefined): boolean {
+  if (expected === undefined) return true
+  if (current === undefined) return false
+  return expected === '*' || expected.includes(summaryOf(current).revision)
 }
 
 function pairKey (source: string, target: string): string {

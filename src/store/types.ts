@@ -100,11 +100,20 @@ export type DeleteOutcome =
   | { status: 'deleted', cascaded: Dependents }
   | { status: 'not-found' }
   | { status: 'conflict', dependents: Dependents }
+  | { status: 'precondition-failed' }
 
 export type PutEmbeddingsOutcome =
   | { status: 'stored', value: EmbeddingsSummary, replaced: boolean }
   | { status: 'missing-set' }
   | { status: 'missing-space' }
+  | { status: 'precondition-failed' }
+
+/**
+ * A client's If-Match on embeddings, checked in the same atomic step as the write: '*' holds when
+ * the set holds embeddings of the space, a list when their current revision is one of it. With
+ * nothing stored it never holds (the outcome is 'precondition-failed', not 'not-found').
+ */
+export type RevisionPrecondition = '*' | string[]
 
 export type CreateTranslatorOutcome =
   | { status: 'created', value: TranslatorListing }
@@ -166,12 +175,13 @@ export interface Store {
   // Embeddings
   /**
    * Replaces the space's embeddings in the set, checking that both exist and the space's dim is
-   * still `rec.dim` (else 'missing-space'). ids must be a subset of the set's ids (the caller checks).
+   * still `rec.dim` (else 'missing-space'), then `ifRevision` when given (else 'precondition-failed').
+   * ids must be a subset of the set's ids (the caller checks).
    */
-  putEmbeddings (rec: EmbeddingsRecord): Promise<PutEmbeddingsOutcome>
+  putEmbeddings (rec: EmbeddingsRecord, opts?: { ifRevision?: RevisionPrecondition }): Promise<PutEmbeddingsOutcome>
   getEmbeddings (set: string, space: string): Promise<EmbeddingsRecord | null>
   /** Dependents that block: translators fitted on this set with this space as source or target. */
-  deleteEmbeddings (set: string, space: string, opts: { cascade: boolean }): Promise<DeleteOutcome>
+  deleteEmbeddings (set: string, space: string, opts: { cascade: boolean, ifRevision?: RevisionPrecondition }): Promise<DeleteOutcome>
 
   // Translators
   /**

@@ -68,9 +68,10 @@ t.test('a 2,000 x 768 upload round-trips bit-exactly in every encoding', async t
     ['octet-stream', async () => await app.inject({ method: 'PUT', url: '/v1/anchor-sets/big/embeddings/m', headers: { 'content-type': 'application/octet-stream' }, payload: raw })],
     ['npy', async () => await app.inject({ method: 'PUT', url: '/v1/anchor-sets/big/embeddings/m', headers: { 'content-type': 'application/x-npy' }, payload: npy(data, rows, cols) })]
   ]
-  for (const [name, send] of forms) {
+  for (const [i, [name, send]] of forms.entries()) {
     const res = await send()
-    t.equal(res.statusCode, 201, `${name}: 201`)
+    // The first upload creates the space's embeddings in the set; each later one replaces them.
+    t.equal(res.statusCode, i === 0 ? 201 : 200, `${name}: ${i === 0 ? 201 : 200}`)
     t.match(json(res), { set: 'big', space: 'm', rows, dim: cols, zeroRows: 0 }, name)
     const back = await app.inject({ method: 'GET', url: '/v1/anchor-sets/big/embeddings/m', headers: { accept: 'application/octet-stream' } })
     t.equal(back.headers['x-shape'], `${rows},${cols}`)

@@ -700,4 +700,39 @@ export function storeContract (t: Test, makeStore: MakeStore): void {
     own.unsubscribe()
     recorder.unsubscribe()
   })
+
+  withStore('embeddings: an expected revision (If-Match) is checked with the write', async (t, { store }) => {
+    await store.putSpace(space('A', 2))
+    await store.putAnchorSet(anchorSet('wiki', ['a', 'b']))
+    const first = { ...embeddings('wiki', 'A', ['a', 'b'], 2), revision: 'r1' }
+    const second = { ...embeddings('wiki', 'A', ['a', 'b'], 2, Float32Array.from([1, 2, 3, 4])), revision: 'r2' }
+
+    t.same(await store.putEmbeddings(first, { ifRevision: '*' }), { status: 'precondition-failed' }, "'*' with nothing stored fails")
+    t.same(await store.putEmbeddings(first, { ifRevision: ['r0'] }), { status: 'precondition-failed' }, 'a revision with nothing stored fails')
+    t.equal(await store.getEmbeddings('wiki', 'A'), null, 'nothing stored')
+    t.equal((await store.putEmbeddings(first)).status, 'stored', 'no precondition: stored')
+
+    t.same(await store.putEmbeddings(second, { ifRevision: ['r0', 'other'] }), { status: 'precondition-failed' }, 'stale revisions fail')
+    t.equal((await store.getEmbeddings('wiki', 'A'))?.revision, 'r1', 'and change nothing')
+    t.match(await store.putEmbeddings(second, { ifRevision: ['r0', 'r1'] }), { status: 'stored', replaced: true }, 'the current revision in the list: stored')
+    t.match(await store.putEmbeddings({ ...second, revision: 'r3' }, { ifRevision: '*' }), { status: 'stored' }, "'*' with something stored: stored")
+
+    // The missing-set and missing-space checks come first: they say what is wrong with the target.
+    t.same(await store.putEmbeddings({ ...first, set: 'nope' }, { ifRevision: ['r3'] }), { status: 'missing-set' })
+
+    // Two writers that read r3: exactly one of them stores.
+    const raced = await Promise.all([
+      store.putEmbeddings({ ...first, revision: 'x' }, { ifRevision: ['r3'] }),
+      store.putEmbeddings({ ...second, revision: 'y' }, { ifRevision: ['r3'] })
+    ])
+    t.same(raced.map(r => r.status).sort(), ['precondition-failed', 'stored'], 'one writer wins, the other fails')
+    const winner = raced[0].status === 'stored' ? 'x' : 'y'
+    t.equal((await store.getEmbeddings('wiki', 'A'))?.revision, winner)
+
+    t.same(await store.deleteEmbeddings('wiki', 'A', { cascade: false, ifRevision: ['r3'] }), { status: 'precondition-failed' }, 'a stale delete fails')
+    t.equal((await store.getEmbeddings('wiki', 'A'))?.revision, winner, 'and deletes nothing')
+    t.match(await store.deleteEmbeddings('wiki', 'A', { cascade: false, ifRevision: [winner] }), { status: 'deleted' }, 'the current revision deletes')
+    t.same(await store.deleteEmbeddings('wiki', 'A', { cascade: false, ifRevision: '*' }), { status: 'precondition-failed' }, "'*' on nothing stored fails")
+    t.same(await store.deleteEmbeddings('wiki', 'A', { cascade: false }), { status: 'not-found' }, 'without a precondition: not found')
+  })
 }

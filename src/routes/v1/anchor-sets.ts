@@ -1,7 +1,8 @@
-import { randomUUID } from 'node:crypto'
+import { createHash, randomUUID } from 'node:crypto'
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
-import { conflict, notFound, unprocessable } from '../../errors.js'
+import { conflict, notFound, preconditionFailed, unprocessable } from '../../errors.js'
+import { ifMatch, notModified, strongEtag } from '../../http/conditional.js'
 import { isBinaryBody, readBinaryMatrix, readMatrixField, sendMatrix } from '../../http/matrix.js'
 import { takeRows, type Matrix } from '../../math/matrix.js'
 import { rowNormStats } from '../../math/stats.js'
@@ -50,6 +51,16 @@ function orderRows (set: AnchorSetRecord, ids: string[]): { order: number[], ids
   return { order: positions.map(p => p[1]), ids: positions.map(p => set.ids[p[0]]) }
 }
 
+/** A set's representation changes with its description and with any upload or delete of its embeddings: its ETag hashes the body. */
+function setEtag (body: z.infer<typeof AnchorSet>): string {
+  return createHash('sha256').update(JSON.stringify(body)).digest('base64url').slice(0, 32)
+}
+
+const PRECONDITION_FAILED = 'If-Match names none of the current entity tags (another client changed or deleted them since); nothing was changed. GET them for the current ETag and retry'
+
+/** The 304 of a conditional GET: no body. */
+const NotModified = z.null().describe('Not modified: If-None-Match names the current ETag; no body')
+
 function summaryOut (s: AnchorSetSummary, ids?: string[]): z.infer<typeof AnchorSet> {
   return { name: s.name, size: s.size, description: s.description, createdAt: s.createdAt, spaces: s.spaces, ...(ids !== undefined ? { ids } : {}) }
 }
@@ -96,7 +107,10 @@ const anchorSets: FastifyPluginAsyncZod<{ maxAnchors: number, maxRows: number, m
     }
     const summary = await app.store.getAnchorSetSummary(set)
     if (summary === null) throw notFound(`anchor set "${set}" was deleted while it was being written`)
-    return reply.code(outcome.status === 'created' ? 201 : 200).send(summaryOut(summary))
+    const body = summaryOut(summary)
+    void reply.header('etag', strongEtag(setEtag(body)))
+    if (outcome.status === 'created') return reply.code(201).header('location', `/v1/anchor-sets/${enc(set)}`).send(body)
+    return reply.code(200).send(body)
   })
 
   app.get('/v1/anchor-sets', {
@@ -112,15 +126,16 @@ const anchorSets: FastifyPluginAsyncZod<{ maxAnchors: number, maxRows: number, m
       operationId: 'getAnchorSet',
       params: SetParams,
       querystring: GetSetQuery,
-      response: { 200: AnchorSet, ...problemResponses(400, 401, 404) }
+      headers: z.looseObject({ 'if-none-match': z.string().optional().describe('ETags of representations held: 304 when one is current') }),
+      response: { 200: AnchorSet, 304: NotModified, ...problemResponses(400, 401, 404) }
     }
-  }, async (request) => {
+  }, async (request, reply) => {
     const { set } = request.params
     const summary = await app.store.getAnchorSetSummary(set)
     if (summary === null) throw notFound(`anchor set "${set}" does not exist; create it with PUT /v1/anchor-sets/{set}`)
-    if (!request.query.includeIds) return summaryOut(summary)
-    const record = await app.store.getAnchorSet(set)
-    return summaryOut(summary, record?.ids ?? [])
+    const body = request.query.includeIds ? summaryOut(summary, (await app.store.getAnchorSet(set))?.ids ?? []) : summaryOut(summary)
+    if (notModified(request, reply, setEtag(body))) return reply
+    return body
   })
 
   app.delete('/v1/anchor-sets/:set', {
@@ -154,13 +169,15 @@ const anchorSets: FastifyPluginAsyncZod<{ maxAnchors: number, maxRows: number, m
       summary: "Upload a space's embeddings of the set's items",
       operationId: 'putEmbeddings',
       description: "Rows follow `ids` when given (a subset of the set's ids), else the set's own order (then the row count equals the set's size). " +
-        'Binary bodies (application/octet-stream, application/x-npy) always follow the set order. Replaces earlier embeddings of that space in that set.',
+        'Binary bodies (application/octet-stream, application/x-npy) always follow the set order. Replaces earlier embeddings of that space in that set: 201 with Location when the set held none of that space, 200 when they replaced earlier ones.',
       params: SetSpaceParams,
+      headers: z.looseObject({ 'if-match': z.string().optional().describe('Store only if the current embeddings have one of these ETags (* : only if some are stored); else 412 and nothing changes') }),
       body: EmbeddingsBody,
-      response: { 201: EmbeddingsStored, ...problemResponses(400, 401, 403, 404, 413, 415, 422) }
+      response: { 200: EmbeddingsStored, 201: EmbeddingsStored, ...problemResponses(400, 401, 403, 404, 412, 413, 415, 422) }
     }
   }, async (request, reply) => {
     const { set, space } = request.params
+    const ifRevision = ifMatch(request)
     const [setRecord, spaceRecord] = await Promise.all([app.store.getAnchorSet(set), app.store.getSpace(space)])
     if (setRecord === null) throw notFound(`anchor set "${set}" does not exist; create it with PUT /v1/anchor-sets/${enc(set)}`)
     if (spaceRecord === null) throw notFound(`space "${space}" does not exist; create it with PUT /v1/spaces/${enc(space)}`)
@@ -209,10 +226,14 @@ const anchorSets: FastifyPluginAsyncZod<{ maxAnchors: number, maxRows: number, m
     const revision = randomUUID()
     const outcome = await app.store.putEmbeddings({
       set, space, ids, matrix, rows: matrix.rows, dim: matrix.cols, ...stats, updatedAt: new Date().toISOString(), revision
-    })
+    }, { ifRevision })
     if (outcome.status === 'missing-set') throw notFound(`anchor set "${set}" was deleted while the embeddings were uploaded`)
     if (outcome.status === 'missing-space') throw notFound(`space "${space}" was deleted or recreated with another dim while the embeddings were uploaded; nothing was stored`)
-    return reply.code(201).send({ set, space, rows: matrix.rows, dim: matrix.cols, ...stats, revision, replaced: outcome.replaced })
+    if (outcome.status === 'precondition-failed') throw preconditionFailed(`anchor set "${set}" holds no embeddings of space "${space}" with the ETag in If-Match: ${PRECONDITION_FAILED}`)
+    const stored = { set, space, rows: matrix.rows, dim: matrix.cols, ...stats, revision, replaced: outcome.replaced }
+    void reply.header('etag', strongEtag(revision))
+    if (outcome.replaced) return reply.code(200).send(stored)
+    return reply.code(201).header('location', `/v1/anchor-sets/${enc(set)}/embeddings/${enc(space)}`).send(stored)
   })
 
   documentBinary('get', '/v1/anchor-sets/{set}/embeddings/{space}', {
@@ -226,11 +247,13 @@ const anchorSets: FastifyPluginAsyncZod<{ maxAnchors: number, maxRows: number, m
       operationId: 'getEmbeddings',
       params: SetSpaceParams,
       querystring: GetEmbeddingsQuery,
-      response: { 200: Embeddings, ...problemResponses(400, 401, 404) }
+      headers: z.looseObject({ 'if-none-match': z.string().optional().describe('ETags of the embeddings held: 304 when one is current') }),
+      response: { 200: Embeddings, 304: NotModified, ...problemResponses(400, 401, 404) }
     }
   }, async (request, reply) => {
     const { set, space } = request.params
     const found = await requireEmbeddings(app.store, set, space)
+    if (notModified(request, reply, found.revision)) return reply
     const setRecord = await app.store.getAnchorSet(set)
     return sendMatrix(request, reply, found.matrix, {
       field: 'vectors',
@@ -249,11 +272,13 @@ const anchorSets: FastifyPluginAsyncZod<{ maxAnchors: number, maxRows: number, m
       description: '409 while a translator was fitted on them, unless ?cascade=true, which deletes those translators too.',
       params: SetSpaceParams,
       querystring: CascadeQuery,
-      response: { 204: z.null().describe('Deleted'), ...problemResponses(400, 401, 403, 404, 409) }
+      headers: z.looseObject({ 'if-match': z.string().optional().describe('Delete only if the current embeddings have one of these ETags; else 412 and nothing changes') }),
+      response: { 204: z.null().describe('Deleted'), ...problemResponses(400, 401, 403, 404, 409, 412) }
     }
   }, async (request, reply) => {
     const { set, space } = request.params
-    const outcome = await app.store.deleteEmbeddings(set, space, { cascade: request.query.cascade })
+    const outcome = await app.store.deleteEmbeddings(set, space, { cascade: request.query.cascade, ifRevision: ifMatch(request) })
+    if (outcome.status === 'precondition-failed') throw preconditionFailed(`anchor set "${set}" holds no embeddings of space "${space}" with the ETag in If-Match: ${PRECONDITION_FAILED}`)
     if (outcome.status === 'not-found') throw notFound(`anchor set "${set}" holds no embeddings of space "${space}"`)
     if (outcome.status === 'conflict') {
       throw conflict(`these embeddings are in use by ${describeDependents(outcome.dependents)}; delete those first, or send ?cascade=true to delete them too`)

@@ -54,7 +54,8 @@ const spaces: FastifyPluginAsyncZod<{ maxDim: number, maxMetadataBytes?: number 
     if (outcome.status === 'conflict') {
       throw conflict(`space "${space}" already exists with dim ${outcome.existing.dim}; a space's dim cannot change. Use another name, or delete it first (DELETE /v1/spaces/${encodeURIComponent(space)}?cascade=true also deletes its embeddings and translators)`)
     }
-    return reply.code(outcome.status === 'created' ? 201 : 200).send(outcome.value)
+    if (outcome.status === 'created') return reply.code(201).header('location', `/v1/spaces/${encodeURIComponent(space)}`).send(outcome.value)
+    return reply.code(200).send(outcome.value)
   })
 
   app.get('/v1/spaces', {

@@ -4,7 +4,8 @@ import { linearCka, retrievalScores } from '../../analysis/similarity.js'
 import { CSLS_K } from '../../analysis/csls.js'
 import { responseEncoding } from '../../codecs/negotiate.js'
 import { translatorModel } from '../../engine/ops/translate.js'
-import { notAcceptable, notFound, unprocessable } from '../../errors.js'
+import { notAcceptable, notFound, preconditionFailed, unprocessable } from '../../errors.js'
+import { ifMatch, ifMatchHolds, notModified, strongEtag } from '../../http/conditional.js'
 import { confidenceOf } from '../../fit/confidence.js'
 import { isBinaryBody, readBinaryMatrix, readMatrixField, sendMatrix } from '../../http/matrix.js'
 import { timingOf } from '../../services/compute.js'
@@ -14,7 +15,7 @@ import {
   EvaluateBody, EvaluateResult, FitBody, ListQuery, TranslateBody, TranslateQuery, TranslateResult, Translator, TranslatorList,
   TranslatorParams
 } from '../../schemas/translators.js'
-import type { TranslatorListing } from '../../store/types.js'
+import type { Store, TranslatorListing } from '../../store/types.js'
 import { prepareFit } from '../../translators/pipeline.js'
 import { cancellable } from '../../budget/cancel.js'
 import { evaluatePlan } from '../../budget/work.js'
@@ -40,6 +41,28 @@ function translatorOut (t: TranslatorListing): z.infer<typeof Translator> {
   }
 }
 
+/**
+ * A fitted translator never changes (id + version); only whether it is its pair's active one does,
+ * and that flag is in its representation, so the ETag of a read carries it (`.active`). If-Match
+ * compares the translator alone: either form names it.
+ */
+function translatorTag (t: TranslatorListing, withActive: boolean): string {
+  return `${encodeURIComponent(t.id)}.v${t.version}${withActive && t.active ? '.active' : ''}`
+}
+
+/**
+ * If-Match for activate and delete. Checking it before the write is not a race: the tag of an id
+ * never changes, so it either still matches or the translator is gone, which the write itself
+ * reports (null / false), and then a request with If-Match gets 412 too.
+ */
+async function checkTranslatorIfMatch (store: Store, id: string, expected: '*' | string[] | undefined): Promise<void> {
+  if (expected === undefined) return
+  const found = await store.getTranslatorMeta(id)
+  const current = found === null ? null : translatorTag(found, false)
+  const accepted = expected === '*' ? expected : expected.map(tag => tag.replace(/\.active$/, ''))
+  if (!ifMatchHolds(accepted, current)) throw preconditionFailed(`translator "${id}" ${found === null ? 'does not exist' : `is version ${found.version}, not the one named in If-Match`}; nothing was changed`)
+}
+
 const translators: FastifyPluginAsyncZod<{ maxRows: number }> = async (app, opts) => {
   app.post('/v1/translators', {
     config: { scope: 'write' },
@@ -55,7 +78,7 @@ const translators: FastifyPluginAsyncZod<{ maxRows: number }> = async (app, opts
     const prepared = await prepareFit({ store: app.store, engine: app.engine, maxTranslatorBytes: app.budgets.maxTranslatorBytes }, request.body)
     request.rows = prepared.rows
     const stored = await app.runBudgeted(request, prepared.plan, prepared.run)
-    return reply.code(201).send(translatorOut(stored))
+    return reply.code(201).header('etag', strongEtag(translatorTag(stored, true))).header('location', `/v1/translators/${encodeURIComponent(stored.id)}`).send(translatorOut(stored))
   })
 
   app.get('/v1/translators', {
@@ -71,10 +94,18 @@ const translators: FastifyPluginAsyncZod<{ maxRows: number }> = async (app, opts
 
   app.get('/v1/translators/:id', {
     config: { scope: 'read' },
-    schema: { tags: ['translators'], summary: 'Get a translator', operationId: 'getTranslator', params: TranslatorParams, response: { 200: Translator, ...problemResponses(400, 401, 404) } }
-  }, async (request) => {
+    schema: {
+      tags: ['translators'],
+      summary: 'Get a translator',
+      operationId: 'getTranslator',
+      params: TranslatorParams,
+      headers: z.looseObject({ 'if-none-match': z.string().optional().describe('ETags of representations held: 304 when one is current') }),
+      response: { 200: Translator, 304: z.null().describe('Not modified: If-None-Match names the current ETag; no body'), ...problemResponses(400, 401, 404) }
+    }
+  }, async (request, reply) => {
     const found = await app.store.getTranslatorMeta(request.params.id)
     if (found === null) throw notFound(`translator "${request.params.id}" does not exist`)
+    if (notModified(request, reply, translatorTag(found, true))) return reply
     return translatorOut(found)
   })
 
@@ -85,12 +116,16 @@ const translators: FastifyPluginAsyncZod<{ maxRows: number }> = async (app, opts
       summary: "Make a translator its pair's active one",
       operationId: 'activateTranslator',
       params: TranslatorParams,
-      response: { 200: Translator, ...problemResponses(400, 401, 403, 404) }
+      headers: z.looseObject({ 'if-match': z.string().optional().describe("Activate only if the translator has this ETag; else 412 and nothing changes") }),
+      response: { 200: Translator, ...problemResponses(400, 401, 403, 404, 412) }
     }
-  }, async (request) => {
+  }, async (request, reply) => {
+    const expected = ifMatch(request)
+    await checkTranslatorIfMatch(app.store, request.params.id, expected)
     const activated = await app.store.activateTranslator(request.params.id)
+    if (activated === null && expected !== undefined) throw preconditionFailed(`translator "${request.params.id}" was deleted meanwhile; nothing was changed`)
     if (activated === null) throw notFound(`translator "${request.params.id}" does not exist`)
-    return translatorOut(activated)
+    return reply.header('etag', strongEtag(translatorTag(activated, true))).send(translatorOut(activated))
   })
 
   app.delete('/v1/translators/:id', {
@@ -101,10 +136,14 @@ const translators: FastifyPluginAsyncZod<{ maxRows: number }> = async (app, opts
       operationId: 'deleteTranslator',
       description: 'Deleting the active translator leaves its pair with none active until another is activated or fitted.',
       params: TranslatorParams,
-      response: { 204: z.null().describe('Deleted'), ...problemResponses(400, 401, 403, 404) }
+      headers: z.looseObject({ 'if-match': z.string().optional().describe('Delete only if the translator has this ETag; else 412 and nothing changes') }),
+      response: { 204: z.null().describe('Deleted'), ...problemResponses(400, 401, 403, 404, 412) }
     }
   }, async (request, reply) => {
+    const expected = ifMatch(request)
+    await checkTranslatorIfMatch(app.store, request.params.id, expected)
     const deleted = await app.store.deleteTranslator(request.params.id)
+    if (!deleted && expected !== undefined) throw preconditionFailed(`translator "${request.params.id}" was deleted meanwhile`)
     if (!deleted) throw notFound(`translator "${request.params.id}" does not exist`)
     app.translators.evict(request.params.id)
     return reply.code(204).send(null)

@@ -42,6 +42,7 @@ export function deleteOutcome (reply: unknown): DeleteOutcome {
   const [status, embeddings, translators] = list(reply)
   switch (text(status)) {
     case 'not-found': return { status: 'not-found' }
+    case 'precondition-failed': return { status: 'precondition-failed' }
     case 'conflict': return { status: 'conflict', dependents: dependentsFrom(embeddings, translators) }
     case 'deleted': return { status: 'deleted', cascaded: dependentsFrom(embeddings, translators) }
     default: throw new Error(`unexpected delete status ${text(status)}`)

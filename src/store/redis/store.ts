@@ -25,6 +25,7 @@ import type {
   EmbeddingsSummary,
   PutEmbeddingsOutcome,
   PutOutcome,
+  RevisionPrecondition,
   SpaceRecord,
   Store,
   StoreChange,
@@ -231,15 +232,16 @@ export class RedisStore implements Store {
 
   // Embeddings
 
-  async putEmbeddings (rec: EmbeddingsRecord): Promise<PutEmbeddingsOutcome> {
+  async putEmbeddings (rec: EmbeddingsRecord, opts: { ifRevision?: RevisionPrecondition } = {}): Promise<PutEmbeddingsOutcome> {
     checkEmbeddingsShape(rec)
     const summary = summaryOf(rec)
     const [status, replaced] = list(await this.script(scripts.putEmbeddings, [
-      rec.set, rec.space, JSON.stringify(rec.ids), float32ToBytes(rec.matrix.data), JSON.stringify(summary), String(rec.dim)
+      rec.set, rec.space, JSON.stringify(rec.ids), float32ToBytes(rec.matrix.data), JSON.stringify(summary), String(rec.dim), preconditionArg(opts.ifRevision)
     ]))
     switch (text(status)) {
       case 'missing-set': return { status: 'missing-set' }
       case 'missing-space': return { status: 'missing-space' }
+      case 'precondition-failed': return { status: 'precondition-failed' }
       case 'stored': return { status: 'stored', value: summary, replaced: replaced === 1 }
       default: throw new Error(`unexpected putEmbeddings status ${text(status)}`)
     }
@@ -262,8 +264,8 @@ export class RedisStore implements Store {
     }
   }
 
-  async deleteEmbeddings (set: string, space: string, opts: { cascade: boolean }): Promise<DeleteOutcome> {
-    return deleteOutcome(await this.script(scripts.deleteEmbeddings, [set, space, opts.cascade ? '1' : '0']))
+  async deleteEmbeddings (set: string, space: string, opts: { cascade: boolean, ifRevision?: RevisionPrecondition }): Promise<DeleteOutcome> {
+    return deleteOutcome(await this.script(scripts.deleteEmbeddings, [set, space, opts.cascade ? '1' : '0', preconditionArg(opts.ifRevision)]))
   }
 
   // Translators
@@ -378,4 +380,10 @@ export class RedisStore implements Store {
       }
     }
   }
+}
+
+/** A precondition as a script argument: '' for none, '*', or the JSON array of revisions. */
+function preconditionArg (expected: RevisionPrecondition | undefined): string {
+  if (expected === undefined) return ''
+  return expected === '*' ? '*' : JSON.stringify(expected)
 }
