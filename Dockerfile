@@ -4,8 +4,9 @@ WORKDIR /app
 ENV ONNXRUNTIME_NODE_INSTALL=skip
 COPY package.json package-lock.json .npmrc ./
 RUN npm ci --no-audit --no-fund
-COPY tsconfig.json tsconfig.build.json ./
+COPY tsconfig.json tsconfig.build.json tsconfig.bin.json ./
 COPY src ./src
+COPY bin ./bin
 RUN npm run build
 
 FROM node:24-bookworm-slim AS runtime

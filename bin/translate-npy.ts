@@ -1,26 +1,52 @@
+#!/usr/bin/env node
 /**
  * Translates a large .npy file through a running latentbridge service, streamed in binary chunks
- * (bin/lib/translate-file.ts): neither side holds the whole file.
- *
- *   npm run translate-npy -- --url http://127.0.0.1:8080 --source A --target B in.npy out.npy
- *     [--translator ID] [--chunk-rows 4096] [--concurrency 4] [--key KEY] [--quiet]
- *
- * The API key can also come from LATENTBRIDGE_API_KEY. A progress line with rows/s goes to stderr
- * (unless --quiet); the summary goes to stdout. Exit status 1 on any error, with its reason.
+ * (bin/lib/translate-file.ts): neither side holds the whole file. Installed as the package's
+ * `latentbridge-translate` bin; `npm run translate-npy -- ...` runs the same entry from the repo.
+ * Exit status 0 on success, 1 on any error (with its reason), 2 on a usage error.
  */
+import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { BulkError, translateFile } from './lib/translate-file.js'
 
-const USAGE = 'usage: translate-npy --url URL --source SPACE --target SPACE [--translator ID] [--chunk-rows N] [--concurrency N] [--key KEY] [--quiet] IN.npy OUT.npy'
+const NAME = 'latentbridge-translate'
+const USAGE = `usage: ${NAME} --source SPACE --target SPACE [options] IN.npy OUT.npy
+
+Translates IN.npy (2-D, C order, float32/float64/float16) from space SOURCE into space TARGET
+through a running latentbridge service, in chunks, and writes OUT.npy (float32). Relative paths
+are taken from the current directory.
+
+options:
+  --url URL            the service (default: $LATENTBRIDGE_URL, else http://127.0.0.1:8080)
+  --source SPACE       the input's space (required)
+  --target SPACE       the output's space (required)
+  --translator ID      pin one translator version (default: the pair's active one)
+  --chunk-rows N       rows per request (default: 4096)
+  --concurrency N      requests in flight (default: 4)
+  --key KEY            API key (default: $LATENTBRIDGE_API_KEY)
+  --quiet              no progress line on stderr
+  --help               print this and exit
+
+environment:
+  LATENTBRIDGE_URL      default for --url
+  LATENTBRIDGE_API_KEY  default for --key
+
+A progress line with rows/s goes to stderr; the summary, one JSON line, to stdout.
+Exit status: 0 done, 1 error, 2 usage error.`
 
 function fail (message: string): never {
-  process.stderr.write(`translate-npy: ${message}\n`)
+  process.stderr.write(`${NAME}: ${message}\n`)
   process.exit(1)
+}
+
+function usageError (message: string): never {
+  process.stderr.write(`${NAME}: ${message}\n\n${USAGE}\n`)
+  process.exit(2)
 }
 
 function positiveInt (value: string, name: string): number {
   const n = Number(value)
-  if (!Number.isSafeInteger(n) || n < 1) fail(`--${name} must be a whole number ≥ 1, got "${value}"`)
+  if (!Number.isSafeInteger(n) || n < 1) usageError(`--${name} must be a whole number ≥ 1, got "${value}"`)
   return n
 }
 
@@ -41,17 +67,21 @@ try {
     }
   })
 } catch (err) {
-  fail(`${(err as Error).message}\n${USAGE}`)
+  usageError((err as Error).message)
 }
 const { values: args, positionals } = parsed
 if (args.help) {
   process.stdout.write(`${USAGE}\n`)
   process.exit(0)
 }
-if (positionals.length !== 2) fail(`expected an input and an output file\n${USAGE}`)
-if (args.source === undefined || args.target === undefined) fail(`--source and --target are required\n${USAGE}`)
+if (positionals.length !== 2) usageError('expected an input and an output file')
+if (args.source === undefined || args.target === undefined) usageError('--source and --target are required')
 
-const [input, output] = positionals
+// Paths are the caller's: `npm run` moves to the repository root, and says where it was called
+// from in INIT_CWD; run any other way (the installed bin, node, tsx), the current directory.
+const base = process.env.npm_lifecycle_event === 'translate-npy' && process.env.INIT_CWD !== undefined ? process.env.INIT_CWD : process.cwd()
+const input = resolve(base, positionals[0])
+const output = resolve(base, positionals[1])
 const isTty = process.stderr.isTTY === true
 let lastDraw = 0
 const started = performance.now()
