@@ -16,6 +16,8 @@ export const PageQuery = z.object({
   cursor: z.string().max(4096).optional().describe('The `next` of the previous page; omit for the first page')
 })
 
+export const NextCursor = z.string().nullable().describe('The cursor of the next page (send it as ?cursor=), or null on the last page')
+
 /** A sort key: strings compare by code unit, numbers numerically, element by element. */
 export type SortKey = Array<string | number>
 

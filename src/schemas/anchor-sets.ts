@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { NextCursor } from '../http/page.js'
 import { AnchorId, EncodingFormat, MatrixField, MatrixOut, Name } from './common.js'
 
 export const SetParams = z.object({ set: Name.describe('Anchor set name (percent-encode a "/" as %2F)').meta({ example: 'demo' }) })
@@ -27,7 +28,7 @@ export const AnchorSet = z.object({
   ids: z.array(z.string()).optional().describe('The ordered ids, with ?includeIds=true')
 }).meta({ id: 'AnchorSet' })
 
-export const AnchorSetList = z.object({ anchorSets: z.array(AnchorSet) }).meta({ id: 'AnchorSetList' })
+export const AnchorSetList = z.object({ anchorSets: z.array(AnchorSet), next: NextCursor }).meta({ id: 'AnchorSetList' })
 
 export const GetSetQuery = z.object({
   includeIds: z.enum(['true', 'false']).default('false').transform(v => v === 'true')

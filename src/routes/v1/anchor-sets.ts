@@ -19,6 +19,7 @@ import { documentBinary } from '../../plugins/swagger.js'
 import type { AnchorSetRecord, AnchorSetSummary } from '../../store/types.js'
 import { describeDependents } from './dependents.js'
 import { requireEmbeddings } from '../../store/require.js'
+import { PageQuery, pageOf } from '../../http/page.js'
 
 const enc = encodeURIComponent
 
@@ -115,8 +116,19 @@ const anchorSets: FastifyPluginAsyncZod<{ maxAnchors: number, maxRows: number, m
 
   app.get('/v1/anchor-sets', {
     config: { scope: 'read' },
-    schema: { tags: ['anchor-sets'], summary: 'List anchor sets', operationId: 'listAnchorSets', response: { 200: AnchorSetList, ...problemResponses(401) } }
-  }, async () => ({ anchorSets: (await app.store.listAnchorSets()).map(s => summaryOut(s)) }))
+    schema: {
+      tags: ['anchor-sets'],
+      summary: 'List anchor sets',
+      operationId: 'listAnchorSets',
+      description: 'By name, a page at a time: follow `next` until it is null.',
+      querystring: PageQuery,
+      response: { 200: AnchorSetList, ...problemResponses(400, 401) }
+    }
+  }, async (request) => {
+    // Paged here over the sorted list: the store reads whole lists, bounded by what it holds.
+    const page = pageOf(await app.store.listAnchorSets(), s => [s.name], ['string'], request.query)
+    return { anchorSets: page.items.map(s => summaryOut(s)), next: page.next }
+  })
 
   app.get('/v1/anchor-sets/:set', {
     config: { scope: 'read' },
