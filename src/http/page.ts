@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { badRequest } from '../errors.js'
+import { badRequest, unprocessable } from '../errors.js'
 
 /**
  * Pagination of list operations. The cursor is base64url of the JSON sort key of the last item
@@ -72,4 +72,23 @@ export function pageOf<T> (items: T[], keyOf: (item: T) => SortKey, shape: Array
   const page = items.slice(start, start + query.limit)
   const next = start + query.limit < items.length ? encodeCursor(keyOf(page[page.length - 1])) : null
   return { items: page, next }
+}
+
+/** A range of rows of a large read: `offset` (default 0) and at most `limit` rows (default: to the end). */
+export const RowRangeQuery = z.object({
+  offset: z.coerce.number().int().min(0).optional().describe('The first row to return (0-based); default 0. Must be below the row count'),
+  limit: z.coerce.number().int().min(1).optional().describe('At most this many rows from offset; default: all up to the last')
+})
+
+/**
+ * The [start, end) of the rows asked for among `total`; a 422 when offset is at or past the last
+ * row. A limit reaching past the end returns the rows up to the end (the total says how many there are).
+ */
+export function rowRange (total: number, query: { offset?: number, limit?: number }, what: string): { start: number, end: number } {
+  const start = query.offset ?? 0
+  if (start > 0 && start >= total) {
+    throw unprocessable(`offset ${start} is past the last row: ${what} has ${total} rows (offsets 0 to ${total - 1})`, [{ path: 'querystring.offset', message: `at most ${total - 1}` }])
+  }
+  const end = query.limit === undefined ? total : Math.min(total, start + query.limit)
+  return { start, end }
 }
