@@ -1,6 +1,8 @@
 import t from 'tap'
 import { isProblem, json, testApp } from '../helpers/app.js'
 import { VERSION } from '../../src/version.js'
+import { redisForTests, redisSkipReason } from '../helpers/redis-server.js'
+import { redisHarness } from '../helpers/redis-store.js'
 
 t.test('GET /v1/info: the configured limits, store, provider and features; a read key suffices', async t => {
   const env = {
@@ -41,4 +43,22 @@ t.test('GET /v1/info: the body limit it states is the one enforced', async t => 
   isProblem(t, over, 'body-too-large')
   const under = await app.inject({ method: 'PUT', url: '/v1/anchor-sets/small', payload: { ids: ['a', 'b'] } })
   t.equal(under.statusCode, 201)
+})
+
+t.test('GET /v1/info: the store kind follows the configured Redis mode', { skip: redisSkipReason() }, async t => {
+  const redis = await redisForTests(t)
+  const prefix = redis.newPrefix()
+  const harness = await redisHarness({ url: redis.url, keyPrefix: prefix }, async () => { await redis.deletePrefix(prefix) })
+  t.teardown(harness.cleanup)
+  const cases: Array<[Record<string, string>, string]> = [
+    [{}, 'redis'],
+    [{ REDIS_URL: redis.url }, 'redis'],
+    [{ REDIS_CLUSTER_NODES: 'node-0:6379,node-1:6379' }, 'redis-cluster'],
+    [{ REDIS_SENTINELS: 'sentinel-0:26379' }, 'redis-sentinel']
+  ]
+  for (const [env, kind] of cases) {
+    // The store is given (so nothing connects to the named hosts); the mode comes from the configuration.
+    const app = await testApp(t, { env, store: harness.store })
+    t.equal(json(await app.inject({ method: 'GET', url: '/v1/info' })).store.kind, kind, `${JSON.stringify(env)}: ${kind}`)
+  }
 })
