@@ -110,6 +110,7 @@ function suite (name: string, makeApp: AppFactory, skip: string | false): void {
       t.equal((await app.inject({ method: 'GET', url: '/v1/anchor-sets/set?includeIds=true&offset=0&limit=2', headers: { 'if-none-match': String(a.headers.etag) } })).statusCode, 304)
       const e = await app.inject({ method: 'GET', url: '/v1/anchor-sets/set/embeddings/sp?offset=3&limit=2' })
       t.equal((await app.inject({ method: 'GET', url: '/v1/anchor-sets/set/embeddings/sp?offset=3&limit=2', headers: { 'if-none-match': String(e.headers.etag) } })).statusCode, 304)
+      isProblem(t, await app.inject({ method: 'GET', url: '/v1/anchor-sets/set/embeddings/sp?offset=10', headers: { 'if-none-match': String(e.headers.etag) } }), 'unprocessable', 'out of range even with a current ETag')
     })
   })
 }

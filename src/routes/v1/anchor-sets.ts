@@ -274,8 +274,9 @@ const anchorSets: FastifyPluginAsyncZod<{ maxAnchors: number, maxRows: number, m
   }, async (request, reply) => {
     const { set, space } = request.params
     const found = await requireEmbeddings(app.store, set, space)
-    if (notModified(request, reply, found.revision)) return reply
+    // The range is checked first: an offset past the end is a 422 even for a client holding the current ETag.
     const { start, end } = rowRange(found.rows, request.query, `the embeddings of space "${space}" in anchor set "${set}"`)
+    if (notModified(request, reply, found.revision)) return reply
     const setRecord = await app.store.getAnchorSet(set)
     const whole = start === 0 && end === found.rows
     // A view of the stored rows, not a copy.
