@@ -22,6 +22,7 @@ import operations from './routes/operations.js'
 import anchorSets from './routes/v1/anchor-sets.js'
 import computeRoutes from './routes/v1/compute.js'
 import translators from './routes/v1/translators.js'
+import info from './routes/v1/info.js'
 import translatorsPlugin from './services/translators.js'
 import spaces from './routes/v1/spaces.js'
 import { createStore, storeOptionsFromConfig } from './store/index.js'
@@ -103,6 +104,7 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
   await api.register(anchorSets, { maxAnchors: config.MAX_ANCHORS_PER_SET, maxRows: config.MAX_ROWS_PER_REQUEST, maxSetBytes: config.MAX_SET_BYTES })
   await api.register(computeRoutes, { maxRows: config.MAX_ROWS_PER_REQUEST })
   await api.register(translators, { maxRows: config.MAX_ROWS_PER_REQUEST })
+  await api.register(info, { config })
 }
 
 function prettyTransport (): FastifyServerOptions['logger'] | undefined {

@@ -131,7 +131,9 @@ const BINARY_HEADERS: Record<string, Json> = {
     'x-translator-version': header('Binary answers only: the version of that translator')
   },
   getEmbeddings: {
-    'x-complete': header('Binary answers only: "true" when every id of the set has a row (else fetch the ids as JSON)')
+    'x-complete': header('Binary answers only: "true" when every id of the set has a row (else fetch the ids as JSON)'),
+    'x-total-rows': header('Binary answers only: how many rows are stored, whatever range was asked for (X-Shape is the shape of the rows returned)'),
+    'x-offset': header('Binary answers only: the stored row that is the first one returned')
   }
 }
 

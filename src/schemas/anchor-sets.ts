@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { NextCursor, RowRangeQuery } from '../http/page.js'
 import { AnchorId, EncodingFormat, MatrixField, MatrixOut, Name } from './common.js'
 
 export const SetParams = z.object({ set: Name.describe('Anchor set name (percent-encode a "/" as %2F)').meta({ example: 'demo' }) })
@@ -24,14 +25,14 @@ export const AnchorSet = z.object({
   description: z.string().nullable(),
   createdAt: z.string(),
   spaces: z.record(z.string(), EmbeddingsSummary).describe('What each space holds of this set'),
-  ids: z.array(z.string()).optional().describe('The ordered ids, with ?includeIds=true')
+  ids: z.array(z.string()).optional().describe('The ordered ids, with ?includeIds=true: those from offset, at most limit of them')
 }).meta({ id: 'AnchorSet' })
 
-export const AnchorSetList = z.object({ anchorSets: z.array(AnchorSet) }).meta({ id: 'AnchorSetList' })
+export const AnchorSetList = z.object({ anchorSets: z.array(AnchorSet), next: NextCursor }).meta({ id: 'AnchorSetList' })
 
-export const GetSetQuery = z.object({
+export const GetSetQuery = RowRangeQuery.extend({
   includeIds: z.enum(['true', 'false']).default('false').transform(v => v === 'true')
-})
+}).describe('offset and limit select a range of the ids (with includeIds=true); `size` is the total')
 
 export const EmbeddingsBody = z.object({
   vectors: MatrixField,
@@ -49,13 +50,15 @@ export const EmbeddingsStored = z.object({
   replaced: z.boolean().describe('Whether earlier embeddings of this space in this set were replaced')
 }).meta({ id: 'EmbeddingsStored' })
 
-export const GetEmbeddingsQuery = z.object({
+export const GetEmbeddingsQuery = RowRangeQuery.extend({
   encodingFormat: EncodingFormat
 })
 
 export const Embeddings = z.object({
   set: z.string(),
   space: z.string(),
-  ids: z.array(z.string()).describe("The ids of the rows, in the set's order"),
+  rows: z.number().int().nonnegative().describe('How many rows are stored, whatever range was asked for'),
+  offset: z.number().int().nonnegative().describe('The stored row that is the first one here'),
+  ids: z.array(z.string()).describe("The ids of the rows returned, in the set's order"),
   vectors: MatrixOut
 }).meta({ id: 'Embeddings' })

@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { NextCursor } from '../http/page.js'
 import { Name } from './common.js'
 
 export const SpaceParams = z.object({ space: Name.describe('Space name (percent-encode a "/" as %2F)').meta({ example: 'demo-a' }) })
@@ -17,4 +18,4 @@ export const Space = z.object({
   createdAt: z.string().describe('ISO 8601 time of creation')
 }).meta({ id: 'Space' })
 
-export const SpaceList = z.object({ spaces: z.array(Space) }).meta({ id: 'SpaceList' })
+export const SpaceList = z.object({ spaces: z.array(Space), next: NextCursor }).meta({ id: 'SpaceList' })

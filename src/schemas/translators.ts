@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { NextCursor, PageQuery } from '../http/page.js'
 import { EncodingFormat, MatrixField, MatrixOut, Name } from './common.js'
 
 export const FIT_METHODS = ['procrustes', 'linear', 'affine', 'ridge', 'inverse-relative'] as const
@@ -85,9 +86,9 @@ export const Translator = z.object({
   }).passthrough()
 }).meta({ id: 'Translator' })
 
-export const TranslatorList = z.object({ translators: z.array(Translator) }).meta({ id: 'TranslatorList' })
+export const TranslatorList = z.object({ translators: z.array(Translator), next: NextCursor }).meta({ id: 'TranslatorList' })
 
-export const ListQuery = z.object({
+export const ListQuery = PageQuery.extend({
   source: Name.optional(),
   target: Name.optional()
 })

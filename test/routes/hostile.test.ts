@@ -371,6 +371,15 @@ function pathVariants (method: Method, build: (segment: string) => string, write
 
 const badCascade = fc.constantFrom('yes', 'TRUE', '1', '', 'true,true', 'null')
 
+/** A list's page query out of bounds, or a cursor that is not base64url (so never one the server gave out). */
+function badPage (url: string): fc.Arbitrary<Bad> {
+  const sep = url.includes('?') ? '&' : '?'
+  return fc.oneof(
+    fc.oneof(fc.integer({ max: 0 }), fc.integer({ min: 1001 }), fc.constantFrom('1.5', 'ten', '', '1e9')).map(l => get(`${url}${sep}limit=${enc(String(l))}`, `limit=${String(l)}`)),
+    fc.string({ maxLength: 12 }).map(c => get(`${url}${sep}cursor=${enc(`${c}*`)}`, `cursor=${JSON.stringify(c)}*`))
+  )
+}
+
 // ---------------------------------------------------------------------------------------------
 
 t.test('hostile input: every /v1 route answers 4xx problem+json and the store is unchanged', async t => {
@@ -587,7 +596,8 @@ t.test('hostile input: every /v1 route answers 4xx problem+json and the store is
   }
 
   const bodyless: Record<string, BodylessRoute> = {
-    'GET /v1/spaces': { method: 'GET', url: '/v1/spaces', write: false },
+    'GET /v1/spaces': { method: 'GET', url: '/v1/spaces', write: false, broken: badPage('/v1/spaces') },
+    'GET /v1/info': { method: 'GET', url: '/v1/info', write: false },
     'GET /v1/spaces/{space}': { method: 'GET', url: `/v1/spaces/${SRC}`, write: false, broken: pathVariants('GET', s => `/v1/spaces/${s}`, false) },
     'DELETE /v1/spaces/{space}': {
       method: 'DELETE',
@@ -600,7 +610,7 @@ t.test('hostile input: every /v1 route answers 4xx problem+json and the store is
         fc.constant(del(`/v1/spaces/${SRC}?cascade=true`, 'read key', READ))
       )
     },
-    'GET /v1/anchor-sets': { method: 'GET', url: '/v1/anchor-sets', write: false },
+    'GET /v1/anchor-sets': { method: 'GET', url: '/v1/anchor-sets', write: false, broken: badPage('/v1/anchor-sets') },
     'GET /v1/anchor-sets/{set}': {
       method: 'GET',
       url: `/v1/anchor-sets/${SET}`,
@@ -644,7 +654,10 @@ t.test('hostile input: every /v1 route answers 4xx problem+json and the store is
       method: 'GET',
       url: '/v1/translators',
       write: false,
-      broken: fc.record({ key: fc.constantFrom('source', 'target'), name: badName }).map(({ key, name }) => get(`/v1/translators?${key}=${enc(name)}`, `${key}=${JSON.stringify(name.slice(0, 20))}`))
+      broken: fc.oneof(
+        fc.record({ key: fc.constantFrom('source', 'target'), name: badName }).map(({ key, name }) => get(`/v1/translators?${key}=${enc(name)}`, `${key}=${JSON.stringify(name.slice(0, 20))}`)),
+        badPage(`/v1/translators?source=${SRC}`)
+      )
     },
     'GET /v1/translators/{id}': { method: 'GET', url: `/v1/translators/${T}`, write: false, broken: idVariants('GET', '', false) },
     'DELETE /v1/translators/{id}': {

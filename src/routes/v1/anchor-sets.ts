@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto'
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
-import { conflict, notFound, preconditionFailed, unprocessable } from '../../errors.js'
+import { badRequest, conflict, notFound, preconditionFailed, unprocessable } from '../../errors.js'
 import { ifMatch, notModified, strongEtag } from '../../http/conditional.js'
 import { isBinaryBody, readBinaryMatrix, readMatrixField, sendMatrix } from '../../http/matrix.js'
 import { takeRows, type Matrix } from '../../math/matrix.js'
@@ -19,6 +19,7 @@ import { documentBinary } from '../../plugins/swagger.js'
 import type { AnchorSetRecord, AnchorSetSummary } from '../../store/types.js'
 import { describeDependents } from './dependents.js'
 import { requireEmbeddings } from '../../store/require.js'
+import { PageQuery, pageOf, rowRange } from '../../http/page.js'
 
 const enc = encodeURIComponent
 
@@ -115,8 +116,19 @@ const anchorSets: FastifyPluginAsyncZod<{ maxAnchors: number, maxRows: number, m
 
   app.get('/v1/anchor-sets', {
     config: { scope: 'read' },
-    schema: { tags: ['anchor-sets'], summary: 'List anchor sets', operationId: 'listAnchorSets', response: { 200: AnchorSetList, ...problemResponses(401) } }
-  }, async () => ({ anchorSets: (await app.store.listAnchorSets()).map(s => summaryOut(s)) }))
+    schema: {
+      tags: ['anchor-sets'],
+      summary: 'List anchor sets',
+      operationId: 'listAnchorSets',
+      description: 'By name, a page at a time: follow `next` until it is null.',
+      querystring: PageQuery,
+      response: { 200: AnchorSetList, ...problemResponses(400, 401) }
+    }
+  }, async (request) => {
+    // Paged here over the sorted list: the store reads whole lists, bounded by what it holds.
+    const page = pageOf(await app.store.listAnchorSets(), s => [s.name], ['string'], request.query)
+    return { anchorSets: page.items.map(s => summaryOut(s)), next: page.next }
+  })
 
   app.get('/v1/anchor-sets/:set', {
     config: { scope: 'read' },
@@ -127,13 +139,22 @@ const anchorSets: FastifyPluginAsyncZod<{ maxAnchors: number, maxRows: number, m
       params: SetParams,
       querystring: GetSetQuery,
       headers: z.looseObject({ 'if-none-match': z.string().optional().describe('ETags of representations held: 304 when one is current') }),
-      response: { 200: AnchorSet, 304: NotModified, ...problemResponses(400, 401, 404) }
+      response: { 200: AnchorSet, 304: NotModified, ...problemResponses(400, 401, 404, 422) }
     }
   }, async (request, reply) => {
     const { set } = request.params
     const summary = await app.store.getAnchorSetSummary(set)
     if (summary === null) throw notFound(`anchor set "${set}" does not exist; create it with PUT /v1/anchor-sets/{set}`)
-    const body = request.query.includeIds ? summaryOut(summary, (await app.store.getAnchorSet(set))?.ids ?? []) : summaryOut(summary)
+    const { includeIds, offset, limit } = request.query
+    if (!includeIds && (offset !== undefined || limit !== undefined)) {
+      throw badRequest('offset and limit select a range of the ids; send them with includeIds=true', [{ path: 'querystring', message: 'offset and limit need includeIds=true' }])
+    }
+    let body = summaryOut(summary)
+    if (includeIds) {
+      const ids = (await app.store.getAnchorSet(set))?.ids ?? []
+      const { start, end } = rowRange(ids.length, { offset, limit }, `anchor set "${set}"`)
+      body = summaryOut(summary, start === 0 && end === ids.length ? ids : ids.slice(start, end))
+    }
     if (notModified(request, reply, setEtag(body))) return reply
     return body
   })
@@ -237,7 +258,7 @@ const anchorSets: FastifyPluginAsyncZod<{ maxAnchors: number, maxRows: number, m
   })
 
   documentBinary('get', '/v1/anchor-sets/{set}/embeddings/{space}', {
-    response: "With Accept: application/octet-stream (raw little-endian float32) or application/x-npy: the matrix alone, rows in the set's order, shape in X-Shape; X-Complete says whether every id of the set has a row (else fetch the ids as JSON)."
+    response: "With Accept: application/octet-stream (raw little-endian float32) or application/x-npy: the matrix alone, rows in the set's order, shape (of the rows returned) in X-Shape, the stored row count in X-Total-Rows and the first row's offset in X-Offset; X-Complete says whether every id of the set has a row (else fetch the ids as JSON)."
   })
   app.get('/v1/anchor-sets/:set/embeddings/:space', {
     config: { scope: 'read' },
@@ -248,17 +269,22 @@ const anchorSets: FastifyPluginAsyncZod<{ maxAnchors: number, maxRows: number, m
       params: SetSpaceParams,
       querystring: GetEmbeddingsQuery,
       headers: z.looseObject({ 'if-none-match': z.string().optional().describe('ETags of the embeddings held: 304 when one is current') }),
-      response: { 200: Embeddings, 304: NotModified, ...problemResponses(400, 401, 404) }
+      response: { 200: Embeddings, 304: NotModified, ...problemResponses(400, 401, 404, 422) }
     }
   }, async (request, reply) => {
     const { set, space } = request.params
     const found = await requireEmbeddings(app.store, set, space)
+    // The range is checked first: an offset past the end is a 422 even for a client holding the current ETag.
+    const { start, end } = rowRange(found.rows, request.query, `the embeddings of space "${space}" in anchor set "${set}"`)
     if (notModified(request, reply, found.revision)) return reply
     const setRecord = await app.store.getAnchorSet(set)
-    return sendMatrix(request, reply, found.matrix, {
+    const whole = start === 0 && end === found.rows
+    // A view of the stored rows, not a copy.
+    const slice = whole ? found.matrix : { rows: end - start, cols: found.matrix.cols, data: found.matrix.data.subarray(start * found.matrix.cols, end * found.matrix.cols) }
+    return sendMatrix(request, reply, slice, {
       field: 'vectors',
-      json: { set, space, ids: found.ids },
-      headers: { 'x-complete': String(setRecord !== null && setRecord.ids.length === found.rows) },
+      json: { set, space, rows: found.rows, offset: start, ids: whole ? found.ids : found.ids.slice(start, end) },
+      headers: { 'x-complete': String(setRecord !== null && setRecord.ids.length === found.rows), 'x-total-rows': String(found.rows), 'x-offset': String(start) },
       encodingFormat: request.query.encodingFormat
     })
   })

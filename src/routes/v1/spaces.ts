@@ -4,6 +4,7 @@ import { conflict, notFound, unprocessable } from '../../errors.js'
 import { CascadeQuery, problemResponses } from '../../schemas/common.js'
 import { Space, SpaceBody, SpaceList, SpaceParams } from '../../schemas/spaces.js'
 import { describeDependents } from './dependents.js'
+import { PageQuery, pageOf } from '../../http/page.js'
 
 /** Metadata nesting limit: deeper JSON is refused before anything recursive (serializing, storing) touches it. */
 export const MAX_METADATA_DEPTH = 32
@@ -60,8 +61,19 @@ const spaces: FastifyPluginAsyncZod<{ maxDim: number, maxMetadataBytes?: number 
 
   app.get('/v1/spaces', {
     config: { scope: 'read' },
-    schema: { tags: ['spaces'], summary: 'List spaces', operationId: 'listSpaces', response: { 200: SpaceList, ...problemResponses(401) } }
-  }, async () => ({ spaces: await app.store.listSpaces() }))
+    schema: {
+      tags: ['spaces'],
+      summary: 'List spaces',
+      operationId: 'listSpaces',
+      description: 'By name, a page at a time: follow `next` until it is null.',
+      querystring: PageQuery,
+      response: { 200: SpaceList, ...problemResponses(400, 401) }
+    }
+  }, async (request) => {
+    // Paged here over the sorted list: the store reads whole lists, bounded by what it holds.
+    const page = pageOf(await app.store.listSpaces(), s => [s.name], ['string'], request.query)
+    return { spaces: page.items, next: page.next }
+  })
 
   app.get('/v1/spaces/:space', {
     config: { scope: 'read' },

@@ -15,6 +15,7 @@ import {
   EvaluateBody, EvaluateResult, FitBody, ListQuery, TranslateBody, TranslateQuery, TranslateResult, Translator, TranslatorList,
   TranslatorParams
 } from '../../schemas/translators.js'
+import { pageOf } from '../../http/page.js'
 import type { Store, TranslatorListing } from '../../store/types.js'
 import { prepareFit } from '../../translators/pipeline.js'
 import { cancellable } from '../../budget/cancel.js'
@@ -87,10 +88,16 @@ const translators: FastifyPluginAsyncZod<{ maxRows: number }> = async (app, opts
       tags: ['translators'],
       summary: 'List translators, optionally of one source and/or target',
       operationId: 'listTranslators',
+      description: 'By source, target and version, a page at a time: follow `next` until it is null.',
       querystring: ListQuery,
       response: { 200: TranslatorList, ...problemResponses(400, 401) }
     }
-  }, async (request) => ({ translators: (await app.store.listTranslators(request.query)).map(translatorOut) }))
+  }, async (request) => {
+    const { source, target } = request.query
+    // Paged here over the sorted list: the store reads whole lists, bounded by what it holds.
+    const page = pageOf(await app.store.listTranslators({ source, target }), t => [t.source, t.target, t.version], ['string', 'string', 'number'], request.query)
+    return { translators: page.items.map(translatorOut), next: page.next }
+  })
 
   app.get('/v1/translators/:id', {
     config: { scope: 'read' },
