@@ -1,20 +1,8 @@
 import t, { type Test } from 'tap'
 import type { FastifyInstance } from 'fastify'
-import { isProblem, json, testApp } from '../helpers/app.js'
-import { redisForTests, redisSkipReason } from '../helpers/redis-server.js'
-import { redisHarness } from '../helpers/redis-store.js'
-
-type AppFactory = (t: Test) => Promise<FastifyInstance>
-
-const memoryApp: AppFactory = async t => await testApp(t)
-
-const redisApp: AppFactory = async t => {
-  const redis = await redisForTests(t)
-  const prefix = redis.newPrefix()
-  const harness = await redisHarness({ url: redis.url, keyPrefix: prefix }, async () => { await redis.deletePrefix(prefix) })
-  t.teardown(harness.cleanup)
-  return await testApp(t, { store: harness.store })
-}
+import { isProblem, json } from '../helpers/app.js'
+import { redisSkipReason } from '../helpers/redis-server.js'
+import { memoryApp, redisApp, type AppFactory } from '../helpers/stores.js'
 
 const SRC = [[1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 0], [0, 1, 1], [1, 0, 1]]
 const TGT = [[0, 1, 0, 0], [1, 0, 0, 0], [0, 0, 0, 1], [1, 1, 0, 0], [0, 1, 0, 1], [1, 0, 0, 1]]

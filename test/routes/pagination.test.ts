@@ -1,8 +1,8 @@
-import t, { type Test } from 'tap'
+import t from 'tap'
 import type { FastifyInstance } from 'fastify'
-import { isProblem, json, testApp } from '../helpers/app.js'
-import { redisForTests, redisSkipReason } from '../helpers/redis-server.js'
-import { redisHarness } from '../helpers/redis-store.js'
+import { isProblem, json } from '../helpers/app.js'
+import { redisSkipReason } from '../helpers/redis-server.js'
+import { memoryApp, redisApp, type AppFactory } from '../helpers/stores.js'
 import { seedTranslator } from '../helpers/fixtures.js'
 
 /** Follows `next` from the first page to the last; `between` runs after each page but the last. */
@@ -36,18 +36,6 @@ const putSet = async (app: FastifyInstance, name: string): Promise<void> => {
 
 // Names in an order that is not the sorted one, some holding characters of the name alphabet that sort oddly.
 const NAMES = Array.from({ length: 23 }, (_, i) => `s${String((i * 7) % 23).padStart(2, '0')}${i % 3 === 0 ? '/x' : i % 3 === 1 ? '.y' : '-z'}`)
-
-type AppFactory = (t: Test) => Promise<FastifyInstance>
-
-const memoryApp: AppFactory = async t => await testApp(t)
-
-const redisApp: AppFactory = async t => {
-  const redis = await redisForTests(t)
-  const prefix = redis.newPrefix()
-  const harness = await redisHarness({ url: redis.url, keyPrefix: prefix }, async () => { await redis.deletePrefix(prefix) })
-  t.teardown(harness.cleanup)
-  return await testApp(t, { store: harness.store })
-}
 
 function suite (name: string, makeApp: AppFactory, skip: string | false): void {
   t.test(name, { skip }, async t => {

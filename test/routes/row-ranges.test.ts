@@ -1,8 +1,7 @@
-import t, { type Test } from 'tap'
-import type { FastifyInstance } from 'fastify'
-import { isProblem, json, testApp } from '../helpers/app.js'
-import { redisForTests, redisSkipReason } from '../helpers/redis-server.js'
-import { redisHarness } from '../helpers/redis-store.js'
+import t from 'tap'
+import { isProblem, json } from '../helpers/app.js'
+import { redisSkipReason } from '../helpers/redis-server.js'
+import { memoryApp, redisApp, type AppFactory } from '../helpers/stores.js'
 import { rowsOf, values } from '../helpers/data.js'
 
 const IDS = Array.from({ length: 10 }, (_, i) => `item-${i}`)
@@ -14,18 +13,6 @@ function binaryRows (res: { rawPayload: Buffer, headers: Record<string, unknown>
   if (String(res.headers['content-type']).startsWith('application/x-npy')) bytes = bytes.subarray(10 + bytes.readUInt16LE(8))
   const data = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength))
   return { rows: rowsOf(data, DIM), shape: String(res.headers['x-shape']) }
-}
-
-type AppFactory = (t: Test) => Promise<FastifyInstance>
-
-const memoryApp: AppFactory = async t => await testApp(t)
-
-const redisApp: AppFactory = async t => {
-  const redis = await redisForTests(t)
-  const prefix = redis.newPrefix()
-  const harness = await redisHarness({ url: redis.url, keyPrefix: prefix }, async () => { await redis.deletePrefix(prefix) })
-  t.teardown(harness.cleanup)
-  return await testApp(t, { store: harness.store })
 }
 
 function suite (name: string, makeApp: AppFactory, skip: string | false): void {
