@@ -5,6 +5,7 @@
  * cannot together exceed it (503 busy at once when the pool is taken, never a queue).
  */
 import { ProblemError } from '../errors.js'
+import type { Permits } from '../util/permits.js'
 import { toEstimate, type Cost, type Estimate } from './cost.js'
 
 export interface Budgets {
@@ -41,37 +42,15 @@ export function overBudget (what: string, estimate: Estimate, budgets: Budgets, 
     `Send instead: ${instead.join('; ')}.`)
 }
 
-/** A process-wide pool of working memory, reserved by estimate (bytes). */
-export class WorkPool {
-  private used = 0
-  constructor (readonly capacity: number) {}
-
-  get inUse (): number {
-    return this.used
-  }
-
-  /** Reserves `bytes` when they are free now: the release function, else undefined. */
-  tryReserve (bytes: number): (() => void) | undefined {
-    if (this.used + bytes > this.capacity) return undefined
-    this.used += bytes
-    let released = false
-    return () => {
-      if (released) return
-      released = true
-      this.used -= bytes
-    }
-  }
-}
-
 /**
- * Checks `cost` against the budgets and reserves its memory: the release function, or throws
+ * Checks `cost` against the budgets and reserves its memory in `pool` (bytes of WORK_MEMORY_BYTES): the release function, or throws
  * over-budget (422) or busy (503 with Retry-After).
  */
-export function reserve (pool: WorkPool, what: string, cost: Cost, budgets: Budgets, instead: string[]): () => void {
+export function reserve (pool: Permits, what: string, cost: Cost, budgets: Budgets, instead: string[]): () => void {
   const estimate = toEstimate(cost)
   const refused = overBudget(what, estimate, budgets, instead)
   if (refused !== null) throw refused
-  const release = pool.tryReserve(estimate.bytes)
+  const release = pool.tryAcquire(estimate.bytes)
   if (release === undefined) {
     const retryAfter = String(budgets.retryAfterSeconds)
     throw new ProblemError('busy', `${what} is estimated to need ${mib(estimate.bytes)} of working memory, and other requests hold ${mib(pool.inUse)} of the ${mib(pool.capacity)} pool (WORK_MEMORY_BYTES) right now; retry after ${retryAfter} s`, { headers: { 'retry-after': retryAfter } })

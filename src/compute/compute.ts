@@ -11,7 +11,7 @@ import type { Engine, RelativeOptions } from '../engine/types.js'
 import { ProblemError } from '../errors.js'
 import type { Matrix } from '../math/matrix.js'
 import { MicroBatcher, sliceRows, type BatchOutcome } from './batcher.js'
-import { RowPermits } from './permits.js'
+import { Permits } from '../util/permits.js'
 
 export type ComputeOp = 'translate' | 'relative'
 
@@ -62,12 +62,12 @@ const keyString = (key: BatchKey): string => key.op === 'translate'
   : `relative:${JSON.stringify([key.space, key.anchors, key.options])}`
 
 export class Compute {
-  readonly permits: RowPermits
+  readonly permits: Permits
   readonly batcher: MicroBatcher
   private readonly retryAfter: string
 
   constructor (private readonly engine: Engine, opts: ComputeOptions, private readonly events: ComputeEvents = {}) {
-    this.permits = new RowPermits(opts.queueRows)
+    this.permits = new Permits(opts.queueRows)
     this.retryAfter = String(opts.retryAfterSeconds)
     this.batcher = new MicroBatcher({
       windowMs: opts.windowMs,

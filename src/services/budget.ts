@@ -1,7 +1,8 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { Gauge } from 'prom-client'
-import { reserve, WorkPool, type Budgets } from '../budget/budget.js'
+import { reserve, type Budgets } from '../budget/budget.js'
+import { Permits } from '../util/permits.js'
 import type { WorkPlan } from '../budget/work.js'
 
 declare module 'fastify' {
@@ -12,7 +13,7 @@ declare module 'fastify' {
      * memory is reserved while `work` runs, which gets the request's cancellation signal.
      */
     runBudgeted: <R>(request: FastifyRequest, plan: WorkPlan, work: (signal: AbortSignal) => Promise<R>) => Promise<R>
-    workPool: WorkPool
+    workPool: Permits
     budgets: Budgets & { maxTranslatorBytes: number }
   }
 }
@@ -22,7 +23,7 @@ export interface BudgetOptions extends Budgets {
 }
 
 async function budget (app: FastifyInstance, opts: BudgetOptions): Promise<void> {
-  const pool = new WorkPool(opts.memoryBytes)
+  const pool = new Permits(opts.memoryBytes)
   const budgets = { memoryBytes: opts.memoryBytes, timeMs: opts.timeMs, retryAfterSeconds: opts.retryAfterSeconds, maxTranslatorBytes: opts.maxTranslatorBytes }
   app.decorate('workPool', pool)
   app.decorate('budgets', budgets)

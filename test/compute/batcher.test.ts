@@ -5,7 +5,7 @@
  */
 import t from 'tap'
 import { MicroBatcher, sliceRows, stackRows, type BatchRunInfo } from '../../src/compute/batcher.js'
-import { RowPermits } from '../../src/compute/permits.js'
+import { Permits } from '../../src/util/permits.js'
 import type { Matrix } from '../../src/math/matrix.js'
 
 const m = (rows: number, cols: number, start: number): Matrix =>
@@ -123,7 +123,7 @@ t.test('stackRows copies once; sliceRows is a view', async t => {
 })
 
 t.test('row permits: try-acquire per row, refused when too few are free, released once', async t => {
-  const p = new RowPermits(10)
+  const p = new Permits(10)
   const a = p.tryAcquire(6)
   t.ok(a)
   t.equal(p.inUse, 6)
@@ -137,6 +137,6 @@ t.test('row permits: try-acquire per row, refused when too few are free, release
   b?.()
   t.equal(p.available, 10)
   t.equal(p.tryAcquire(11), undefined, 'more than the capacity never fits')
-  t.throws(() => new RowPermits(0), RangeError)
+  t.throws(() => new Permits(0), RangeError)
   t.throws(() => p.tryAcquire(-1), RangeError)
 })

@@ -91,7 +91,7 @@ t.test('while other work holds the memory pool, a fit is answered 503 busy at on
   const app = await testApp(t)
   await spaces(t, app, 200, 48, 40)
   // Another request's reservation, taken from the app's own pool.
-  const release = app.workPool.tryReserve(app.workPool.capacity)
+  const release = app.workPool.tryAcquire(app.workPool.capacity)
   t.ok(release !== undefined)
   const busy = await fit(app, { method: 'procrustes' })
   isProblem(t, busy, 'busy')
