@@ -821,12 +821,12 @@ export interface components {
              * @description Similarity to each anchor; an array concatenates one block per projection, in order (product of invariances). cosine and dot are similarities, angular is arccos(cos)/π in [0, 1], euclidean/l1/linf are distances.
              * @default cosine
              */
-            projection: ("cosine" | "angular" | "euclidean" | "l1" | "linf" | "dot") | ("cosine" | "angular" | "euclidean" | "l1" | "linf" | "dot")[];
+            projection?: ("cosine" | "angular" | "euclidean" | "l1" | "linf" | "dot") | ("cosine" | "angular" | "euclidean" | "l1" | "linf" | "dot")[];
             /**
              * @description Subtract the anchors' mean from inputs and anchors first (adds translation invariance)
              * @default false
              */
-            center: boolean;
+            center?: boolean;
             /** @description Use only the anchor ids that these spaces also hold in the set, so their relative vectors line up */
             commonWith?: string[];
             /** @description Keep the k largest values per row and block, zero the rest (ASIF-style sparse vectors) */
@@ -835,24 +835,24 @@ export interface components {
              * @description With topK: raise the kept values to this power, keeping their sign (sign(v)·|v|^power)
              * @default 1
              */
-            power: number;
+            power?: number;
             /**
              * @description Per row and per block, after topK: unit L2 norm, or layernorm without affine parameters (eps 1e-5)
              * @default none
              * @enum {string}
              */
-            normalize: "none" | "l2" | "layernorm";
+            normalize?: "none" | "l2" | "layernorm";
             /**
              * @description "float" returns number[][]; "base64" returns the base64 float32 object.
              * @default float
              * @enum {string}
              */
-            encodingFormat: "float" | "base64";
+            encodingFormat?: "float" | "base64";
             /**
              * @description Return the anchor ids in their order
              * @default false
              */
-            returnAnchorIds: boolean;
+            returnAnchorIds?: boolean;
             /** @description A matrix: JSON number[][] (one inner array per row, all of one length), or the base64 object { dtype, shape, data }. Every value must be finite. */
             vectors: number[][] | {
                 /** @enum {string} */
@@ -883,7 +883,7 @@ export interface components {
              * @description Neighbourhood size for the kNN Jaccard score
              * @default 10
              */
-            k: number;
+            k?: number;
         };
         /**
          * @example {
@@ -903,9 +903,9 @@ export interface components {
              * @default fps
              * @enum {string}
              */
-            strategy: "fps" | "kmeans" | "random";
+            strategy?: "fps" | "kmeans" | "random";
             /** @default 0 */
-            seed: number;
+            seed?: number;
         };
         /**
          * @example {
@@ -929,27 +929,27 @@ export interface components {
              * @default procrustes
              * @enum {string}
              */
-            method: "procrustes" | "linear" | "affine" | "ridge" | "inverse-relative" | "auto";
+            method?: "procrustes" | "linear" | "affine" | "ridge" | "inverse-relative" | "auto";
             /**
              * @description standard: subtract the anchors' mean, divide by their std; center: subtract the mean; l2: centre, then unit rows (the output is rescaled to the target anchors' mean norm); none. Target statistics are added back, so outputs live in the target space.
              * @default standard
              * @enum {string}
              */
-            scaling: "standard" | "center" | "l2" | "none";
+            scaling?: "standard" | "center" | "l2" | "none";
             /** @description Ridge strength (ridge, inverse-relative); searched on held-out anchors when absent */
             ridge?: number;
             /**
              * @description Fraction of the parallel anchors held out to measure diagnostics.heldOut; the stored map is then refitted on all of them
              * @default 0.1
              */
-            holdout: number;
+            holdout?: number;
             /**
              * @description Cross-validation folds for method "auto"
              * @default 5
              */
-            folds: number;
+            folds?: number;
             /** @default 0 */
-            seed: number;
+            seed?: number;
             /** @description A label for people; the id is assigned */
             name?: string;
             /** @description Make it the pair's active translator (the first translator of a pair always is) */
@@ -960,12 +960,12 @@ export interface components {
                  * @description Rounds of pairing and refitting at most (stops early once the pairs stop changing)
                  * @default 5
                  */
-                iterations: number;
+                iterations?: number;
                 /**
                  * @description CSLS neighbourhood size
                  * @default 10
                  */
-                k: number;
+                k?: number;
             };
         };
         /**
@@ -1001,7 +1001,7 @@ export interface components {
              * @default float
              * @enum {string}
              */
-            encodingFormat: "float" | "base64";
+            encodingFormat?: "float" | "base64";
         };
         /**
          * @example {
@@ -1070,13 +1070,13 @@ export interface components {
                 data: string;
             };
             /** @default 5 */
-            k: number;
+            k?: number;
             /**
              * @description How target rows are ranked: cosine, or CSLS (2·cos − the mean cosine of the target row to its cslsK nearest translated rows; discounts hubs)
              * @default cosine
              * @enum {string}
              */
-            retrieval: "cosine" | "csls";
+            retrieval?: "cosine" | "csls";
             /** @description CSLS neighbourhood size (default 10); with retrieval "csls" only */
             cslsK?: number;
         };

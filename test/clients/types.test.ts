@@ -13,11 +13,23 @@ import t from 'tap'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 
+/** The flags of the client:types script in package.json. */
+const CLIENT_TYPES_FLAGS = (() => {
+  const script: string = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).scripts['client:types']
+  return script.split(/\s+/).slice(4)
+})()
+
 function generate (document: string, out: string): void {
   const cli = join(root, 'node_modules', '.bin', 'openapi-typescript')
-  const run = spawnSync(cli, [document, '-o', out], { cwd: root, encoding: 'utf8' })
+  const run = spawnSync(cli, [document, '-o', out, ...CLIENT_TYPES_FLAGS], { cwd: root, encoding: 'utf8' })
   if (run.status !== 0) throw new Error(`openapi-typescript failed:\n${run.stdout}\n${run.stderr}`)
 }
+
+t.test('the client:types script writes client/openapi.ts from openapi/openapi.json', async t => {
+  t.match(JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).scripts['client:types'], /^openapi-typescript openapi\/openapi\.json -o client\/openapi\.ts/)
+  // Fields with a default are optional in requests: the generator must not make them required.
+  t.same(CLIENT_TYPES_FLAGS, ['--default-non-nullable', 'false'])
+})
 
 t.test('client/openapi.ts is what openapi-typescript makes of openapi/openapi.json', async t => {
   const dir = mkdtempSync(join(tmpdir(), 'client-types-'))
