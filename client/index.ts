@@ -370,9 +370,14 @@ export class LatentbridgeClient {
     // Safe to repeat after a lost connection: the Idempotency-Key makes a repeat answer the first one's result.
     const res = await this.send('POST', path, { body: JSON.stringify(body), headers, retryTransport: true, signal: options.signal })
     const answer = await res.json() as unknown
-    const operation: Operation<R> = res.status === 202
+    let operation: Operation<R> = res.status === 202
       ? answer as Operation<R>
       : { id: null, kind, status: 'succeeded', progress: null, result: answer as R, error: null }
+    const location = res.headers.get('location')
+    if (res.status === 202 && typeof operation?.id !== 'string' && location !== null) {
+      // The operation's URL is authoritative when the body does not carry it.
+      operation = await this.getOperation<R>(decodeURIComponent(location.replace(/\/+$/, '').split('/').pop() ?? ''))
+    }
     if (options.wait === false) return operation
     return await this.waitOperation(operation, options)
   }

@@ -103,6 +103,12 @@ t.test('fit waits for an operation when there is one; versions, activate, export
   t.ok(['queued', 'running', 'succeeded'].includes(operation.status))
   const second = await client.waitOperation(operation)
   t.match(second, { version: 2, active: false })
+  if (operation.id !== null) {
+    // The service made an operation (Prefer: respond-async): it is kept, with the result.
+    t.match(await client.getOperation(operation.id), { id: operation.id, kind: String, status: 'succeeded', result: { id: second.id } })
+  } else {
+    t.comment('the service answered the fit at once (no /v1/operations yet)')
+  }
   t.same((await client.listTranslators({ source: p.source })).map(tr => tr.version).sort(), [1, 2])
   t.match(await client.activate(second.id), { id: second.id, active: true })
   t.equal((await client.getTranslator(first.id)).active, false)

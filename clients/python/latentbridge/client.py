@@ -442,7 +442,11 @@ class Client:
         # repeat with the first request's operation or result instead of doing the work again.
         answer = self.request("POST", path, json_body=body, headers=headers, accept=accept, retry_transport=True)
         if answer.status == 202:
-            operation = Operation(self, answer.json())
+            data = answer.json() or {}
+            if not data.get("id") and answer.headers.get("location"):
+                # The operation's URL is authoritative when the body does not carry it.
+                data = self.get_operation(answer.headers["location"].rstrip("/").rsplit("/", 1)[-1]).data
+            operation = Operation(self, data)
         elif "json" not in answer.content_type:
             return answer.body.decode("utf-8")
         else:
