@@ -62,6 +62,9 @@ async function check (t: Test, url: string): Promise<void> {
 }
 
 const skip = pythonSkipReason()
+// Two service processes and two runs of the suite (the words data's uploads and fit included):
+// more than the default per-file time on a loaded machine.
+t.setTimeout(600_000)
 
 t.test('the Python client against the service on the memory store', { skip, timeout: 600_000 }, async t => {
   const service = await startService(LIMITS)
