@@ -161,3 +161,18 @@ t.test('429 and 503 are retried after Retry-After; a longer wait than allowed is
   t.equal(parseRetryAfter(new Date(Date.now() + 60_000).toUTCString()) !== undefined, true)
   t.equal(parseRetryAfter('soon'), undefined)
 })
+
+t.test('the migration report, once the service has the route', async t => {
+  const client = await liveClient(t)
+  const p = await pair(client)
+  const fitted = await client.fit({ source: p.source, target: p.target, anchorSet: p.set, holdout: 0 })
+  const probe = await fetch(`${client.baseUrl}/v1/translators/${fitted.id}/report`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })
+  const body = await probe.json() as { type?: string }
+  if (body.type === 'urn:latentbridge:problem:no-route') {
+    t.comment('skipped: the service has no POST /v1/translators/{id}/report yet')
+    return
+  }
+  const report = await client.report(fitted.id, sliceRows(p.x, 0, 30), sliceRows(p.y, 0, 30))
+  t.type(report, 'object')
+  t.ok(Object.keys(report).length > 0)
+})
