@@ -7,6 +7,7 @@ RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json tsconfig.bin.json ./
 COPY src ./src
 COPY bin ./bin
+COPY client ./client
 RUN npm run build
 
 FROM node:24-bookworm-slim AS runtime
