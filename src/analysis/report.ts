@@ -193,3 +193,28 @@ export async function directionFigures (translated: Matrix, native: Matrix, mm: 
     coverage: confidence === null ? null : coverageCurve(scores, confidence)
   }
 }
+
+/** The translator that translated one direction's queries. */
+export interface ReportTranslator {
+  id: string
+  version: number
+  name: string
+  method: string
+  scaling: string
+}
+
+export interface ReportDirection extends DirectionFigures {
+  direction: 'forward' | 'reverse'
+  source: string
+  target: string
+  translator: ReportTranslator
+  /** Why coverage is null. */
+  coverageNote?: string
+}
+
+/** The whole report, as the API answers it in JSON and the page shows it. */
+export interface MigrationReport {
+  count: number
+  directions: ReportDirection[]
+  reverse: { included: boolean, reason: string }
+}
