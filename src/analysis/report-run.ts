@@ -89,7 +89,8 @@ export async function prepareReport (deps: ReportDeps, request: ReportRequest): 
       const base = n * STEPS_PER_DIRECTION
       const step = (done: number): void => progress({ phase: 'report', done: base + done, total })
       const { meta: m, map, confidence: model } = leg.loaded
-      step(0)
+      // A direction's start is its predecessor's end: reported once.
+      if (n === 0) step(0)
       const translated = await engine.translate(leg.queries, map, m.id)
       step(1)
       const confidence = model === null ? null : await confidenceOf(leg.queries, model, engine)
