@@ -54,7 +54,8 @@ function coverageChart (points: CoveragePoint[], title: string): string {
   return `<svg class="chart" role="img" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" xmlns="http://www.w3.org/2000/svg">` +
     `<title>${escapeHtml(title)}</title>` +
     `<rect class="plot" x="${left}" y="${top}" width="${plotW}" height="${plotH}"/>` +
-    grid.join('') + lines.join('') + legend.join('') +
+    grid.join('') + lines.join('') +
+    `<rect class="legend-box" x="${px(left + plotW - 206)}" y="${top + 2}" width="200" height="${SERIES.length * 16 + 6}"/>` + legend.join('') +
     `<text class="axis" x="${px(left + plotW / 2)}" y="${height - 6}" text-anchor="middle">confidence threshold (translate rows at or above it, re-embed the rest)</text>` +
     '</svg>'
 }
@@ -115,7 +116,7 @@ h1{font-size:1.5em}h2{font-size:1.25em;border-bottom:1px solid #ddd;padding-bott
 .tag{font-size:.7em;font-weight:normal;color:#555;border:1px solid #bbb;border-radius:3px;padding:1px 6px;vertical-align:middle}
 table{border-collapse:collapse;margin:8px 0}th,td{border:1px solid #ddd;padding:3px 10px;text-align:right}th{background:#f5f5f5}
 .row{display:flex;flex-wrap:wrap;gap:24px;align-items:flex-start}
-.chart .grid{stroke:#e3e3e3}.chart .plot{fill:none;stroke:#999}.chart text{font-size:11px;fill:#444}.chart .axis{font-size:12px}
+.chart .grid{stroke:#e3e3e3}.chart .plot{fill:none;stroke:#999}.chart text{font-size:11px;fill:#444}.chart .axis{font-size:12px}.chart .legend-box{fill:#fff;fill-opacity:.85;stroke:#ddd}
 .note{color:#8a4b00}dl dt{font-weight:600;margin-top:.5em}dl dd{margin-left:1.2em}
 `
 
