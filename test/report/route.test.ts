@@ -134,7 +134,7 @@ t.test('Accept: text/html gets the page; JSON otherwise', async t => {
   t.match(page.headers['content-security-policy'], /default-src 'none'/, 'the page may load nothing')
   t.ok(page.body.startsWith('<!DOCTYPE html>'))
   t.equal((page.body.match(/<svg /g) ?? []).length, 4, 'two charts per direction')
-  for (const accept of ['*/*', 'application/json', 'application/json, text/html;q=0.5', '']) {
+  for (const accept of ['*/*', 'application/json', 'application/json, text/html;q=0.5', 'text/html;q=0, */*', '']) {
     const res = await report(app, ids.forward, {}, accept === '' ? {} : { accept })
     t.match(res.headers['content-type'], /^application\/json/, `Accept "${accept}": JSON`)
   }
