@@ -22,6 +22,7 @@ import operations from './routes/operations.js'
 import anchorSets from './routes/v1/anchor-sets.js'
 import computeRoutes from './routes/v1/compute.js'
 import translators from './routes/v1/translators.js'
+import report from './routes/v1/report.js'
 import info from './routes/v1/info.js'
 import translatorsPlugin from './services/translators.js'
 import spaces from './routes/v1/spaces.js'
@@ -104,6 +105,7 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
   await api.register(anchorSets, { maxAnchors: config.MAX_ANCHORS_PER_SET, maxRows: config.MAX_ROWS_PER_REQUEST, maxSetBytes: config.MAX_SET_BYTES })
   await api.register(computeRoutes, { maxRows: config.MAX_ROWS_PER_REQUEST })
   await api.register(translators, { maxRows: config.MAX_ROWS_PER_REQUEST })
+  await api.register(report, { maxRows: config.MAX_ROWS_PER_REQUEST })
   await api.register(info, { config })
 }
 

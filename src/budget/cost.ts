@@ -356,3 +356,26 @@ export function translatorBytes (dx: number, dy: number, sourceRows: number): nu
   const support = Math.min(sourceRows, 1024)
   return F32 * (dx * dy + 3 * dx + 3 * dy + support * dx + dx + 2 * support)
 }
+
+/** One direction of a migration report: `from` → `to` dims; `support` rows of its confidence model (0: none). */
+export interface ReportDirectionShape {
+  from: number
+  to: number
+  support: number
+}
+
+/**
+ * POST /v1/translators/:id/report (src/analysis/report.ts): per direction, one after the other,
+ * the translation, the confidence (a kNN among the support rows) and two depth-10 searches among
+ * the native rows; the inputs stay held throughout.
+ */
+export function reportCost (rows: number, directions: ReportDirectionShape[]): Cost {
+  const direction = ({ from, to, support }: ReportDirectionShape): Cost => {
+    const confidence = support > 0 ? seq(js(F32 * rows * from, 3 * rows * from), neighboursCost(rows, support, from, 10)) : none
+    const searches = repeat(neighboursCost(rows, rows, to, 10), 2)
+    // The translated rows, their unit copy and the native rows' unit copy.
+    return holding(F32 * 3 * rows * to, seq(product32(rows, from, to), confidence, searches))
+  }
+  const inputs = directions.reduce((sum, d) => sum + F32 * rows * d.from, 0)
+  return holding(inputs, seq(...directions.map(direction)))
+}

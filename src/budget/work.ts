@@ -4,8 +4,8 @@
  */
 import { ProblemError } from '../errors.js'
 import {
-  crossValidations, evaluateCost, seq, worst, fitCost, refineCost, selectCost, similarityCost, translatorBytes,
-  type Cost, type FitChoice, type FitMethodName, type FitShape, type RefineChoice
+  crossValidations, evaluateCost, reportCost, seq, worst, fitCost, refineCost, selectCost, similarityCost, translatorBytes,
+  type Cost, type FitChoice, type ReportDirectionShape, type FitMethodName, type FitShape, type RefineChoice
 } from './cost.js'
 import { mib } from './budget.js'
 
@@ -50,6 +50,19 @@ export function evaluatePlan (rows: number, dx: number, dy: number, k: number, c
     what: `this evaluation (${rows} rows, ${dx} → ${dy} dims${csls ? ', csls' : ''})`,
     cost: evaluateCost(rows, dx, dy, k, csls),
     instead: [`fewer rows (${rows} now; retrieval compares every row with every other)`, ...(csls ? ['"retrieval": "cosine" instead of "csls"'] : [])]
+  }
+}
+
+/** A migration report: each direction's translation, confidence and neighbour searches among `rows` native rows. */
+export function reportPlan (rows: number, directions: ReportDirectionShape[]): WorkPlan {
+  const dims = directions.map(d => `${d.from} → ${d.to}`).join(' and ')
+  return {
+    what: `this report (${rows} rows, ${dims} dims)`,
+    cost: reportCost(rows, directions),
+    instead: [
+      `fewer rows (${rows} now; each direction compares every row with every other)`,
+      ...(directions.length > 1 ? ['"reverse": false, one direction only'] : [])
+    ]
   }
 }
 

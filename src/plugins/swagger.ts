@@ -25,6 +25,7 @@ export interface BinaryDoc {
 }
 
 const binaryRoutes = new Map<string, BinaryDoc>()
+const htmlRoutes = new Map<string, string>()
 const timedRoutes = new Set<string>()
 
 /** The timing headers of compute routes (src/plugins/compute.ts): on every response, documented on 200 and 429. */
@@ -44,6 +45,10 @@ export function documentBinary (method: string, path: string, doc: BinaryDoc): v
   binaryRoutes.set(`${method.toLowerCase()} ${path}`, doc)
 }
 
+/** Routes that also answer text/html by Accept call this, with what the page is. */
+export function documentHtml (method: string, path: string, description: string): void {
+  htmlRoutes.set(`${method.toLowerCase()} ${path}`, description)
+}
 
 /** The X-Shape request header of binary bodies (src/http/matrix.ts). */
 const X_SHAPE_PARAMETER: Json = {
@@ -86,7 +91,7 @@ function documentProblemTypes (doc: Json): void {
 }
 
 /** Operations whose work runs under the budgets (src/services/budget.ts): they also answer 422 over-budget and 503 busy. */
-const BUDGETED_OPERATIONS = new Set(['fitTranslator', 'similarity', 'evaluateTranslator', 'selectAnchors'])
+const BUDGETED_OPERATIONS = new Set(['fitTranslator', 'similarity', 'evaluateTranslator', 'selectAnchors', 'translatorReport'])
 
 /** The problem kinds of a status that an operation really answers. */
 function kindsFor (op: Json, path: string, status: number): ProblemKind[] {
@@ -256,6 +261,8 @@ function completeDocument (doc: Json): Json {
         ok.headers = { ...ok.headers, 'x-shape': X_SHAPE_HEADER, ...BINARY_HEADERS[op.operationId] }
       }
       if (binary?.file !== undefined && ok !== undefined) ok.headers = { ...ok.headers, ...FILE_HEADERS[op.operationId] }
+      const html = htmlRoutes.get(`${method} ${path}`)
+      if (html !== undefined && ok?.content !== undefined) ok.content['text/html'] = { schema: { type: 'string', description: html } }
     }
   }
   tidyComponents(doc)

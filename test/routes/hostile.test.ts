@@ -592,6 +592,20 @@ t.test('hostile input: every /v1 route answers 4xx problem+json and the store is
         cslsK: fc.oneof(fc.integer({ max: 0 }), fc.integer({ min: 1, max: 100 }), fc.integer({ min: 101 }), fc.constantFrom<unknown>(1.5, '2'))
       },
       extra: idVariants('POST', '/evaluate', false).map(b => ({ ...b, headers: { ...b.headers, 'content-type': 'application/json' }, payload: jsonText({ vectors: rowsOf(4, SRC_DIM, 61), targetVectors: rowsOf(4, TGT_DIM, 62), k: 2 }) }))
+    },
+    'POST /v1/translators/{id}/report': {
+      method: 'POST',
+      url: `/v1/translators/${T}/report`,
+      write: false,
+      template: { vectors: rowsOf(10, SRC_DIM, 63), targetVectors: rowsOf(10, TGT_DIM, 64) },
+      matrixFields: ['vectors', 'targetVectors'],
+      required: ['vectors', 'targetVectors'],
+      invalid: {
+        vectors: fc.oneof(matrixSrc, fc.constant({ value: rowsOf(9, SRC_DIM), what: '9 rows against 10' }), fc.constant({ value: [], what: 'no rows' })),
+        targetVectors: fc.oneof(matrixTgt, fc.constant({ value: rowsOf(11, TGT_DIM), what: '11 rows against 10' })),
+        reverse: fc.constantFrom<unknown>('true', 1, null, true)
+      },
+      extra: idVariants('POST', '/report', false).map(b => ({ ...b, headers: { ...b.headers, 'content-type': 'application/json' }, payload: jsonText({ vectors: rowsOf(10, SRC_DIM, 63), targetVectors: rowsOf(10, TGT_DIM, 64) }) }))
     }
   }
 
