@@ -349,6 +349,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/translators/{id}/report": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Migration report: what switching to translated vectors costs in retrieval
+         * @description Held-out items embedded by both models: each source row is translated and searched, as a query, among the target model's vectors of the items as they are (cosine, raw, as a vector index of the target model holds them). Per direction: neighbour recall@1/5/10 of translated queries against native ones, own-item retrieval@1/5/10, MRR, and the confidence-coverage curve (for confidence thresholds 0 to 1: the share of rows kept and their top-1 and recall@10) to pick a threshold below which items are re-embedded instead. The reverse direction is reported too when the reverse pair has an active translator. JSON by default; with Accept: text/html, one self-contained page.
+         */
+        post: operations["translatorReport"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/info": {
         parameters: {
             query?: never;
@@ -713,6 +733,192 @@ export interface components {
              */
             retrieval: "cosine" | "csls";
             cslsK?: number;
+        };
+        /**
+         * @example {
+         *       "vectors": [
+         *         [
+         *           0.1,
+         *           0.9,
+         *           0
+         *         ],
+         *         [
+         *           0.2,
+         *           0.8,
+         *           0.1
+         *         ],
+         *         [
+         *           0.9,
+         *           0.1,
+         *           0.3
+         *         ],
+         *         [
+         *           0.7,
+         *           0,
+         *           0.9
+         *         ],
+         *         [
+         *           0.3,
+         *           0.3,
+         *           0.8
+         *         ],
+         *         [
+         *           0.5,
+         *           0.6,
+         *           0.1
+         *         ],
+         *         [
+         *           0,
+         *           0.4,
+         *           0.9
+         *         ],
+         *         [
+         *           0.8,
+         *           0.8,
+         *           0.2
+         *         ],
+         *         [
+         *           0.4,
+         *           0.1,
+         *           0.1
+         *         ],
+         *         [
+         *           0.6,
+         *           0.2,
+         *           0.7
+         *         ]
+         *       ],
+         *       "targetVectors": [
+         *         [
+         *           0.1,
+         *           0.8,
+         *           0.1
+         *         ],
+         *         [
+         *           0.2,
+         *           0.9,
+         *           0.1
+         *         ],
+         *         [
+         *           0.8,
+         *           0.1,
+         *           0.3
+         *         ],
+         *         [
+         *           0.7,
+         *           0.1,
+         *           0.8
+         *         ],
+         *         [
+         *           0.3,
+         *           0.2,
+         *           0.8
+         *         ],
+         *         [
+         *           0.5,
+         *           0.5,
+         *           0.2
+         *         ],
+         *         [
+         *           0.1,
+         *           0.4,
+         *           0.9
+         *         ],
+         *         [
+         *           0.8,
+         *           0.7,
+         *           0.2
+         *         ],
+         *         [
+         *           0.4,
+         *           0.2,
+         *           0.1
+         *         ],
+         *         [
+         *           0.6,
+         *           0.3,
+         *           0.7
+         *         ]
+         *       ]
+         *     }
+         */
+        ReportRequest: {
+            /** @description Held-out items as the translator's source model embeds them (not anchors the translator was fitted on), at least 10 rows */
+            vectors: number[][] | {
+                /** @enum {string} */
+                dtype: "float32" | "float16";
+                shape: number[];
+                /** @description base64 of little-endian values, row-major */
+                data: string;
+            };
+            /** @description The same items as the target model embeds them, row for row */
+            targetVectors: number[][] | {
+                /** @enum {string} */
+                dtype: "float32" | "float16";
+                shape: number[];
+                /** @description base64 of little-endian values, row-major */
+                data: string;
+            };
+            /** @description Also report the reverse direction (target → source) with the reverse pair's active translator. Default: when the reverse pair has one; true: 404 when it has none; false: this translator's direction only */
+            reverse?: boolean;
+        };
+        ReportResult: {
+            /** @description Held-out items */
+            count: number;
+            /** @description The translator's own direction first, then the reverse one when reported */
+            directions: {
+                /**
+                 * @description forward: the translator asked for; reverse: the reverse pair's active translator
+                 * @enum {string}
+                 */
+                direction: "forward" | "reverse";
+                source: string;
+                target: string;
+                /** @description The translator that translated the queries */
+                translator: {
+                    id: string;
+                    version: number;
+                    name: string;
+                    method: string;
+                    scaling: string;
+                };
+                count: number;
+                /** @description Neighbour recall@k: the share of a native query's k nearest native rows that the translated query retrieves among its own k nearest (cosine among the target model's raw vectors; the item itself is among the rows) */
+                recall: {
+                    at1: number;
+                    at5: number;
+                    at10: number;
+                };
+                /** @description Own-item retrieval@k: the share of items whose own native row is among their translated query's k nearest */
+                retrieval: {
+                    at1: number;
+                    at5: number;
+                    at10: number;
+                };
+                /** @description Mean reciprocal rank of the own native row among the translated query's 10 nearest (0 beyond) */
+                mrr: number;
+                /** @description Mean cosine of each translated row with its native row */
+                meanCosine: number;
+                /** @description The confidence-coverage curve, at thresholds 0, 0.05, ..., 1 of the per-row confidence (POST /v1/translate withConfidence): pick the threshold whose kept items retrieve well enough, and re-embed the rest. null when the translator has no confidence model */
+                coverage: {
+                    /** @description Items kept: those whose confidence is at least this */
+                    threshold: number;
+                    kept: number;
+                    /** @description kept / count: the share translated; the rest would be re-embedded */
+                    coverage: number;
+                    /** @description Top-1 retrieval of the kept items (null when none is kept) */
+                    top1: number | null;
+                    /** @description Neighbour recall@10 of the kept items (null when none is kept) */
+                    recallAt10: number | null;
+                }[] | null;
+                /** @description Why coverage is null */
+                coverageNote?: string;
+            }[];
+            /** @description Whether the reverse direction is reported, and why (not) */
+            reverse: {
+                included: boolean;
+                reason: string;
+            };
         };
         Info: {
             /** @description The service version */
@@ -3024,6 +3230,90 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["EvaluateResult"];
+                };
+            };
+            /** @description Malformed request: the problem names the field and what it should be */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key (only when API_KEYS is configured) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The resource does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body over BODY_LIMIT: send fewer rows per request, or a binary encoding */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Well-formed but invalid: wrong dimension, non-finite value (first bad row and column named), too few anchors */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unavailable for now (the store or the compute engine is down, the server is overloaded, the handler timed out, or working memory is busy): retry after Retry-After seconds */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "retry-after"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    translatorReport: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Translator id, as returned when it was fitted */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReportRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReportResult"];
+                    "text/html": string;
                 };
             };
             /** @description Malformed request: the problem names the field and what it should be */
