@@ -58,8 +58,8 @@ const PRECONDITION_FAILED = 'If-Match names none of the current entity tags (ano
 
 const SET_PRECONDITION_FAILED = 'is not in the state the request\'s If-Match or If-None-Match names (another client created, changed or deleted it, or stored or deleted embeddings in it, since); nothing was changed. GET it for its current ETag and retry'
 
-/** The ETag variant of a set's representation with its ids (whatever their range: the range is in the URL). */
-const WITH_IDS = 'ids'
+/** The ETag variant of a set's representation with its ids from start to end (exclusive). */
+const withIds = (start: number, end: number): string => `ids=${start}-${end}`
 
 function summaryOut (s: AnchorSetSummary, ids?: string[]): z.infer<typeof AnchorSet> {
   return { name: s.name, size: s.size, description: s.description, createdAt: s.createdAt, spaces: s.spaces, ...(ids !== undefined ? { ids } : {}) }
@@ -153,12 +153,14 @@ const anchorSets: FastifyPluginAsyncZod<{ maxAnchors: number, maxRows: number, m
       throw badRequest('offset and limit select a range of the ids; send them with includeIds=true', [{ path: 'querystring', message: 'offset and limit need includeIds=true' }])
     }
     let body = summaryOut(summary)
+    let variant: string | undefined
     if (includeIds) {
       const ids = (await app.store.getAnchorSet(set))?.ids ?? []
       const { start, end } = rowRange(ids.length, { offset, limit }, `anchor set "${set}"`)
       body = summaryOut(summary, start === 0 && end === ids.length ? ids : ids.slice(start, end))
+      variant = withIds(start, end)
     }
-    if (notModified(request, reply, variantTag(summary.revision, includeIds ? WITH_IDS : undefined))) return reply
+    if (notModified(request, reply, variantTag(summary.revision, variant))) return reply
     return body
   })
 
