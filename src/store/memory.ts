@@ -185,13 +185,13 @@ export class MemoryStore implements Store {
 
   // Embeddings
 
-  async putEmbeddings (rec: EmbeddingsRecord, opts: { ifRevision?: RevisionPrecondition } = {}): Promise<PutEmbeddingsOutcome> {
+  async putEmbeddings (rec: EmbeddingsRecord, opts: WritePreconditions = {}): Promise<PutEmbeddingsOutcome> {
     checkEmbeddingsShape(rec)
     const set = this.sets.get(rec.set)
     if (set === undefined) return { status: 'missing-set' }
     // A space recreated with another dim since the caller checked it counts as missing.
     if (this.spaces.get(rec.space)?.dim !== rec.dim) return { status: 'missing-space' }
-    if (!revisionHolds(set.embeddings.get(rec.space), opts.ifRevision)) return { status: 'precondition-failed' }
+    if (!preconditionsHold(revisionOf(set.embeddings.get(rec.space)), opts)) return { status: 'precondition-failed' }
     const replaced = set.embeddings.has(rec.space)
     set.embeddings.set(rec.space, copyEmbeddings(rec))
     set.record.revision = randomUUID()
@@ -207,7 +207,7 @@ export class MemoryStore implements Store {
   async deleteEmbeddings (set: string, space: string, opts: { cascade: boolean, ifRevision?: RevisionPrecondition }): Promise<DeleteOutcome> {
     const stored = this.sets.get(set)
     const current = stored?.embeddings.get(space)
-    if (!revisionHolds(current, opts.ifRevision)) return { status: 'precondition-failed' }
+    if (!preconditionsHold(revisionOf(current), { ifRevision: opts.ifRevision })) return { status: 'precondition-failed' }
     if (stored === undefined || current === undefined) return { status: 'not-found' }
     const translators = this.translatorIdsWhere(meta =>
       meta.anchorSet === set && (meta.source === space || meta.target === space))
@@ -335,11 +335,9 @@ export class MemoryStore implements Store {
   }
 }
 
-/** Whether stored embeddings (undefined: none) satisfy a caller's precondition (undefined: none asked). */
-function revisionHolds (current: EmbeddingsRecord | undefined, expected: RevisionPrecondition | undefined): boolean {
-  if (expected === undefined) return true
-  if (current === undefined) return false
-  return expected === '*' || expected.includes(summaryOf(current).revision)
+/** The revision of stored embeddings, null when there are none. */
+function revisionOf (current: EmbeddingsRecord | undefined): string | null {
+  return current === undefined ? null : summaryOf(current).revision
 }
 
 function pairKey (source: string, target: string): string {

@@ -206,10 +206,11 @@ export interface Store {
   // Embeddings
   /**
    * Replaces the space's embeddings in the set, checking that both exist and the space's dim is
-   * still `rec.dim` (else 'missing-space'), then `ifRevision` when given (else 'precondition-failed').
+   * still `rec.dim` (else 'missing-space'), then the preconditions when given (else 'precondition-failed'):
+   * `ifNoneRevision: '*'` stores only when the set holds no embeddings of the space yet.
    * ids must be a subset of the set's ids (the caller checks).
    */
-  putEmbeddings (rec: EmbeddingsRecord, opts?: { ifRevision?: RevisionPrecondition }): Promise<PutEmbeddingsOutcome>
+  putEmbeddings (rec: EmbeddingsRecord, opts?: WritePreconditions): Promise<PutEmbeddingsOutcome>
   getEmbeddings (set: string, space: string): Promise<EmbeddingsRecord | null>
   /** Dependents that block: translators fitted on this set with this space as source or target. */
   deleteEmbeddings (set: string, space: string, opts: { cascade: boolean, ifRevision?: RevisionPrecondition }): Promise<DeleteOutcome>

@@ -165,8 +165,10 @@ function suite (name: string, makeApp: AppFactory, skip: string | false): void {
     const replaced = await call(app, 'PUT', url, { payload: { vectors: VECTORS }, headers: { 'if-match': etagOf(asNpy) } })
     t.equal(replaced.statusCode, 200, 'If-Match with the npy ETag')
     isProblem(t, await call(app, 'PUT', url, { payload: { vectors: VECTORS }, headers: { 'if-match': etagOf(asRaw) } }), 'precondition-failed', 'an ETag of the replaced revision, in any encoding, is stale')
+    isProblem(t, await call(app, 'PUT', url, { payload: { vectors: VECTORS }, headers: { 'if-none-match': '*' } }), 'precondition-failed', 'If-None-Match: * when some are stored')
     const raw = etagOf(await call(app, 'GET', url, { headers: { accept: RAW } }))
     t.equal((await call(app, 'DELETE', url, { headers: { 'if-match': raw } })).statusCode, 204, 'DELETE with the raw ETag')
+    t.equal((await call(app, 'PUT', url, { payload: { vectors: VECTORS }, headers: { 'if-none-match': '*' } })).statusCode, 201, 'If-None-Match: * when none are stored: created')
   })
 
   t.test(`${name}: negotiated compute answers say Vary: Accept`, { skip }, async t => {

@@ -734,6 +734,12 @@ export function storeContract (t: Test, makeStore: MakeStore): void {
     const winner = raced[0].status === 'stored' ? 'x' : 'y'
     t.equal((await store.getEmbeddings('wiki', 'A'))?.revision, winner)
 
+    t.same(await store.putEmbeddings({ ...first, revision: 'z' }, { ifNoneRevision: '*' }), { status: 'precondition-failed' }, "If-None-Match '*' when stored fails")
+    t.same(await store.putEmbeddings({ ...first, revision: 'z' }, { ifNoneRevision: [winner] }), { status: 'precondition-failed' }, 'If-None-Match naming the current revision fails')
+    t.equal((await store.getEmbeddings('wiki', 'A'))?.revision, winner, 'and change nothing')
+    await store.putSpace(space('B', 2))
+    t.match(await store.putEmbeddings({ ...first, space: 'B', revision: 'b1' }, { ifNoneRevision: '*' }), { status: 'stored', replaced: false }, "If-None-Match '*' with nothing stored: stored")
+
     t.same(await store.deleteEmbeddings('wiki', 'A', { cascade: false, ifRevision: ['r3'] }), { status: 'precondition-failed' }, 'a stale delete fails')
     t.equal((await store.getEmbeddings('wiki', 'A'))?.revision, winner, 'and deletes nothing')
     t.match(await store.deleteEmbeddings('wiki', 'A', { cascade: false, ifRevision: [winner] }), { status: 'deleted' }, 'the current revision deletes')

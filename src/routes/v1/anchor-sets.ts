@@ -199,13 +199,16 @@ const anchorSets: FastifyPluginAsyncZod<{ maxAnchors: number, maxRows: number, m
       description: "Rows follow `ids` when given (a subset of the set's ids), else the set's own order (then the row count equals the set's size). " +
         'Binary bodies (application/octet-stream, application/x-npy) always follow the set order. Replaces earlier embeddings of that space in that set: 201 with Location when the set held none of that space, 200 when they replaced earlier ones.',
       params: SetSpaceParams,
-      headers: z.looseObject({ 'if-match': z.string().optional().describe('Store only if the current embeddings have one of these ETags, of any encoding (* : only if some are stored); else 412 and nothing changes') }),
+      headers: z.looseObject({
+        'if-match': z.string().optional().describe('Store only if the current embeddings have one of these ETags, of any encoding (* : only if some are stored); else 412 and nothing changes'),
+        'if-none-match': z.string().optional().describe('* : store only if the set holds none of this space yet (412 when it does); or ETags: 412 when the current embeddings have one of them')
+      }),
       body: EmbeddingsBody,
       response: { 200: EmbeddingsStored, 201: EmbeddingsStored, ...problemResponses(400, 401, 403, 404, 412, 413, 415, 422) }
     }
   }, async (request, reply) => {
     const { set, space } = request.params
-    const ifRevision = ifMatchRevisions(request)
+    const preconditions = { ifRevision: ifMatchRevisions(request), ifNoneRevision: ifNoneMatchRevisions(request) }
     const [setRecord, spaceRecord] = await Promise.all([app.store.getAnchorSet(set), app.store.getSpace(space)])
     if (setRecord === null) throw notFound(`anchor set "${set}" does not exist; create it with PUT /v1/anchor-sets/${enc(set)}`)
     if (spaceRecord === null) throw notFound(`space "${space}" does not exist; create it with PUT /v1/spaces/${enc(space)}`)
@@ -254,10 +257,13 @@ const anchorSets: FastifyPluginAsyncZod<{ maxAnchors: number, maxRows: number, m
     const revision = randomUUID()
     const outcome = await app.store.putEmbeddings({
       set, space, ids, matrix, rows: matrix.rows, dim: matrix.cols, ...stats, updatedAt: new Date().toISOString(), revision
-    }, { ifRevision })
+    }, preconditions)
     if (outcome.status === 'missing-set') throw notFound(`anchor set "${set}" was deleted while the embeddings were uploaded`)
     if (outcome.status === 'missing-space') throw notFound(`space "${space}" was deleted or recreated with another dim while the embeddings were uploaded; nothing was stored`)
-    if (outcome.status === 'precondition-failed') throw preconditionFailed(`anchor set "${set}" holds no embeddings of space "${space}" with the ETag in If-Match: ${PRECONDITION_FAILED}`)
+    if (outcome.status === 'precondition-failed') {
+      if (preconditions.ifNoneRevision !== undefined) throw preconditionFailed(`anchor set "${set}" holds embeddings of space "${space}" already (If-None-Match), or none with the ETag in If-Match; nothing was changed. GET them for the current ETag and retry with If-Match`)
+      throw preconditionFailed(`anchor set "${set}" holds no embeddings of space "${space}" with the ETag in If-Match: ${PRECONDITION_FAILED}`)
+    }
     const stored = { set, space, rows: matrix.rows, dim: matrix.cols, ...stats, revision, replaced: outcome.replaced }
     void reply.header('etag', strongEtag(revision))
     if (outcome.replaced) return reply.code(200).send(stored)

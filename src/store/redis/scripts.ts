@@ -109,20 +109,13 @@ local function removeTranslator (id)
   return true
 end
 
--- Whether a caller's If-Match holds for one set's embeddings in one space: '' asks nothing, '*'
--- asks that they exist, else a JSON array of acceptable revisions. Nothing stored never matches.
-local function revisionHolds (set, space, expected)
-  if expected == nil or expected == '' then return true end
+-- The revision of one set's embeddings in one space, nil when there are none.
+local function embeddingsRevision (set, space)
   local meta = redis.call('HGET', embKey(set, space), 'meta')
-  if not meta then return false end
-  if expected == '*' then return true end
+  if not meta then return nil end
   local summary = cjson.decode(meta)
   -- Records stored before revisions existed have none; their update time stands in.
-  local current = summary.revision or summary.updatedAt
-  for _, revision in ipairs(cjson.decode(expected)) do
-    if revision == current then return true end
-  end
-  return false
+  return summary.revision or summary.updatedAt
 end
 
 local function removeEmbeddings (set, space)
@@ -183,13 +176,13 @@ return { 'updated', record, oldIds }
 // Stores one set's embeddings in one space (ids, matrix, summary in one hash) and indexes them
 // under the set, if the set and the space (with that dim) exist.
 // ARGV: tag, channel, set, space, ids JSON, float32 bytes, summary JSON, dim, expected revision
-// ('' | '*' | JSON array), the set's new revision JSON → {status, replaced}
+// ('' | '*' | JSON array), the set's new revision JSON, if-none-match → {status, replaced}
 // A space recreated with another dim since the caller checked it counts as missing.
 const putEmbeddingsLua = `
 local set, space = ARGV[3], ARGV[4]
 if redis.call('HEXISTS', setsKey, set) == 0 then return { 'missing-set' } end
 if not spaceHasDim(space, ARGV[8]) then return { 'missing-space' } end
-if not revisionHolds(set, space, ARGV[9]) then return { 'precondition-failed' } end
+if not preconditionsHold(embeddingsRevision(set, space), ARGV[9], ARGV[11]) then return { 'precondition-failed' } end
 local key = embKey(set, space)
 local replaced = redis.call('EXISTS', key)
 redis.call('HSET', key, 'ids', ARGV[5], 'data', ARGV[6], 'meta', ARGV[7])
@@ -262,7 +255,7 @@ return { 'deleted', embeddings, translators }
 // revision JSON
 const deleteEmbeddingsLua = `
 local set, space, cascade = ARGV[3], ARGV[4], ARGV[5] == '1'
-if not revisionHolds(set, space, ARGV[6]) then return { 'precondition-failed' } end
+if not preconditionsHold(embeddingsRevision(set, space), ARGV[6], '') then return { 'precondition-failed' } end
 if redis.call('EXISTS', embKey(set, space)) == 0 then return { 'not-found' } end
 local translators = translatorsWhere(function (source, target, anchorSet)
   return anchorSet == set and (source == space or target == space)

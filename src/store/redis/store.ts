@@ -240,12 +240,12 @@ export class RedisStore implements Store {
 
   // Embeddings
 
-  async putEmbeddings (rec: EmbeddingsRecord, opts: { ifRevision?: RevisionPrecondition } = {}): Promise<PutEmbeddingsOutcome> {
+  async putEmbeddings (rec: EmbeddingsRecord, opts: WritePreconditions = {}): Promise<PutEmbeddingsOutcome> {
     checkEmbeddingsShape(rec)
     const summary = summaryOf(rec)
     const [status, replaced] = list(await this.script(scripts.putEmbeddings, [
       rec.set, rec.space, JSON.stringify(rec.ids), float32ToBytes(rec.matrix.data), JSON.stringify(summary), String(rec.dim), preconditionArg(opts.ifRevision),
-      JSON.stringify(randomUUID())
+      JSON.stringify(randomUUID()), preconditionArg(opts.ifNoneRevision)
     ]))
     switch (text(status)) {
       case 'missing-set': return { status: 'missing-set' }
