@@ -24,9 +24,9 @@ async function main (): Promise<void> {
   const config = loadConfig({ LOG_LEVEL: 'silent', MAX_EVENT_LOOP_DELAY_MS: '0', ...process.env, PORT: '0', HOST: '127.0.0.1' })
   const store = new MemoryStore()
   const now = new Date().toISOString()
-  await store.putSpace({ name: 'a', dim: DIM, description: null, metadata: {}, createdAt: now })
-  await store.putSpace({ name: 'b', dim: DIM, description: null, metadata: {}, createdAt: now })
-  await store.putAnchorSet({ name: 'bench', ids: ['x'], description: null, createdAt: now })
+  await store.putSpace({ name: 'a', dim: DIM, description: null, metadata: {}, createdAt: now, revision: randomUUID() })
+  await store.putSpace({ name: 'b', dim: DIM, description: null, metadata: {}, createdAt: now, revision: randomUUID() })
+  await store.putAnchorSet({ name: 'bench', ids: ['x'], description: null, createdAt: now, revision: randomUUID() })
   const ids: string[] = []
   for (let i = 0; i < COUNT; i++) {
     const { params, settings } = mapToStored(benchMap(1000 + i, DIM))

@@ -1,7 +1,13 @@
 /**
  * Entity tags and conditional requests (RFC 9110 §8.8.3, §13): strong ETags, If-Match for
  * writes (strong comparison, checked by the store inside the write) and If-None-Match for reads
- * (weak comparison, answered 304).
+ * (weak comparison, answered 304) and for writes (only create: '*').
+ *
+ * Spaces, anchor sets and embeddings have a stored revision. Their ETag is the revision itself for
+ * the default (JSON) representation and `<revision>;<variant>` for the others (an anchor set with
+ * its ids, embeddings as npy or raw float32), so that two representations never share an ETag. A
+ * write's preconditions are about the revision, whichever representation the client read it from:
+ * ifMatchRevisions and ifNoneMatchRevisions drop the variant. Revisions never contain ';'.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { badRequest } from '../errors.js'
@@ -9,6 +15,17 @@ import { badRequest } from '../errors.js'
 /** An opaque tag (no `"`) as a strong ETag. */
 export function strongEtag (opaque: string): string {
   return `"${opaque}"`
+}
+
+/** The opaque part of the ETag of one representation of a revision (no variant: the default one). */
+export function variantTag (revision: string, variant?: string): string {
+  return variant === undefined ? revision : `${revision};${variant}`
+}
+
+/** The revision an opaque tag names, whatever the representation it was the ETag of. */
+function revisionOfTag (opaque: string): string {
+  const at = opaque.indexOf(';')
+  return at < 0 ? opaque : opaque.slice(0, at)
 }
 
 /** One entity tag of a list: its opaque part, and whether it was weak (W/). Null when malformed. */
@@ -45,6 +62,21 @@ export function ifMatch (request: FastifyRequest): '*' | string[] | undefined {
   return tags.filter(t => !t.weak).map(t => t.opaque)
 }
 
+/** If-Match as the revisions a write may proceed on (see ifMatch), variants dropped. */
+export function ifMatchRevisions (request: FastifyRequest): '*' | string[] | undefined {
+  const tags = ifMatch(request)
+  return tags === undefined || tags === '*' ? tags : tags.map(revisionOfTag)
+}
+
+/**
+ * If-None-Match on a write as the revisions it must not find: '*' (only create), a list (weak
+ * comparison: weak tags count), or undefined when the header is absent.
+ */
+export function ifNoneMatchRevisions (request: FastifyRequest): '*' | string[] | undefined {
+  const tags = parseTags('If-None-Match', request.headers['if-none-match'])
+  return tags === undefined || tags === '*' ? tags : tags.map(t => revisionOfTag(t.opaque))
+}
+
 /** Whether If-Match holds for a resource whose current opaque tag is `current` (null: it does not exist). */
 export function ifMatchHolds (expected: '*' | string[] | undefined, current: string | null): boolean {
   if (expected === undefined) return true
@@ -63,4 +95,15 @@ export function notModified (request: FastifyRequest, reply: FastifyReply, opaqu
   if (tags !== '*' && !tags.some(t => t.opaque === opaque)) return false
   void reply.code(304).send()
   return true
+}
+
+/**
+ * Adds a request header to the answer's Vary (RFC 9110 §12.5.5): the body depends on it, so a cache
+ * must not serve one client's representation to another that sent a different value.
+ */
+export function addVary (reply: FastifyReply, field: string): void {
+  const current = reply.getHeader('vary')
+  const fields = current === undefined ? [] : String(current).split(',').map(f => f.trim()).filter(f => f !== '')
+  if (fields.includes('*') || fields.some(f => f.toLowerCase() === field.toLowerCase())) return
+  void reply.header('vary', [...fields, field].join(', '))
 }

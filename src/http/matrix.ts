@@ -5,6 +5,7 @@ import {
   looksLikeJsonText, npyParts, parseShapeHeader, responseEncoding, shapeHeader
 } from '../codecs/vectors.js'
 import { ProblemError } from '../errors.js'
+import { addVary } from './conditional.js'
 import type { Matrix } from '../math/matrix.js'
 
 /**
@@ -67,6 +68,7 @@ const NPY_STREAM_BYTES = 64 * 1024
 /**
  * Sends a matrix in the form the client asked for: raw float32 or npy by Accept (other result
  * fields go in X- headers), otherwise JSON with the matrix under `field`, as number[][] or base64.
+ * The answer varies with Accept, and says so.
  */
 export function sendMatrix (
   request: FastifyRequest,
@@ -76,6 +78,7 @@ export function sendMatrix (
 ): FastifyReply {
   request.rows = m.rows
   const encoding = responseEncoding(request.headers.accept)
+  addVary(reply, 'Accept')
   void reply.code(opts.status ?? 200)
   if (encoding !== 'json') {
     void reply.headers({ ...opts.headers, 'x-shape': shapeHeader(m) })

@@ -69,7 +69,7 @@ const STATUS_DESCRIPTIONS: Record<string, string> = {
   403: 'The API key lacks the write scope',
   404: 'The resource does not exist',
   409: 'Conflict with what is stored (the detail says what and how to resolve it)',
-  412: 'If-Match names none of the current ETags: changed or deleted since it was read; nothing was changed',
+  412: 'If-Match names none of the current ETags (changed or deleted since it was read), or If-None-Match: * and it exists; nothing was changed',
   413: 'Body over BODY_LIMIT: send fewer rows per request, or a binary encoding',
   415: 'Unsupported Content-Type',
   422: 'Well-formed but invalid: wrong dimension, non-finite value (first bad row and column named), too few anchors',
@@ -153,7 +153,11 @@ const FILE_HEADERS: Record<string, Json> = {
 }
 
 /** GETs of single stored resources answer an ETag of what they return. */
-const ETAG_PATHS = new Set(['/v1/anchor-sets/{set}', '/v1/anchor-sets/{set}/embeddings/{space}', '/v1/translators/{id}'])
+const ETAG_PATHS = new Set(['/v1/spaces/{space}', '/v1/anchor-sets/{set}', '/v1/anchor-sets/{set}/embeddings/{space}', '/v1/translators/{id}'])
+
+const ETAG_HEADER = header('Strong entity tag of this representation (each encoding has its own), for If-None-Match; If-Match on a write takes the ETag of any representation of the resource')
+
+const VARY_HEADER = header('Accept: the body\'s encoding (JSON, npy or raw float32) depends on it')
 
 /** Query parameters that only binary bodies use: a JSON body carries the same fields itself. */
 function markBinaryOnly (op: Json): void {
@@ -238,8 +242,8 @@ function completeDocument (doc: Json): Json {
         if (status === '201') response.headers = { location: header('The URL of the resource created'), ...response.headers }
         // Resource GETs, and operations with conditional requests (304, 412), answer with the resource's strong ETag.
         const conditional = op.responses?.['304'] !== undefined || op.responses?.['412'] !== undefined
-        if ((status === '200' && method === 'get' && ETAG_PATHS.has(path)) || ((status === '200' || status === '201') && conditional)) {
-          response.headers = { etag: header('Strong entity tag of the resource, for If-None-Match and If-Match'), ...response.headers }
+        if ((status === '200' && method === 'get' && ETAG_PATHS.has(path)) || ((status === '200' || status === '201' || status === '304') && conditional)) {
+          response.headers = { etag: ETAG_HEADER, ...response.headers }
         }
       }
       const binary = binaryRoutes.get(`${method} ${path}`)
@@ -258,7 +262,9 @@ function completeDocument (doc: Json): Json {
         const schema = { type: 'string', format: 'binary', description: binary.response }
         ok.content[MEDIA.octetStream] = { schema }
         ok.content[MEDIA.npy] = { schema }
-        ok.headers = { ...ok.headers, 'x-shape': X_SHAPE_HEADER, ...BINARY_HEADERS[op.operationId] }
+        ok.headers = { ...ok.headers, vary: VARY_HEADER, 'x-shape': X_SHAPE_HEADER, ...BINARY_HEADERS[op.operationId] }
+        const notModified = op.responses?.['304']
+        if (notModified !== undefined) notModified.headers = { ...notModified.headers, vary: VARY_HEADER }
       }
       if (binary?.file !== undefined && ok !== undefined) ok.headers = { ...ok.headers, ...FILE_HEADERS[op.operationId] }
       const html = htmlRoutes.get(`${method} ${path}`)

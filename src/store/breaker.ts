@@ -14,7 +14,8 @@ import type {
   StoreChange,
   StoreStats,
   TranslatorListing,
-  TranslatorRecord
+  TranslatorRecord,
+  WritePreconditions
 } from './types.js'
 
 export interface BreakerOptions {
@@ -150,16 +151,16 @@ export class BreakerStore implements Store {
   }
 
   async stats (): Promise<StoreStats> { return await this.guard(async () => await this.inner.stats()) }
-  async putSpace (space: SpaceRecord): Promise<PutOutcome<SpaceRecord>> { return await this.guard(async () => await this.inner.putSpace(space)) }
+  async putSpace (space: SpaceRecord, opts?: WritePreconditions): Promise<PutOutcome<SpaceRecord>> { return await this.guard(async () => await this.inner.putSpace(space, opts)) }
   async getSpace (name: string): Promise<SpaceRecord | null> { return await this.guard(async () => await this.inner.getSpace(name)) }
   async listSpaces (): Promise<SpaceRecord[]> { return await this.guard(async () => await this.inner.listSpaces()) }
-  async deleteSpace (name: string, opts: { cascade: boolean }): Promise<DeleteOutcome> { return await this.guard(async () => await this.inner.deleteSpace(name, opts)) }
-  async putAnchorSet (set: AnchorSetRecord): Promise<PutOutcome<AnchorSetRecord>> { return await this.guard(async () => await this.inner.putAnchorSet(set)) }
+  async deleteSpace (name: string, opts: { cascade: boolean, ifRevision?: RevisionPrecondition }): Promise<DeleteOutcome> { return await this.guard(async () => await this.inner.deleteSpace(name, opts)) }
+  async putAnchorSet (set: AnchorSetRecord, opts?: WritePreconditions): Promise<PutOutcome<AnchorSetRecord>> { return await this.guard(async () => await this.inner.putAnchorSet(set, opts)) }
   async getAnchorSet (name: string): Promise<AnchorSetRecord | null> { return await this.guard(async () => await this.inner.getAnchorSet(name)) }
   async getAnchorSetSummary (name: string): Promise<AnchorSetSummary | null> { return await this.guard(async () => await this.inner.getAnchorSetSummary(name)) }
   async listAnchorSets (): Promise<AnchorSetSummary[]> { return await this.guard(async () => await this.inner.listAnchorSets()) }
-  async deleteAnchorSet (name: string, opts: { cascade: boolean }): Promise<DeleteOutcome> { return await this.guard(async () => await this.inner.deleteAnchorSet(name, opts)) }
-  async putEmbeddings (rec: EmbeddingsRecord, opts?: { ifRevision?: RevisionPrecondition }): Promise<PutEmbeddingsOutcome> { return await this.guard(async () => await this.inner.putEmbeddings(rec, opts)) }
+  async deleteAnchorSet (name: string, opts: { cascade: boolean, ifRevision?: RevisionPrecondition }): Promise<DeleteOutcome> { return await this.guard(async () => await this.inner.deleteAnchorSet(name, opts)) }
+  async putEmbeddings (rec: EmbeddingsRecord, opts?: WritePreconditions): Promise<PutEmbeddingsOutcome> { return await this.guard(async () => await this.inner.putEmbeddings(rec, opts)) }
   async getEmbeddings (set: string, space: string): Promise<EmbeddingsRecord | null> { return await this.guard(async () => await this.inner.getEmbeddings(set, space)) }
   async deleteEmbeddings (set: string, space: string, opts: { cascade: boolean, ifRevision?: RevisionPrecondition }): Promise<DeleteOutcome> { return await this.guard(async () => await this.inner.deleteEmbeddings(set, space, opts)) }
   async createTranslator (rec: TranslatorRecord, opts: { activate: boolean }): Promise<CreateTranslatorOutcome> { return await this.guard(async () => await this.inner.createTranslator(rec, opts)) }

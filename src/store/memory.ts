@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import { isDeepStrictEqual } from 'node:util'
 import type { Matrix } from '../math/matrix.js'
 import type {
@@ -17,9 +18,10 @@ import type {
   StoreStats,
   TranslatorListing,
   TranslatorMeta,
-  TranslatorRecord
+  TranslatorRecord,
+  WritePreconditions
 } from './types.js'
-import { checkEmbeddingsShape, summaryOf } from './records.js'
+import { checkEmbeddingsShape, preconditionsHold, summaryOf } from './records.js'
 
 export interface MemoryStoreOptions {
   /** Receives errors thrown by change listeners; without it they become process warnings. */
@@ -73,8 +75,9 @@ export class MemoryStore implements Store {
 
   // Spaces
 
-  async putSpace (space: SpaceRecord): Promise<PutOutcome<SpaceRecord>> {
+  async putSpace (space: SpaceRecord, opts: WritePreconditions = {}): Promise<PutOutcome<SpaceRecord>> {
     const existing = this.spaces.get(space.name)
+    if (!preconditionsHold(existing?.revision ?? null, opts)) return { status: 'precondition-failed' }
     if (existing === undefined) {
       this.spaces.set(space.name, copySpace(space))
       this.emit([{ kind: 'space', key: space.name }])
@@ -99,8 +102,10 @@ export class MemoryStore implements Store {
     return [...this.spaces.values()].map(copySpace).sort(byName)
   }
 
-  async deleteSpace (name: string, opts: { cascade: boolean }): Promise<DeleteOutcome> {
-    if (!this.spaces.has(name)) return { status: 'not-found' }
+  async deleteSpace (name: string, opts: { cascade: boolean, ifRevision?: RevisionPrecondition }): Promise<DeleteOutcome> {
+    const existing = this.spaces.get(name)
+    if (!preconditionsHold(existing?.revision ?? null, { ifRevision: opts.ifRevision })) return { status: 'precondition-failed' }
+    if (existing === undefined) return { status: 'not-found' }
     const dependents: Dependents = {
       embeddings: [...this.sets.entries()]
         .filter(([, set]) => set.embeddings.has(name))
@@ -111,8 +116,13 @@ export class MemoryStore implements Store {
     if (!opts.cascade && hasDependents(dependents)) return { status: 'conflict', dependents }
     const changes: StoreChange[] = []
     for (const id of dependents.translators) this.removeTranslator(id, changes)
+    const revision = randomUUID()
     for (const { set } of dependents.embeddings) {
-      this.sets.get(set)?.embeddings.delete(name)
+      const stored = this.sets.get(set)
+      if (stored !== undefined) {
+        stored.embeddings.delete(name)
+        stored.record.revision = revision
+      }
       changes.push({ kind: 'embeddings', key: `${set}|${name}` })
     }
     this.spaces.delete(name)
@@ -123,8 +133,9 @@ export class MemoryStore implements Store {
 
   // Anchor sets
 
-  async putAnchorSet (set: AnchorSetRecord): Promise<PutOutcome<AnchorSetRecord>> {
+  async putAnchorSet (set: AnchorSetRecord, opts: WritePreconditions = {}): Promise<PutOutcome<AnchorSetRecord>> {
     const existing = this.sets.get(set.name)
+    if (!preconditionsHold(existing?.record.revision ?? null, opts)) return { status: 'precondition-failed' }
     if (existing === undefined) {
       this.sets.set(set.name, { record: copyAnchorSet(set), embeddings: new Map() })
       this.emit([{ kind: 'anchorSet', key: set.name }])
@@ -153,8 +164,9 @@ export class MemoryStore implements Store {
     return [...this.sets.values()].map(summarizeSet).sort(byName)
   }
 
-  async deleteAnchorSet (name: string, opts: { cascade: boolean }): Promise<DeleteOutcome> {
+  async deleteAnchorSet (name: string, opts: { cascade: boolean, ifRevision?: RevisionPrecondition }): Promise<DeleteOutcome> {
     const set = this.sets.get(name)
+    if (!preconditionsHold(set?.record.revision ?? null, { ifRevision: opts.ifRevision })) return { status: 'precondition-failed' }
     if (set === undefined) return { status: 'not-found' }
     const translators = this.translatorIdsWhere(meta => meta.anchorSet === name)
     // The set's own embeddings never block its deletion; only translators fitted on it do.
@@ -173,15 +185,16 @@ export class MemoryStore implements Store {
 
   // Embeddings
 
-  async putEmbeddings (rec: EmbeddingsRecord, opts: { ifRevision?: RevisionPrecondition } = {}): Promise<PutEmbeddingsOutcome> {
+  async putEmbeddings (rec: EmbeddingsRecord, opts: WritePreconditions = {}): Promise<PutEmbeddingsOutcome> {
     checkEmbeddingsShape(rec)
     const set = this.sets.get(rec.set)
     if (set === undefined) return { status: 'missing-set' }
     // A space recreated with another dim since the caller checked it counts as missing.
     if (this.spaces.get(rec.space)?.dim !== rec.dim) return { status: 'missing-space' }
-    if (!revisionHolds(set.embeddings.get(rec.space), opts.ifRevision)) return { status: 'precondition-failed' }
+    if (!preconditionsHold(revisionOf(set.embeddings.get(rec.space)), opts)) return { status: 'precondition-failed' }
     const replaced = set.embeddings.has(rec.space)
     set.embeddings.set(rec.space, copyEmbeddings(rec))
+    set.record.revision = randomUUID()
     this.emit([{ kind: 'embeddings', key: `${rec.set}|${rec.space}` }])
     return { status: 'stored', value: summaryOf(rec), replaced }
   }
@@ -194,7 +207,7 @@ export class MemoryStore implements Store {
   async deleteEmbeddings (set: string, space: string, opts: { cascade: boolean, ifRevision?: RevisionPrecondition }): Promise<DeleteOutcome> {
     const stored = this.sets.get(set)
     const current = stored?.embeddings.get(space)
-    if (!revisionHolds(current, opts.ifRevision)) return { status: 'precondition-failed' }
+    if (!preconditionsHold(revisionOf(current), { ifRevision: opts.ifRevision })) return { status: 'precondition-failed' }
     if (stored === undefined || current === undefined) return { status: 'not-found' }
     const translators = this.translatorIdsWhere(meta =>
       meta.anchorSet === set && (meta.source === space || meta.target === space))
@@ -204,6 +217,7 @@ export class MemoryStore implements Store {
     const changes: StoreChange[] = []
     for (const id of translators) this.removeTranslator(id, changes)
     stored.embeddings.delete(space)
+    stored.record.revision = randomUUID()
     changes.push({ kind: 'embeddings', key: `${set}|${space}` })
     this.emit(changes)
     return { status: 'deleted', cascaded: { embeddings: [], translators } }
@@ -321,11 +335,9 @@ export class MemoryStore implements Store {
   }
 }
 
-/** Whether stored embeddings (undefined: none) satisfy a caller's precondition (undefined: none asked). */
-function revisionHolds (current: EmbeddingsRecord | undefined, expected: RevisionPrecondition | undefined): boolean {
-  if (expected === undefined) return true
-  if (current === undefined) return false
-  return expected === '*' || expected.includes(summaryOf(current).revision)
+/** The revision of stored embeddings, null when there are none. */
+function revisionOf (current: EmbeddingsRecord | undefined): string | null {
+  return current === undefined ? null : summaryOf(current).revision
 }
 
 function pairKey (source: string, target: string): string {
@@ -357,8 +369,8 @@ function sameIds (a: string[], b: string[]): boolean {
 function summarizeSet (set: StoredAnchorSet): AnchorSetSummary {
   const spaces: Record<string, EmbeddingsSummary> = {}
   for (const space of [...set.embeddings.keys()].sort(compare)) spaces[space] = summaryOf(set.embeddings.get(space)!)
-  const { name, ids, description, createdAt } = set.record
-  return { name, size: ids.length, description, createdAt, spaces }
+  const { name, ids, description, createdAt, revision } = set.record
+  return { name, size: ids.length, description, createdAt, revision, spaces }
 }
 
 function copySpace (space: SpaceRecord): SpaceRecord {
@@ -367,12 +379,13 @@ function copySpace (space: SpaceRecord): SpaceRecord {
     dim: space.dim,
     description: space.description,
     metadata: structuredClone(space.metadata),
-    createdAt: space.createdAt
+    createdAt: space.createdAt,
+    revision: space.revision
   }
 }
 
 function copyAnchorSet (set: AnchorSetRecord): AnchorSetRecord {
-  return { name: set.name, ids: set.ids.slice(), description: set.description, createdAt: set.createdAt }
+  return { name: set.name, ids: set.ids.slice(), description: set.description, createdAt: set.createdAt, revision: set.revision }
 }
 
 function copyMatrix (m: Matrix): Matrix {

@@ -1,5 +1,5 @@
 /** Record helpers both store implementations share. */
-import type { EmbeddingsRecord, EmbeddingsSummary } from './types.js'
+import type { EmbeddingsRecord, EmbeddingsSummary, WritePreconditions } from './types.js'
 
 /** The summary fields of an embeddings record, and only those (no ids, no matrix). */
 export function summaryOf (rec: EmbeddingsSummary): EmbeddingsSummary {
@@ -25,4 +25,11 @@ export function checkEmbeddingsShape (rec: EmbeddingsRecord): void {
   if (rec.rows !== matrix.rows || rec.dim !== matrix.cols) {
     throw new RangeError(`summary says ${rec.rows} x ${rec.dim}, matrix is ${matrix.rows} x ${matrix.cols}`)
   }
+}
+
+/** Whether a write's preconditions hold for the current revision of what it writes (null: nothing stored). */
+export function preconditionsHold (current: string | null, { ifRevision, ifNoneRevision }: WritePreconditions): boolean {
+  if (ifRevision !== undefined && (current === null || (ifRevision !== '*' && !ifRevision.includes(current)))) return false
+  if (ifNoneRevision !== undefined && current !== null && (ifNoneRevision === '*' || ifNoneRevision.includes(current))) return false
+  return true
 }

@@ -15,6 +15,11 @@ export interface SpaceRecord {
   description: string | null
   metadata: Record<string, unknown>
   createdAt: string
+  /**
+   * Names this state of the space: a new value (a random UUID, chosen by the caller) for every put
+   * that changes it, kept by one that changes nothing. Its ETag.
+   */
+  revision: string
 }
 
 export interface AnchorSetRecord {
@@ -22,6 +27,12 @@ export interface AnchorSetRecord {
   ids: string[]
   description: string | null
   createdAt: string
+  /**
+   * Names this state of the set as its summary shows it: the caller's value when a put changes the
+   * set, a fresh one (chosen by the store) whenever the embeddings it holds are stored or deleted,
+   * since the set's summary lists them. Its ETag.
+   */
+  revision: string
 }
 
 /** What a set holds for one space, without the matrix. */
@@ -44,6 +55,7 @@ export interface AnchorSetSummary {
   size: number
   description: string | null
   createdAt: string
+  revision: string
   spaces: Record<string, EmbeddingsSummary>
 }
 
@@ -89,6 +101,7 @@ export type PutOutcome<T> =
   | { status: 'unchanged', value: T }
   | { status: 'updated', value: T }
   | { status: 'conflict', existing: T }
+  | { status: 'precondition-failed' }
 
 /** Who still uses an object: returned instead of deleting when `cascade` is false. */
 export interface Dependents {
@@ -114,6 +127,16 @@ export type PutEmbeddingsOutcome =
  * nothing stored it never holds (the outcome is 'precondition-failed', not 'not-found').
  */
 export type RevisionPrecondition = '*' | string[]
+
+/**
+ * A client's If-Match (`ifRevision`, as above) and If-None-Match (`ifNoneRevision`: '*' holds when
+ * nothing is stored, a list when nothing is stored or the current revision is none of it) on a
+ * space or an anchor set, checked in the same atomic step as the write, before anything else.
+ */
+export interface WritePreconditions {
+  ifRevision?: RevisionPrecondition
+  ifNoneRevision?: RevisionPrecondition
+}
 
 export type CreateTranslatorOutcome =
   | { status: 'created', value: TranslatorListing }
@@ -156,29 +179,38 @@ export interface Store {
   stats (): Promise<StoreStats>
 
   // Spaces
-  /** created; unchanged when identical; updated (description/metadata) when same dim; conflict when dim differs. */
-  putSpace (space: SpaceRecord): Promise<PutOutcome<SpaceRecord>>
+  /**
+   * created; unchanged when identical (the stored revision stays); updated (description/metadata,
+   * with the caller's revision) when same dim; conflict when dim differs; precondition-failed
+   * first, when a precondition does not hold.
+   */
+  putSpace (space: SpaceRecord, opts?: WritePreconditions): Promise<PutOutcome<SpaceRecord>>
   getSpace (name: string): Promise<SpaceRecord | null>
   listSpaces (): Promise<SpaceRecord[]>
   /** Dependents: embeddings of the space in any set, translators with it as source or target. */
-  deleteSpace (name: string, opts: { cascade: boolean }): Promise<DeleteOutcome>
+  deleteSpace (name: string, opts: { cascade: boolean, ifRevision?: RevisionPrecondition }): Promise<DeleteOutcome>
 
   // Anchor sets
-  /** created; unchanged when the ids are identical (description may be updated: 'updated'); conflict when ids differ. */
-  putAnchorSet (set: AnchorSetRecord): Promise<PutOutcome<AnchorSetRecord>>
+  /**
+   * created; unchanged when the ids and description are identical (the stored revision stays);
+   * updated (the description, with the caller's revision) when the ids are; conflict when ids
+   * differ; precondition-failed first, when a precondition does not hold.
+   */
+  putAnchorSet (set: AnchorSetRecord, opts?: WritePreconditions): Promise<PutOutcome<AnchorSetRecord>>
   getAnchorSet (name: string): Promise<AnchorSetRecord | null>
   getAnchorSetSummary (name: string): Promise<AnchorSetSummary | null>
   listAnchorSets (): Promise<AnchorSetSummary[]>
   /** A set's own embeddings always go with it; dependents that block are translators fitted on it. */
-  deleteAnchorSet (name: string, opts: { cascade: boolean }): Promise<DeleteOutcome>
+  deleteAnchorSet (name: string, opts: { cascade: boolean, ifRevision?: RevisionPrecondition }): Promise<DeleteOutcome>
 
   // Embeddings
   /**
    * Replaces the space's embeddings in the set, checking that both exist and the space's dim is
-   * still `rec.dim` (else 'missing-space'), then `ifRevision` when given (else 'precondition-failed').
+   * still `rec.dim` (else 'missing-space'), then the preconditions when given (else 'precondition-failed'):
+   * `ifNoneRevision: '*'` stores only when the set holds no embeddings of the space yet.
    * ids must be a subset of the set's ids (the caller checks).
    */
-  putEmbeddings (rec: EmbeddingsRecord, opts?: { ifRevision?: RevisionPrecondition }): Promise<PutEmbeddingsOutcome>
+  putEmbeddings (rec: EmbeddingsRecord, opts?: WritePreconditions): Promise<PutEmbeddingsOutcome>
   getEmbeddings (set: string, space: string): Promise<EmbeddingsRecord | null>
   /** Dependents that block: translators fitted on this set with this space as source or target. */
   deleteEmbeddings (set: string, space: string, opts: { cascade: boolean, ifRevision?: RevisionPrecondition }): Promise<DeleteOutcome>

@@ -30,12 +30,15 @@ export type MakeStore = () => Promise<StoreHarness>
 const createdAt = '2024-01-02T03:04:05.678Z'
 const later = '2025-06-07T08:09:10.111Z'
 
+/** The revision records get unless a test names one: the store keeps whatever the caller gives. */
+export const REVISION = 'r0'
+
 export function space (name: string, dim: number, extra: Partial<SpaceRecord> = {}): SpaceRecord {
-  return { name, dim, description: null, metadata: {}, createdAt, ...extra }
+  return { name, dim, description: null, metadata: {}, createdAt, revision: REVISION, ...extra }
 }
 
-export function anchorSet (name: string, ids: string[], description: string | null = null): AnchorSetRecord {
-  return { name, ids, description, createdAt }
+export function anchorSet (name: string, ids: string[], description: string | null = null, revision = REVISION): AnchorSetRecord {
+  return { name, ids, description, createdAt, revision }
 }
 
 /** Embeddings whose summary fields are computed the way the service computes them. */
@@ -296,25 +299,27 @@ export function storeContract (t: Test, makeStore: MakeStore): void {
     await store.putSpace(space('B', 2))
     await store.putAnchorSet(anchorSet('wiki', ['a', 'b', 'c', 'd'], 'w'))
     await store.putAnchorSet(anchorSet('empty', ['z']))
-    t.same(await store.getAnchorSetSummary('wiki'), { name: 'wiki', size: 4, description: 'w', createdAt, spaces: {} })
+    t.same(await store.getAnchorSetSummary('wiki'), { name: 'wiki', size: 4, description: 'w', createdAt, revision: REVISION, spaces: {} })
 
     const a = embeddings('wiki', 'A', ['a', 'b', 'c'], 3, Float32Array.from([0, 0, 0, 3, 4, 0, 1, 2, 2]))
     const b = embeddings('wiki', 'B', ['d'], 2, Float32Array.from([0, 0]))
     await store.putEmbeddings(a)
     await store.putEmbeddings(b)
     const summary = await store.getAnchorSetSummary('wiki')
+    t.not(summary?.revision, REVISION, 'the set has a new revision: its summary changed')
     t.same(summary, {
       name: 'wiki',
       size: 4,
       description: 'w',
       createdAt,
+      revision: summary?.revision,
       spaces: {
         A: { space: 'A', rows: 3, dim: 3, zeroRows: 1, meanNorm: 8 / 3, updatedAt: later, revision: 'wiki/A/3x3' },
         B: { space: 'B', rows: 1, dim: 2, zeroRows: 1, meanNorm: 0, updatedAt: later, revision: 'wiki/B/1x2' }
       }
     })
     t.same(await store.listAnchorSets(), [
-      { name: 'empty', size: 1, description: null, createdAt, spaces: {} },
+      { name: 'empty', size: 1, description: null, createdAt, revision: REVISION, spaces: {} },
       summary
     ], 'sorted by name')
     t.same(await store.stats(), { spaces: 2, anchorSets: 2, translators: 0 })
@@ -729,10 +734,110 @@ export function storeContract (t: Test, makeStore: MakeStore): void {
     const winner = raced[0].status === 'stored' ? 'x' : 'y'
     t.equal((await store.getEmbeddings('wiki', 'A'))?.revision, winner)
 
+    t.same(await store.putEmbeddings({ ...first, revision: 'z' }, { ifNoneRevision: '*' }), { status: 'precondition-failed' }, "If-None-Match '*' when stored fails")
+    t.same(await store.putEmbeddings({ ...first, revision: 'z' }, { ifNoneRevision: [winner] }), { status: 'precondition-failed' }, 'If-None-Match naming the current revision fails')
+    t.equal((await store.getEmbeddings('wiki', 'A'))?.revision, winner, 'and change nothing')
+    await store.putSpace(space('B', 2))
+    t.match(await store.putEmbeddings({ ...first, space: 'B', revision: 'b1' }, { ifNoneRevision: '*' }), { status: 'stored', replaced: false }, "If-None-Match '*' with nothing stored: stored")
+
     t.same(await store.deleteEmbeddings('wiki', 'A', { cascade: false, ifRevision: ['r3'] }), { status: 'precondition-failed' }, 'a stale delete fails')
     t.equal((await store.getEmbeddings('wiki', 'A'))?.revision, winner, 'and deletes nothing')
     t.match(await store.deleteEmbeddings('wiki', 'A', { cascade: false, ifRevision: [winner] }), { status: 'deleted' }, 'the current revision deletes')
     t.same(await store.deleteEmbeddings('wiki', 'A', { cascade: false, ifRevision: '*' }), { status: 'precondition-failed' }, "'*' on nothing stored fails")
     t.same(await store.deleteEmbeddings('wiki', 'A', { cascade: false }), { status: 'not-found' }, 'without a precondition: not found')
+  })
+  withStore('spaces: If-Match and If-None-Match are checked with the write', async (t, { store }) => {
+    t.same(await store.putSpace(space('A', 2, { revision: 'r1' }), { ifRevision: '*' }), { status: 'precondition-failed' }, "If-Match '*' with nothing stored fails")
+    t.same(await store.putSpace(space('A', 2, { revision: 'r1' }), { ifRevision: ['r1'] }), { status: 'precondition-failed' }, 'a revision with nothing stored fails')
+    t.equal(await store.getSpace('A'), null, 'nothing stored')
+    t.match(await store.putSpace(space('A', 2, { revision: 'r1' }), { ifNoneRevision: '*' }), { status: 'created', value: { revision: 'r1' } }, "If-None-Match '*' with nothing stored: created")
+    t.same(await store.putSpace(space('A', 2, { revision: 'r2', description: 'x' }), { ifNoneRevision: '*' }), { status: 'precondition-failed' }, "If-None-Match '*' when it exists fails")
+    t.same(await store.putSpace(space('A', 2, { revision: 'r2', description: 'x' }), { ifNoneRevision: ['r0', 'r1'] }), { status: 'precondition-failed' }, 'If-None-Match naming the current revision fails')
+    t.same(await store.putSpace(space('A', 2, { revision: 'r2', description: 'x' }), { ifRevision: ['r0'] }), { status: 'precondition-failed' }, 'a stale If-Match fails')
+    t.same(await store.putSpace(space('A', 8, { revision: 'r2' }), { ifRevision: ['r0'] }), { status: 'precondition-failed' }, 'preconditions come before the dim conflict')
+    t.equal((await store.getSpace('A'))?.revision, 'r1', 'and change nothing')
+    t.equal((await store.getSpace('A'))?.description, null)
+
+    t.match(await store.putSpace(space('A', 2, { revision: 'r2', description: 'x' }), { ifRevision: ['r0', 'r1'] }), { status: 'updated', value: { revision: 'r2', description: 'x' } }, 'the current revision in the list: updated, with the new revision')
+    t.match(await store.putSpace(space('A', 2, { revision: 'r3', description: 'x' }), { ifRevision: ['r2'] }), { status: 'unchanged', value: { revision: 'r2' } }, 'an identical put keeps the revision')
+    t.match(await store.putSpace(space('A', 2, { revision: 'r3', description: 'y' }), { ifRevision: '*', ifNoneRevision: ['r1'] }), { status: 'updated', value: { revision: 'r3' } }, "If-Match '*' and a stale If-None-Match: updated")
+    t.equal((await store.getSpace('A'))?.revision, 'r3')
+    t.same((await store.listSpaces()).map(s => s.revision), ['r3'], 'lists carry revisions')
+
+    // Two writers that read r3: exactly one of them stores.
+    const raced = await Promise.all([
+      store.putSpace(space('A', 2, { revision: 'x', description: 'by x' }), { ifRevision: ['r3'] }),
+      store.putSpace(space('A', 2, { revision: 'y', description: 'by y' }), { ifRevision: ['r3'] })
+    ])
+    t.same(raced.map(r => r.status).sort(), ['precondition-failed', 'updated'], 'one writer wins, the other fails')
+    const winner = raced[0].status === 'updated' ? 'x' : 'y'
+    t.match(await store.getSpace('A'), { revision: winner, description: `by ${winner}` })
+
+    t.same(await store.deleteSpace('A', { cascade: true, ifRevision: ['r3'] }), { status: 'precondition-failed' }, 'a stale delete fails')
+    t.ok(await store.getSpace('A'), 'and deletes nothing')
+    t.match(await store.deleteSpace('A', { cascade: false, ifRevision: [winner] }), { status: 'deleted' }, 'the current revision deletes')
+    t.same(await store.deleteSpace('A', { cascade: false, ifRevision: '*' }), { status: 'precondition-failed' }, "'*' on nothing stored fails")
+    t.same(await store.deleteSpace('A', { cascade: false }), { status: 'not-found' }, 'without a precondition: not found')
+  })
+
+  withStore('anchor sets: If-Match and If-None-Match are checked with the write', async (t, { store }) => {
+    const ids = ['a', 'b']
+    t.same(await store.putAnchorSet(anchorSet('wiki', ids, null, 'r1'), { ifRevision: '*' }), { status: 'precondition-failed' }, "If-Match '*' with nothing stored fails")
+    t.equal(await store.getAnchorSet('wiki'), null, 'nothing stored')
+    t.match(await store.putAnchorSet(anchorSet('wiki', ids, null, 'r1'), { ifNoneRevision: '*' }), { status: 'created', value: { revision: 'r1' } })
+    t.same(await store.putAnchorSet(anchorSet('wiki', ids, 'd', 'r2'), { ifNoneRevision: '*' }), { status: 'precondition-failed' }, "If-None-Match '*' when it exists fails")
+    t.same(await store.putAnchorSet(anchorSet('wiki', ['z'], 'd', 'r2'), { ifRevision: ['r0'] }), { status: 'precondition-failed' }, 'a stale If-Match fails, before the ids conflict')
+    t.match(await store.getAnchorSet('wiki'), { revision: 'r1', description: null }, 'and changes nothing')
+    t.match(await store.putAnchorSet(anchorSet('wiki', ids, 'd', 'r2'), { ifRevision: ['r1'] }), { status: 'updated', value: { revision: 'r2' } })
+    t.match(await store.putAnchorSet(anchorSet('wiki', ids, 'd', 'r3'), { ifRevision: ['r2'] }), { status: 'unchanged', value: { revision: 'r2' } }, 'an identical put keeps the revision')
+    t.equal((await store.getAnchorSetSummary('wiki'))?.revision, 'r2', 'the summary carries it')
+
+    const raced = await Promise.all([
+      store.putAnchorSet(anchorSet('wiki', ids, 'by x', 'x'), { ifRevision: ['r2'] }),
+      store.putAnchorSet(anchorSet('wiki', ids, 'by y', 'y'), { ifRevision: ['r2'] })
+    ])
+    t.same(raced.map(r => r.status).sort(), ['precondition-failed', 'updated'], 'one writer wins, the other fails')
+    const winner = raced[0].status === 'updated' ? 'x' : 'y'
+    t.equal((await store.getAnchorSet('wiki'))?.revision, winner)
+
+    t.same(await store.deleteAnchorSet('wiki', { cascade: true, ifRevision: ['r2'] }), { status: 'precondition-failed' }, 'a stale delete fails')
+    t.ok(await store.getAnchorSet('wiki'), 'and deletes nothing')
+    t.match(await store.deleteAnchorSet('wiki', { cascade: false, ifRevision: [winner] }), { status: 'deleted' })
+    t.same(await store.deleteAnchorSet('wiki', { cascade: false, ifRevision: '*' }), { status: 'precondition-failed' }, "'*' on nothing stored fails")
+    t.same(await store.deleteAnchorSet('wiki', { cascade: false }), { status: 'not-found' })
+  })
+
+  withStore("anchor sets: a set's revision changes with the embeddings it holds, a space's does not", async (t, { store }) => {
+    await store.putSpace(space('A', 2, { revision: 'sA' }))
+    await store.putAnchorSet(anchorSet('wiki', ['a', 'b'], null, 'r1'))
+    await store.putAnchorSet(anchorSet('other', ['a'], null, 'o1'))
+    const seen = new Set(['r1'])
+    const next = async (label: string): Promise<string> => {
+      const revision = (await store.getAnchorSet('wiki'))?.revision ?? ''
+      t.notOk(seen.has(revision), `${label}: a new revision`)
+      t.equal((await store.getAnchorSetSummary('wiki'))?.revision, revision, `${label}: the summary's too`)
+      seen.add(revision)
+      return revision
+    }
+    await store.putEmbeddings(embeddings('wiki', 'A', ['a', 'b'], 2))
+    await next('upload')
+    t.same(await store.putAnchorSet(anchorSet('wiki', ['a', 'b'], 'd', 'r9'), { ifRevision: ['r1'] }), { status: 'precondition-failed' }, 'the revision read before the upload is stale')
+    await store.putEmbeddings({ ...embeddings('wiki', 'A', ['a', 'b'], 2), revision: 'again' })
+    const again = await next('another upload')
+    t.same(await store.putEmbeddings(embeddings('wiki', 'A', ['a'], 2), { ifRevision: ['stale'] }), { status: 'precondition-failed' })
+    t.equal((await store.getAnchorSet('wiki'))?.revision, again, 'a refused upload leaves it as it was')
+    await store.deleteEmbeddings('wiki', 'A', { cascade: false })
+    await next('delete')
+    await store.putEmbeddings(embeddings('wiki', 'A', ['a', 'b'], 2))
+    await next('upload again')
+    await store.putEmbeddings(embeddings('other', 'A', ['a'], 2))
+    const other = (await store.getAnchorSet('other'))?.revision
+    await store.deleteSpace('A', { cascade: true })
+    await next('its space deleted')
+    t.not((await store.getAnchorSet('other'))?.revision, other, 'every set that lost embeddings')
+    t.equal(await store.getSpace('A'), null)
+    await store.putSpace(space('A', 2, { revision: 'sA' }))
+    await store.putEmbeddings(embeddings('wiki', 'A', ['a', 'b'], 2))
+    t.equal((await store.getSpace('A'))?.revision, 'sA', "a space's revision does not follow embeddings")
   })
 }

@@ -64,6 +64,40 @@ t.test('redis store', { skip }, async t => {
       { ...translator('t1', 'A', 'B', 'wiki', undefined, [5, 2]).meta, version: 1 }, 'metadata as JSON')
   })
 
+  t.test('records written before revisions existed: their createdAt stands in until the next write', async t => {
+    const keyPrefix = redis.newPrefix()
+    const store = await RedisStore.connect({ url: redis.url, keyPrefix })
+    t.teardown(async () => { await store.close() })
+    const tag = `{${keyPrefix}}`
+    const created = '2023-03-04T05:06:07.089Z'
+    // What the previous version wrote: <body>,"createdAt":"<iso>"}, no revision.
+    await redis.admin.hset(`${tag}:spaces`, 'old', `{"description":null,"dim":2,"metadata":{"k":[]},"name":"old","createdAt":"${created}"}`)
+    await redis.admin.hset(`${tag}:sets`, 'oldset', `{"name":"oldset","size":2,"description":"d","createdAt":"${created}"}`)
+    await redis.admin.set(`${tag}:set-ids:oldset`, '["a","b"]')
+
+    t.same(await store.getSpace('old'), { name: 'old', dim: 2, description: null, metadata: { k: [] }, createdAt: created, revision: created })
+    t.same((await store.listSpaces()).map(s => s.revision), [created])
+    t.equal((await store.getAnchorSet('oldset'))?.revision, created)
+    t.equal((await store.getAnchorSetSummary('oldset'))?.revision, created)
+
+    t.same(await store.putSpace(space('old', 2, { revision: 'r1', metadata: { k: [] } }), { ifRevision: ['other'] }), { status: 'precondition-failed' })
+    t.same(await store.putSpace(space('old', 2, { revision: 'r1', metadata: { k: [] } }), { ifNoneRevision: '*' }), { status: 'precondition-failed' }, 'it exists')
+    t.match(await store.putSpace(space('old', 2, { revision: 'r1', metadata: { k: [] } }), { ifRevision: [created] }),
+      { status: 'unchanged', value: { revision: created } }, 'an identical put matches on createdAt and keeps it')
+    t.match(await store.putSpace(space('old', 2, { revision: 'r1', description: 'now', metadata: { k: [] } }), { ifRevision: [created] }),
+      { status: 'updated', value: { revision: 'r1', createdAt: created, description: 'now', metadata: { k: [] } } }, 'a changing put stores a revision')
+    t.equal((await store.getSpace('old'))?.createdAt, created, 'createdAt kept')
+    t.same(JSON.parse(await redis.admin.hget(`${tag}:spaces`, 'old') ?? 'null').metadata, { k: [] }, 'the body was not re-encoded ([] stays [])')
+
+    t.same(await store.deleteAnchorSet('oldset', { cascade: false, ifRevision: ['r1'] }), { status: 'precondition-failed' })
+    await store.putSpace(space('A', 2))
+    await store.putEmbeddings(embeddings('oldset', 'A', ['a', 'b'], 2))
+    const touched = await store.getAnchorSet('oldset')
+    t.not(touched?.revision, created, 'an upload gives the old set a revision')
+    t.match(touched, { createdAt: created, description: 'd' }, 'keeping the rest')
+    t.match(await store.deleteAnchorSet('oldset', { cascade: false, ifRevision: [touched?.revision ?? ''] }), { status: 'deleted' })
+  })
+
   t.test('changes are published on <prefix>:changes', async t => {
     const keyPrefix = redis.newPrefix()
     const store = await RedisStore.connect({ url: redis.url, keyPrefix })

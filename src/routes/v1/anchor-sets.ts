@@ -1,8 +1,9 @@
-import { createHash, randomUUID } from 'node:crypto'
+import { randomUUID } from 'node:crypto'
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import { badRequest, conflict, notFound, preconditionFailed, unprocessable } from '../../errors.js'
-import { ifMatch, notModified, strongEtag } from '../../http/conditional.js'
+import { addVary, ifMatchRevisions, ifNoneMatchRevisions, notModified, strongEtag, variantTag } from '../../http/conditional.js'
+import { responseEncoding } from '../../codecs/negotiate.js'
 import { isBinaryBody, readBinaryMatrix, readMatrixField, sendMatrix } from '../../http/matrix.js'
 import { takeRows, type Matrix } from '../../math/matrix.js'
 import { rowNormStats } from '../../math/stats.js'
@@ -11,6 +12,7 @@ import {
   SetParams, SetSpaceParams
 } from '../../schemas/anchor-sets.js'
 import { CascadeQuery, problemResponses } from '../../schemas/common.js'
+import { DeleteConditions, NotModified, PutConditions, ReadConditions } from '../../schemas/conditional.js'
 import { SelectBody, SelectResult } from '../../schemas/compute.js'
 import { cancellable } from '../../budget/cancel.js'
 import { selectPlan } from '../../budget/work.js'
@@ -52,15 +54,12 @@ function orderRows (set: AnchorSetRecord, ids: string[]): { order: number[], ids
   return { order: positions.map(p => p[1]), ids: positions.map(p => set.ids[p[0]]) }
 }
 
-/** A set's representation changes with its description and with any upload or delete of its embeddings: its ETag hashes the body. */
-function setEtag (body: z.infer<typeof AnchorSet>): string {
-  return createHash('sha256').update(JSON.stringify(body)).digest('base64url').slice(0, 32)
-}
-
 const PRECONDITION_FAILED = 'If-Match names none of the current entity tags (another client changed or deleted them since); nothing was changed. GET them for the current ETag and retry'
 
-/** The 304 of a conditional GET: no body. */
-const NotModified = z.null().describe('Not modified: If-None-Match names the current ETag; no body')
+const SET_PRECONDITION_FAILED = 'is not in the state the request\'s If-Match or If-None-Match names (another client created, changed or deleted it, or stored or deleted embeddings in it, since); nothing was changed. GET it for its current ETag and retry'
+
+/** The ETag variant of a set's representation with its ids from start to end (exclusive). */
+const withIds = (start: number, end: number): string => `ids=${start}-${end}`
 
 function summaryOut (s: AnchorSetSummary, ids?: string[]): z.infer<typeof AnchorSet> {
   return { name: s.name, size: s.size, description: s.description, createdAt: s.createdAt, spaces: s.spaces, ...(ids !== undefined ? { ids } : {}) }
@@ -83,10 +82,11 @@ const anchorSets: FastifyPluginAsyncZod<{ maxAnchors: number, maxRows: number, m
       tags: ['anchor-sets'],
       summary: 'Create an anchor set (an ordered list of item ids)',
       operationId: 'putAnchorSet',
-      description: '201 when created; 200 when one with the same ids exists (the description is updated); 409 when it exists with other ids.',
+      description: "201 when created; 200 when one with the same ids exists (the description is updated); 409 when it exists with other ids. The set's ETag changes when its description does and whenever embeddings are stored in it or deleted from it. If-Match: replace only that revision (* : only if it exists); If-None-Match: * : only create. Else 412, and nothing changes.",
       params: SetParams,
+      headers: PutConditions,
       body: AnchorSetBody,
-      response: { 200: AnchorSet, 201: AnchorSet, ...problemResponses(400, 401, 403, 409, 413, 422) }
+      response: { 200: AnchorSet, 201: AnchorSet, ...problemResponses(400, 401, 403, 409, 412, 413, 422) }
     }
   }, async (request, reply) => {
     const { set } = request.params
@@ -102,14 +102,17 @@ const anchorSets: FastifyPluginAsyncZod<{ maxAnchors: number, maxRows: number, m
       }
       seen.set(ids[i], i)
     }
-    const outcome = await app.store.putAnchorSet({ name: set, ids, description: description ?? null, createdAt: new Date().toISOString() })
+    const outcome = await app.store.putAnchorSet(
+      { name: set, ids, description: description ?? null, createdAt: new Date().toISOString(), revision: randomUUID() },
+      { ifRevision: ifMatchRevisions(request), ifNoneRevision: ifNoneMatchRevisions(request) })
+    if (outcome.status === 'precondition-failed') throw preconditionFailed(`anchor set "${set}" ${SET_PRECONDITION_FAILED}`)
     if (outcome.status === 'conflict') {
       throw conflict(`anchor set "${set}" already exists with other ids (${outcome.existing.ids.length} ids); a set's ids cannot change. Use another name, or delete it first`)
     }
     const summary = await app.store.getAnchorSetSummary(set)
     if (summary === null) throw notFound(`anchor set "${set}" was deleted while it was being written`)
     const body = summaryOut(summary)
-    void reply.header('etag', strongEtag(setEtag(body)))
+    void reply.header('etag', strongEtag(summary.revision))
     if (outcome.status === 'created') return reply.code(201).header('location', `/v1/anchor-sets/${enc(set)}`).send(body)
     return reply.code(200).send(body)
   })
@@ -138,7 +141,7 @@ const anchorSets: FastifyPluginAsyncZod<{ maxAnchors: number, maxRows: number, m
       operationId: 'getAnchorSet',
       params: SetParams,
       querystring: GetSetQuery,
-      headers: z.looseObject({ 'if-none-match': z.string().optional().describe('ETags of representations held: 304 when one is current') }),
+      headers: ReadConditions,
       response: { 200: AnchorSet, 304: NotModified, ...problemResponses(400, 401, 404, 422) }
     }
   }, async (request, reply) => {
@@ -150,12 +153,14 @@ const anchorSets: FastifyPluginAsyncZod<{ maxAnchors: number, maxRows: number, m
       throw badRequest('offset and limit select a range of the ids; send them with includeIds=true', [{ path: 'querystring', message: 'offset and limit need includeIds=true' }])
     }
     let body = summaryOut(summary)
+    let variant: string | undefined
     if (includeIds) {
       const ids = (await app.store.getAnchorSet(set))?.ids ?? []
       const { start, end } = rowRange(ids.length, { offset, limit }, `anchor set "${set}"`)
       body = summaryOut(summary, start === 0 && end === ids.length ? ids : ids.slice(start, end))
+      variant = withIds(start, end)
     }
-    if (notModified(request, reply, setEtag(body))) return reply
+    if (notModified(request, reply, variantTag(summary.revision, variant))) return reply
     return body
   })
 
@@ -165,14 +170,16 @@ const anchorSets: FastifyPluginAsyncZod<{ maxAnchors: number, maxRows: number, m
       tags: ['anchor-sets'],
       summary: 'Delete an anchor set with its embeddings',
       operationId: 'deleteAnchorSet',
-      description: '409 while a translator was fitted on it, unless ?cascade=true, which deletes those translators too.',
+      description: '409 while a translator was fitted on it, unless ?cascade=true, which deletes those translators too. If-Match: delete only that revision; else 412, and nothing changes.',
       params: SetParams,
       querystring: CascadeQuery,
-      response: { 204: z.null().describe('Deleted'), ...problemResponses(400, 401, 403, 404, 409) }
+      headers: DeleteConditions,
+      response: { 204: z.null().describe('Deleted'), ...problemResponses(400, 401, 403, 404, 409, 412) }
     }
   }, async (request, reply) => {
     const { set } = request.params
-    const outcome = await app.store.deleteAnchorSet(set, { cascade: request.query.cascade })
+    const outcome = await app.store.deleteAnchorSet(set, { cascade: request.query.cascade, ifRevision: ifMatchRevisions(request) })
+    if (outcome.status === 'precondition-failed') throw preconditionFailed(`anchor set "${set}" ${SET_PRECONDITION_FAILED}`)
     if (outcome.status === 'not-found') throw notFound(`anchor set "${set}" does not exist`)
     if (outcome.status === 'conflict') {
       throw conflict(`anchor set "${set}" is in use by ${describeDependents(outcome.dependents)}; delete those first, or send ?cascade=true to delete them with it`)
@@ -192,13 +199,16 @@ const anchorSets: FastifyPluginAsyncZod<{ maxAnchors: number, maxRows: number, m
       description: "Rows follow `ids` when given (a subset of the set's ids), else the set's own order (then the row count equals the set's size). " +
         'Binary bodies (application/octet-stream, application/x-npy) always follow the set order. Replaces earlier embeddings of that space in that set: 201 with Location when the set held none of that space, 200 when they replaced earlier ones.',
       params: SetSpaceParams,
-      headers: z.looseObject({ 'if-match': z.string().optional().describe('Store only if the current embeddings have one of these ETags (* : only if some are stored); else 412 and nothing changes') }),
+      headers: z.looseObject({
+        'if-match': z.string().optional().describe('Store only if the current embeddings have one of these ETags, of any encoding (* : only if some are stored); else 412 and nothing changes'),
+        'if-none-match': z.string().optional().describe('* : store only if the set holds none of this space yet (412 when it does); or ETags: 412 when the current embeddings have one of them')
+      }),
       body: EmbeddingsBody,
       response: { 200: EmbeddingsStored, 201: EmbeddingsStored, ...problemResponses(400, 401, 403, 404, 412, 413, 415, 422) }
     }
   }, async (request, reply) => {
     const { set, space } = request.params
-    const ifRevision = ifMatch(request)
+    const preconditions = { ifRevision: ifMatchRevisions(request), ifNoneRevision: ifNoneMatchRevisions(request) }
     const [setRecord, spaceRecord] = await Promise.all([app.store.getAnchorSet(set), app.store.getSpace(space)])
     if (setRecord === null) throw notFound(`anchor set "${set}" does not exist; create it with PUT /v1/anchor-sets/${enc(set)}`)
     if (spaceRecord === null) throw notFound(`space "${space}" does not exist; create it with PUT /v1/spaces/${enc(space)}`)
@@ -247,10 +257,13 @@ const anchorSets: FastifyPluginAsyncZod<{ maxAnchors: number, maxRows: number, m
     const revision = randomUUID()
     const outcome = await app.store.putEmbeddings({
       set, space, ids, matrix, rows: matrix.rows, dim: matrix.cols, ...stats, updatedAt: new Date().toISOString(), revision
-    }, { ifRevision })
+    }, preconditions)
     if (outcome.status === 'missing-set') throw notFound(`anchor set "${set}" was deleted while the embeddings were uploaded`)
     if (outcome.status === 'missing-space') throw notFound(`space "${space}" was deleted or recreated with another dim while the embeddings were uploaded; nothing was stored`)
-    if (outcome.status === 'precondition-failed') throw preconditionFailed(`anchor set "${set}" holds no embeddings of space "${space}" with the ETag in If-Match: ${PRECONDITION_FAILED}`)
+    if (outcome.status === 'precondition-failed') {
+      if (preconditions.ifNoneRevision !== undefined) throw preconditionFailed(`anchor set "${set}" holds embeddings of space "${space}" already (If-None-Match), or none with the ETag in If-Match; nothing was changed. GET them for the current ETag and retry with If-Match`)
+      throw preconditionFailed(`anchor set "${set}" holds no embeddings of space "${space}" with the ETag in If-Match: ${PRECONDITION_FAILED}`)
+    }
     const stored = { set, space, rows: matrix.rows, dim: matrix.cols, ...stats, revision, replaced: outcome.replaced }
     void reply.header('etag', strongEtag(revision))
     if (outcome.replaced) return reply.code(200).send(stored)
@@ -268,7 +281,7 @@ const anchorSets: FastifyPluginAsyncZod<{ maxAnchors: number, maxRows: number, m
       operationId: 'getEmbeddings',
       params: SetSpaceParams,
       querystring: GetEmbeddingsQuery,
-      headers: z.looseObject({ 'if-none-match': z.string().optional().describe('ETags of the embeddings held: 304 when one is current') }),
+      headers: z.looseObject({ 'if-none-match': z.string().optional().describe('ETags of the embeddings held: 304 when one is current. Each encoding (JSON, npy, raw float32) has its own ETag') }),
       response: { 200: Embeddings, 304: NotModified, ...problemResponses(400, 401, 404, 422) }
     }
   }, async (request, reply) => {
@@ -276,7 +289,10 @@ const anchorSets: FastifyPluginAsyncZod<{ maxAnchors: number, maxRows: number, m
     const found = await requireEmbeddings(app.store, set, space)
     // The range is checked first: an offset past the end is a 422 even for a client holding the current ETag.
     const { start, end } = rowRange(found.rows, request.query, `the embeddings of space "${space}" in anchor set "${set}"`)
-    if (notModified(request, reply, found.revision)) return reply
+    // One ETag per encoding: a client holding the JSON must not be told its copy is the npy one.
+    addVary(reply, 'Accept')
+    const encoding = responseEncoding(request.headers.accept)
+    if (notModified(request, reply, variantTag(found.revision, encoding === 'json' ? undefined : encoding))) return reply
     const setRecord = await app.store.getAnchorSet(set)
     const whole = start === 0 && end === found.rows
     // A view of the stored rows, not a copy.
@@ -298,12 +314,12 @@ const anchorSets: FastifyPluginAsyncZod<{ maxAnchors: number, maxRows: number, m
       description: '409 while a translator was fitted on them, unless ?cascade=true, which deletes those translators too.',
       params: SetSpaceParams,
       querystring: CascadeQuery,
-      headers: z.looseObject({ 'if-match': z.string().optional().describe('Delete only if the current embeddings have one of these ETags; else 412 and nothing changes') }),
+      headers: z.looseObject({ 'if-match': z.string().optional().describe('Delete only if the current embeddings have one of these ETags, of any encoding; else 412 and nothing changes') }),
       response: { 204: z.null().describe('Deleted'), ...problemResponses(400, 401, 403, 404, 409, 412) }
     }
   }, async (request, reply) => {
     const { set, space } = request.params
-    const outcome = await app.store.deleteEmbeddings(set, space, { cascade: request.query.cascade, ifRevision: ifMatch(request) })
+    const outcome = await app.store.deleteEmbeddings(set, space, { cascade: request.query.cascade, ifRevision: ifMatchRevisions(request) })
     if (outcome.status === 'precondition-failed') throw preconditionFailed(`anchor set "${set}" holds no embeddings of space "${space}" with the ETag in If-Match: ${PRECONDITION_FAILED}`)
     if (outcome.status === 'not-found') throw notFound(`anchor set "${set}" holds no embeddings of space "${space}"`)
     if (outcome.status === 'conflict') {

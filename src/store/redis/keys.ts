@@ -5,8 +5,8 @@
  * cluster the whole store sits on one shard (no sharding of this data, one node's memory and CPU).
  * The store is metadata plus anchor matrices and translator parameters, small enough for that.
  *
- *   {p}:spaces                   HASH   space name → SpaceRecord JSON
- *   {p}:sets                     HASH   set name → {name, size, description, createdAt} JSON (no ids: listing stays cheap)
+ *   {p}:spaces                   HASH   space name → SpaceRecord JSON, ending with revision and createdAt (scripts.ts)
+ *   {p}:sets                     HASH   set name → {name, size, description, revision, createdAt} JSON (no ids: listing stays cheap)
  *   {p}:set-ids:<set>            STRING JSON array of the set's ids
  *   {p}:set-spaces:<set>         HASH   space → EmbeddingsSummary JSON: the index of the spaces the set holds
  *   {p}:emb:<set>|<space>        HASH   ids (JSON), data (float32 LE, rows*cols*4 bytes), meta (EmbeddingsSummary JSON)

@@ -2,7 +2,7 @@
  * Decoding script and command replies into records. Bulk replies arrive as Buffers (scripts run
  * through callBuffer, so that binary parameters survive); text is decoded here.
  */
-import type { AnchorSetRecord, AnchorSetSummary, DeleteOutcome, Dependents, EmbeddingsSummary, PutOutcome } from '../types.js'
+import type { AnchorSetRecord, AnchorSetSummary, DeleteOutcome, Dependents, EmbeddingsSummary, PutOutcome, SpaceRecord } from '../types.js'
 
 export function text (reply: unknown): string {
   if (Buffer.isBuffer(reply)) return reply.toString('utf8')
@@ -64,20 +64,37 @@ export interface StoredSetRecord {
   size: number
   description: string | null
   createdAt: string
+  /** Absent from records written before revisions existed. */
+  revision?: string
+}
+
+/**
+ * The revision of a stored space or set. A record written before revisions existed has had no write
+ * since (every write stores one): its creation time names that one state, as in the scripts.
+ */
+function revisionOf (record: { revision?: string, createdAt: string }): string {
+  return record.revision ?? record.createdAt
+}
+
+export function spaceFrom (record: unknown): SpaceRecord {
+  const { name, dim, description, metadata, createdAt, revision } = json<Omit<SpaceRecord, 'revision'> & { revision?: string }>(record)
+  return { name, dim, description, metadata, createdAt, revision: revisionOf({ revision, createdAt }) }
 }
 
 export function anchorSetFrom (record: unknown, ids: unknown): AnchorSetRecord {
-  const { name, description, createdAt } = json<StoredSetRecord>(record)
-  return { name, ids: json<string[]>(ids), description, createdAt }
+  const stored = json<StoredSetRecord>(record)
+  const { name, description, createdAt } = stored
+  return { name, ids: json<string[]>(ids), description, createdAt, revision: revisionOf(stored) }
 }
 
 export function setSummariesFrom (reply: unknown): AnchorSetSummary[] {
   return pairs(reply).map(([record, index]) => {
-    const { name, size, description, createdAt } = JSON.parse(record) as StoredSetRecord
+    const stored = json<StoredSetRecord>(record)
+    const { name, size, description, createdAt } = stored
     const spaces: Record<string, EmbeddingsSummary> = {}
     for (const [space, summary] of pairs(index).sort((a, b) => compare(a[0], b[0]))) {
       spaces[space] = json<EmbeddingsSummary>(summary)
     }
-    return { name, size, description, createdAt, spaces }
+    return { name, size, description, createdAt, revision: revisionOf(stored), spaces }
   })
 }

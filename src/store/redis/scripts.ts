@@ -24,14 +24,61 @@ local function notify (kind, key)
   redis.call('PUBLISH', channel, cjson.encode({ kind = kind, key = key }))
 end
 
--- Records are stored as <body>,"createdAt":"<iso>"} so that a script can keep the original
--- createdAt without re-encoding the body (cjson would turn {} into [] and round floats).
+-- Space and set records are stored as <body>,"revision":"<rev>","createdAt":"<iso>"} so that a
+-- script can keep the original createdAt, or give a record a new revision, without re-encoding the
+-- body (cjson would turn {} into [] and round floats). Records written before revisions existed
+-- end <body>,"createdAt":"<iso>"}: their revision is nil here. No body ends with a "revision"
+-- member of its own (a space's ends with "name", a set's with "description").
+-- Returns body, revision (JSON string or nil), createdAt (JSON string).
 local function splitRecord (json)
-  return string.match(json, '^(.*),"createdAt":("[^"]*")}$')
+  local head, createdAt = string.match(json, '^(.*),"createdAt":("[^"]*")}$')
+  local body, revision = string.match(head, '^(.*),"revision":("[^"]*")$')
+  if body then return body, revision, createdAt end
+  return head, nil, createdAt
 end
 
-local function joinRecord (body, createdAt)
-  return body .. ',"createdAt":' .. createdAt .. '}'
+-- revision and createdAt are JSON strings.
+local function joinRecord (body, revision, createdAt)
+  return body .. ',"revision":' .. revision .. ',"createdAt":' .. createdAt .. '}'
+end
+
+-- The revision of a space or set record (nil: no record). A record written before revisions
+-- existed has had no write since: its creation time names that one state until the next write
+-- stores a revision (readers in replies.ts make the same choice).
+local function recordRevision (record)
+  if not record then return nil end
+  local decoded = cjson.decode(record)
+  return decoded.revision or decoded.createdAt
+end
+
+local function listHas (list, value)
+  for _, item in ipairs(list) do
+    if item == value then return true end
+  end
+  return false
+end
+
+-- Whether a write's If-Match and If-None-Match hold for the current revision (nil: nothing
+-- stored). Each is '' (not asked), '*', or a JSON array of revisions. If-Match: '*' asks that
+-- something is stored, a list that its revision is one of it. If-None-Match: '*' asks that nothing
+-- is stored, a list that nothing is or its revision is none of it.
+local function preconditionsHold (current, ifMatch, ifNoneMatch)
+  if ifMatch and ifMatch ~= '' then
+    if current == nil then return false end
+    if ifMatch ~= '*' and not listHas(cjson.decode(ifMatch), current) then return false end
+  end
+  if ifNoneMatch and ifNoneMatch ~= '' and current ~= nil then
+    if ifNoneMatch == '*' or listHas(cjson.decode(ifNoneMatch), current) then return false end
+  end
+  return true
+end
+
+-- Gives a set a new revision (a JSON string): what it shows of its embeddings changed.
+local function touchSet (set, revision)
+  local record = redis.call('HGET', setsKey, set)
+  if not record then return end
+  local body, _, createdAt = splitRecord(record)
+  redis.call('HSET', setsKey, set, joinRecord(body, revision, createdAt))
 end
 
 -- Ids of the translators whose (source, target, anchorSet) satisfy the predicate, sorted.
@@ -62,20 +109,13 @@ local function removeTranslator (id)
   return true
 end
 
--- Whether a caller's If-Match holds for one set's embeddings in one space: '' asks nothing, '*'
--- asks that they exist, else a JSON array of acceptable revisions. Nothing stored never matches.
-local function revisionHolds (set, space, expected)
-  if expected == nil or expected == '' then return true end
+-- The revision of one set's embeddings in one space, nil when there are none.
+local function embeddingsRevision (set, space)
   local meta = redis.call('HGET', embKey(set, space), 'meta')
-  if not meta then return false end
-  if expected == '*' then return true end
+  if not meta then return nil end
   local summary = cjson.decode(meta)
   -- Records stored before revisions existed have none; their update time stands in.
-  local current = summary.revision or summary.updatedAt
-  for _, revision in ipairs(cjson.decode(expected)) do
-    if revision == current then return true end
-  end
-  return false
+  return summary.revision or summary.updatedAt
 end
 
 local function removeEmbeddings (set, space)
@@ -86,34 +126,38 @@ end
 `
 
 // Creates a space, or updates its description and metadata keeping createdAt; a different dim is
-// a conflict. Notifies only when something changed.
-// ARGV: tag, channel, name, dim, body, createdAt JSON → {status, record JSON}
+// a conflict. Checks If-Match / If-None-Match first. Notifies only when something changed.
+// ARGV: tag, channel, name, dim, body, createdAt JSON, revision JSON, if-match, if-none-match
+// → {status, record JSON}
 const putSpaceLua = `
-local name, dim, body, createdAt = ARGV[3], tonumber(ARGV[4]), ARGV[5], ARGV[6]
+local name, dim, body, createdAt, revision = ARGV[3], tonumber(ARGV[4]), ARGV[5], ARGV[6], ARGV[7]
 local existing = redis.call('HGET', spacesKey, name)
+if not preconditionsHold(recordRevision(existing), ARGV[8], ARGV[9]) then return { 'precondition-failed' } end
 if not existing then
-  local record = joinRecord(body, createdAt)
+  local record = joinRecord(body, revision, createdAt)
   redis.call('HSET', spacesKey, name, record)
   notify('space', name)
   return { 'created', record }
 end
 if cjson.decode(existing).dim ~= dim then return { 'conflict', existing } end
-local oldBody, oldCreatedAt = splitRecord(existing)
+local oldBody, _, oldCreatedAt = splitRecord(existing)
 if oldBody == body then return { 'unchanged', existing } end
-local record = joinRecord(body, oldCreatedAt)
+local record = joinRecord(body, revision, oldCreatedAt)
 redis.call('HSET', spacesKey, name, record)
 notify('space', name)
 return { 'updated', record }
 `
 
 // Creates an anchor set with its ids, or updates its description keeping createdAt; different ids
-// are a conflict (the ids of a set never change).
-// ARGV: tag, channel, name, ids JSON, body, createdAt JSON → {status, record JSON, ids JSON}
+// are a conflict (the ids of a set never change). Checks If-Match / If-None-Match first.
+// ARGV: tag, channel, name, ids JSON, body, createdAt JSON, revision JSON, if-match, if-none-match
+// → {status, record JSON, ids JSON}
 const putAnchorSetLua = `
-local name, ids, body, createdAt = ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local name, ids, body, createdAt, revision = ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
 local existing = redis.call('HGET', setsKey, name)
+if not preconditionsHold(recordRevision(existing), ARGV[8], ARGV[9]) then return { 'precondition-failed' } end
 if not existing then
-  local record = joinRecord(body, createdAt)
+  local record = joinRecord(body, revision, createdAt)
   redis.call('HSET', setsKey, name, record)
   redis.call('SET', setIdsKey(name), ids)
   notify('anchorSet', name)
@@ -121,9 +165,9 @@ if not existing then
 end
 local oldIds = redis.call('GET', setIdsKey(name))
 if oldIds ~= ids then return { 'conflict', existing, oldIds } end
-local oldBody, oldCreatedAt = splitRecord(existing)
+local oldBody, _, oldCreatedAt = splitRecord(existing)
 if oldBody == body then return { 'unchanged', existing, oldIds } end
-local record = joinRecord(body, oldCreatedAt)
+local record = joinRecord(body, revision, oldCreatedAt)
 redis.call('HSET', setsKey, name, record)
 notify('anchorSet', name)
 return { 'updated', record, oldIds }
@@ -132,17 +176,18 @@ return { 'updated', record, oldIds }
 // Stores one set's embeddings in one space (ids, matrix, summary in one hash) and indexes them
 // under the set, if the set and the space (with that dim) exist.
 // ARGV: tag, channel, set, space, ids JSON, float32 bytes, summary JSON, dim, expected revision
-// ('' | '*' | JSON array) → {status, replaced}
+// ('' | '*' | JSON array), the set's new revision JSON, if-none-match → {status, replaced}
 // A space recreated with another dim since the caller checked it counts as missing.
 const putEmbeddingsLua = `
 local set, space = ARGV[3], ARGV[4]
 if redis.call('HEXISTS', setsKey, set) == 0 then return { 'missing-set' } end
 if not spaceHasDim(space, ARGV[8]) then return { 'missing-space' } end
-if not revisionHolds(set, space, ARGV[9]) then return { 'precondition-failed' } end
+if not preconditionsHold(embeddingsRevision(set, space), ARGV[9], ARGV[11]) then return { 'precondition-failed' } end
 local key = embKey(set, space)
 local replaced = redis.call('EXISTS', key)
 redis.call('HSET', key, 'ids', ARGV[5], 'data', ARGV[6], 'meta', ARGV[7])
 redis.call('HSET', setSpacesKey(set), space, ARGV[7])
+touchSet(set, ARGV[10])
 notify('embeddings', set .. '|' .. space)
 return { 'stored', replaced }
 `
@@ -151,10 +196,13 @@ return { 'stored', replaced }
 
 // Deletes a space; its embeddings and the translators from or to it block it, or go with it
 // when cascading.
-// ARGV: tag, channel, name, cascade ('1' | '0')
+// ARGV: tag, channel, name, cascade ('1' | '0'), if-match, new revision JSON of the sets that lose
+// embeddings
 const deleteSpaceLua = `
 local name, cascade = ARGV[3], ARGV[4] == '1'
-if redis.call('HEXISTS', spacesKey, name) == 0 then return { 'not-found' } end
+local existing = redis.call('HGET', spacesKey, name)
+if not preconditionsHold(recordRevision(existing), ARGV[5], '') then return { 'precondition-failed' } end
+if not existing then return { 'not-found' } end
 local embeddings = {}
 local sets = redis.call('HKEYS', setsKey)
 table.sort(sets)
@@ -167,7 +215,10 @@ end
 local translators = translatorsWhere(function (source, target) return source == name or target == name end)
 if not cascade and (#embeddings > 0 or #translators > 0) then return { 'conflict', embeddings, translators } end
 for _, id in ipairs(translators) do removeTranslator(id) end
-for i = 1, #embeddings, 2 do removeEmbeddings(embeddings[i], name) end
+for i = 1, #embeddings, 2 do
+  removeEmbeddings(embeddings[i], name)
+  touchSet(embeddings[i], ARGV[6])
+end
 redis.call('HDEL', spacesKey, name)
 notify('space', name)
 return { 'deleted', embeddings, translators }
@@ -175,10 +226,12 @@ return { 'deleted', embeddings, translators }
 
 // Deletes an anchor set, its ids and its embeddings; translators fitted on it block it, or go with
 // it when cascading.
-// ARGV: tag, channel, name, cascade. The set's own embeddings go with it and never block.
+// ARGV: tag, channel, name, cascade, if-match. The set's own embeddings go with it and never block.
 const deleteAnchorSetLua = `
 local name, cascade = ARGV[3], ARGV[4] == '1'
-if redis.call('HEXISTS', setsKey, name) == 0 then return { 'not-found' } end
+local existing = redis.call('HGET', setsKey, name)
+if not preconditionsHold(recordRevision(existing), ARGV[5], '') then return { 'precondition-failed' } end
+if not existing then return { 'not-found' } end
 local translators = translatorsWhere(function (_, _, anchorSet) return anchorSet == name end)
 if not cascade and #translators > 0 then return { 'conflict', {}, translators } end
 local spaces = redis.call('HKEYS', setSpacesKey(name))
@@ -198,10 +251,11 @@ return { 'deleted', embeddings, translators }
 
 // Deletes one set's embeddings in one space; the translators fitted on them block it, or go with
 // them when cascading.
-// ARGV: tag, channel, set, space, cascade, expected revision ('' | '*' | JSON array)
+// ARGV: tag, channel, set, space, cascade, expected revision ('' | '*' | JSON array), the set's new
+// revision JSON
 const deleteEmbeddingsLua = `
 local set, space, cascade = ARGV[3], ARGV[4], ARGV[5] == '1'
-if not revisionHolds(set, space, ARGV[6]) then return { 'precondition-failed' } end
+if not preconditionsHold(embeddingsRevision(set, space), ARGV[6], '') then return { 'precondition-failed' } end
 if redis.call('EXISTS', embKey(set, space)) == 0 then return { 'not-found' } end
 local translators = translatorsWhere(function (source, target, anchorSet)
   return anchorSet == set and (source == space or target == space)
@@ -209,6 +263,7 @@ end)
 if not cascade and #translators > 0 then return { 'conflict', {}, translators } end
 for _, id in ipairs(translators) do removeTranslator(id) end
 removeEmbeddings(set, space)
+touchSet(set, ARGV[7])
 return { 'deleted', {}, translators }
 `
 

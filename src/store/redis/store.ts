@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import { float32FromLittleEndian, float32ToBytes } from '../../codecs/bytes.js'
 import { checkEmbeddingsShape, summaryOf } from '../records.js'
 import {
@@ -13,7 +14,7 @@ import {
 } from './connection.js'
 import { ChangeFeed } from './feed.js'
 import { checkKeyPrefix, storeKeys, type StoreKeys } from './keys.js'
-import { anchorSetFrom, compare, deleteOutcome, json, list, pairs, putOutcome, setSummariesFrom, text } from './replies.js'
+import { anchorSetFrom, compare, deleteOutcome, json, list, pairs, putOutcome, setSummariesFrom, spaceFrom, text } from './replies.js'
 import { openJson, scripts, stableJson } from './scripts.js'
 import type { LuaScript } from './runner.js'
 import type {
@@ -32,7 +33,8 @@ import type {
   StoreStats,
   TranslatorListing,
   TranslatorMeta,
-  TranslatorRecord
+  TranslatorRecord,
+  WritePreconditions
 } from '../types.js'
 
 export interface StoreLogger {
@@ -172,7 +174,7 @@ export class RedisStore implements Store {
 
   // Spaces
 
-  async putSpace (space: SpaceRecord): Promise<PutOutcome<SpaceRecord>> {
+  async putSpace (space: SpaceRecord, opts: WritePreconditions = {}): Promise<PutOutcome<SpaceRecord>> {
     const body = openJson(stableJson({
       name: space.name,
       dim: space.dim,
@@ -180,32 +182,38 @@ export class RedisStore implements Store {
       metadata: space.metadata
     }))
     const [status, record] = list(await this.script(scripts.putSpace, [
-      space.name, space.dim, body, JSON.stringify(space.createdAt)
+      space.name, space.dim, body, JSON.stringify(space.createdAt), JSON.stringify(space.revision),
+      preconditionArg(opts.ifRevision), preconditionArg(opts.ifNoneRevision)
     ]))
-    return putOutcome(text(status), json<SpaceRecord>(record))
+    if (text(status) === 'precondition-failed') return { status: 'precondition-failed' }
+    return putOutcome(text(status), spaceFrom(record))
   }
 
   async getSpace (name: string): Promise<SpaceRecord | null> {
     const record = await this.io(this.redis.hget(this.keys.spaces, name))
-    return record === null ? null : JSON.parse(record) as SpaceRecord
+    return record === null ? null : spaceFrom(record)
   }
 
   async listSpaces (): Promise<SpaceRecord[]> {
     const records = await this.io(this.redis.hvals(this.keys.spaces))
-    return records.map(r => JSON.parse(r) as SpaceRecord).sort((a, b) => compare(a.name, b.name))
+    return records.map(spaceFrom).sort((a, b) => compare(a.name, b.name))
   }
 
-  async deleteSpace (name: string, opts: { cascade: boolean }): Promise<DeleteOutcome> {
-    return deleteOutcome(await this.script(scripts.deleteSpace, [name, opts.cascade ? '1' : '0']))
+  async deleteSpace (name: string, opts: { cascade: boolean, ifRevision?: RevisionPrecondition }): Promise<DeleteOutcome> {
+    return deleteOutcome(await this.script(scripts.deleteSpace, [
+      name, opts.cascade ? '1' : '0', preconditionArg(opts.ifRevision), JSON.stringify(randomUUID())
+    ]))
   }
 
   // Anchor sets
 
-  async putAnchorSet (set: AnchorSetRecord): Promise<PutOutcome<AnchorSetRecord>> {
+  async putAnchorSet (set: AnchorSetRecord, opts: WritePreconditions = {}): Promise<PutOutcome<AnchorSetRecord>> {
     const body = openJson(JSON.stringify({ name: set.name, size: set.ids.length, description: set.description }))
     const [status, record, ids] = list(await this.script(scripts.putAnchorSet, [
-      set.name, JSON.stringify(set.ids), body, JSON.stringify(set.createdAt)
+      set.name, JSON.stringify(set.ids), body, JSON.stringify(set.createdAt), JSON.stringify(set.revision),
+      preconditionArg(opts.ifRevision), preconditionArg(opts.ifNoneRevision)
     ]))
+    if (text(status) === 'precondition-failed') return { status: 'precondition-failed' }
     return putOutcome(text(status), anchorSetFrom(record, ids))
   }
 
@@ -226,17 +234,18 @@ export class RedisStore implements Store {
     return summaries.sort((a, b) => compare(a.name, b.name))
   }
 
-  async deleteAnchorSet (name: string, opts: { cascade: boolean }): Promise<DeleteOutcome> {
-    return deleteOutcome(await this.script(scripts.deleteAnchorSet, [name, opts.cascade ? '1' : '0']))
+  async deleteAnchorSet (name: string, opts: { cascade: boolean, ifRevision?: RevisionPrecondition }): Promise<DeleteOutcome> {
+    return deleteOutcome(await this.script(scripts.deleteAnchorSet, [name, opts.cascade ? '1' : '0', preconditionArg(opts.ifRevision)]))
   }
 
   // Embeddings
 
-  async putEmbeddings (rec: EmbeddingsRecord, opts: { ifRevision?: RevisionPrecondition } = {}): Promise<PutEmbeddingsOutcome> {
+  async putEmbeddings (rec: EmbeddingsRecord, opts: WritePreconditions = {}): Promise<PutEmbeddingsOutcome> {
     checkEmbeddingsShape(rec)
     const summary = summaryOf(rec)
     const [status, replaced] = list(await this.script(scripts.putEmbeddings, [
-      rec.set, rec.space, JSON.stringify(rec.ids), float32ToBytes(rec.matrix.data), JSON.stringify(summary), String(rec.dim), preconditionArg(opts.ifRevision)
+      rec.set, rec.space, JSON.stringify(rec.ids), float32ToBytes(rec.matrix.data), JSON.stringify(summary), String(rec.dim), preconditionArg(opts.ifRevision),
+      JSON.stringify(randomUUID()), preconditionArg(opts.ifNoneRevision)
     ]))
     switch (text(status)) {
       case 'missing-set': return { status: 'missing-set' }
@@ -265,7 +274,9 @@ export class RedisStore implements Store {
   }
 
   async deleteEmbeddings (set: string, space: string, opts: { cascade: boolean, ifRevision?: RevisionPrecondition }): Promise<DeleteOutcome> {
-    return deleteOutcome(await this.script(scripts.deleteEmbeddings, [set, space, opts.cascade ? '1' : '0', preconditionArg(opts.ifRevision)]))
+    return deleteOutcome(await this.script(scripts.deleteEmbeddings, [
+      set, space, opts.cascade ? '1' : '0', preconditionArg(opts.ifRevision), JSON.stringify(randomUUID())
+    ]))
   }
 
   // Translators
