@@ -66,13 +66,13 @@ export interface paths {
         get: operations["getSpace"];
         /**
          * Create or update a space (an embedding model)
-         * @description 201 when created; 200 when one with the same dim exists (description and metadata are updated); 409 when one with another dim exists.
+         * @description 201 when created; 200 when one with the same dim exists (description and metadata are updated: a new ETag when they change); 409 when one with another dim exists. If-Match: replace only that revision (* : only if it exists); If-None-Match: * : only create. Else 412, and nothing changes.
          */
         put: operations["putSpace"];
         post?: never;
         /**
          * Delete a space
-         * @description 409 while anchor embeddings or translators use it, unless ?cascade=true, which deletes those too.
+         * @description 409 while anchor embeddings or translators use it, unless ?cascade=true, which deletes those too. If-Match: delete only that revision; else 412, and nothing changes.
          */
         delete: operations["deleteSpace"];
         options?: never;
@@ -111,13 +111,13 @@ export interface paths {
         get: operations["getAnchorSet"];
         /**
          * Create an anchor set (an ordered list of item ids)
-         * @description 201 when created; 200 when one with the same ids exists (the description is updated); 409 when it exists with other ids.
+         * @description 201 when created; 200 when one with the same ids exists (the description is updated); 409 when it exists with other ids. The set's ETag changes when its description does and whenever embeddings are stored in it or deleted from it. If-Match: replace only that revision (* : only if it exists); If-None-Match: * : only create. Else 412, and nothing changes.
          */
         put: operations["putAnchorSet"];
         post?: never;
         /**
          * Delete an anchor set with its embeddings
-         * @description 409 while a translator was fitted on it, unless ?cascade=true, which deletes those translators too.
+         * @description 409 while a translator was fitted on it, unless ?cascade=true, which deletes those translators too. If-Match: delete only that revision; else 412, and nothing changes.
          */
         delete: operations["deleteAnchorSet"];
         options?: never;
@@ -438,7 +438,7 @@ export interface components {
              *     | `urn:latentbridge:problem:unavailable` | 503 | The store or the compute engine cannot serve right now. | Retry after the Retry-After seconds. |
              *     | `urn:latentbridge:problem:over-budget` | 422 | The estimated memory or time of the work asked for (estimated from the shapes and options before it starts) exceeds WORK_MEMORY_BYTES or WORK_TIME_MS, or the translator it would store exceeds MAX_TRANSLATOR_BYTES. Nothing was run or stored. | `detail` gives the estimate, the limit and what to send instead: fewer anchors or dimensions, a named method instead of `auto`, fewer folds, a `ridge` value instead of the search, fewer rows. |
              *     | `urn:latentbridge:problem:busy` | 503 | The work fits the budget, but other requests hold too much of the working-memory pool (WORK_MEMORY_BYTES) right now. | Retry after the Retry-After seconds. |
-             *     | `urn:latentbridge:problem:precondition-failed` | 412 | The request carried If-Match and the resource no longer has (or never had) one of the entity tags it names: another client changed or deleted it since it was read. Nothing was changed. | GET the resource again for its current ETag (and content), reconcile, and send the request again with that ETag in If-Match. |
+             *     | `urn:latentbridge:problem:precondition-failed` | 412 | The request carried If-Match and the resource no longer has (or never had) one of the entity tags it names: another client changed or deleted it since it was read; or it carried If-None-Match (* : only create) and the resource exists. Nothing was changed. | GET the resource again for its current ETag (and content), reconcile, and send the request again with that ETag in If-Match. |
              * @enum {string}
              */
             type: "urn:latentbridge:problem:invalid-request" | "urn:latentbridge:problem:unauthenticated" | "urn:latentbridge:problem:forbidden" | "urn:latentbridge:problem:not-found" | "urn:latentbridge:problem:no-route" | "urn:latentbridge:problem:not-acceptable" | "urn:latentbridge:problem:request-timeout" | "urn:latentbridge:problem:conflict" | "urn:latentbridge:problem:body-too-large" | "urn:latentbridge:problem:uri-too-long" | "urn:latentbridge:problem:unsupported-media-type" | "urn:latentbridge:problem:unprocessable" | "urn:latentbridge:problem:headers-too-large" | "urn:latentbridge:problem:queue-full" | "urn:latentbridge:problem:internal" | "urn:latentbridge:problem:overloaded" | "urn:latentbridge:problem:timeout" | "urn:latentbridge:problem:unavailable" | "urn:latentbridge:problem:over-budget" | "urn:latentbridge:problem:busy" | "urn:latentbridge:problem:precondition-failed";
@@ -1370,7 +1370,10 @@ export interface operations {
     getSpace: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description ETags of representations held: 304 when one is current */
+                "if-none-match"?: string;
+            };
             path: {
                 /** @description Space name (percent-encode a "/" as %2F) */
                 space: string;
@@ -1382,11 +1385,22 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description Strong entity tag of this representation (each encoding has its own), for If-None-Match; If-Match on a write takes the ETag of any representation of the resource */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Space"];
                 };
+            };
+            /** @description Not modified: If-None-Match names the current ETag; no body */
+            304: {
+                headers: {
+                    /** @description Strong entity tag of this representation (each encoding has its own), for If-None-Match; If-Match on a write takes the ETag of any representation of the resource */
+                    etag?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Malformed request: the problem names the field and what it should be */
             400: {
@@ -1431,7 +1445,12 @@ export interface operations {
     putSpace: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description ETags (any representation of the resource): proceed only if its current revision is one of them; * : only if it exists. Else 412, and nothing changes */
+                "if-match"?: string;
+                /** @description * : only create (412 when it exists); or ETags: 412 when the current revision is one of them */
+                "if-none-match"?: string;
+            };
             path: {
                 /** @description Space name (percent-encode a "/" as %2F) */
                 space: string;
@@ -1447,6 +1466,8 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description Strong entity tag of this representation (each encoding has its own), for If-None-Match; If-Match on a write takes the ETag of any representation of the resource */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1456,6 +1477,8 @@ export interface operations {
             /** @description Created */
             201: {
                 headers: {
+                    /** @description Strong entity tag of this representation (each encoding has its own), for If-None-Match; If-Match on a write takes the ETag of any representation of the resource */
+                    etag?: string;
                     /** @description The URL of the resource created */
                     location?: string;
                     [name: string]: unknown;
@@ -1500,6 +1523,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description If-Match names none of the current ETags (changed or deleted since it was read), or If-None-Match: * and it exists; nothing was changed */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Well-formed but invalid: wrong dimension, non-finite value (first bad row and column named), too few anchors */
             422: {
                 headers: {
@@ -1528,7 +1560,10 @@ export interface operations {
                 /** @description Also delete what depends on it (embeddings, translators). */
                 cascade?: "true" | "false";
             };
-            header?: never;
+            header?: {
+                /** @description ETags (any representation of the resource): proceed only if its current revision is one of them; * : only if it exists. Else 412, and nothing changes */
+                "if-match"?: string;
+            };
             path: {
                 /** @description Space name (percent-encode a "/" as %2F) */
                 space: string;
@@ -1582,6 +1617,15 @@ export interface operations {
             };
             /** @description Conflict with what is stored (the detail says what and how to resolve it) */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description If-Match names none of the current ETags (changed or deleted since it was read), or If-None-Match: * and it exists; nothing was changed */
+            412: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1680,7 +1724,7 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
-                    /** @description Strong entity tag of the resource, for If-None-Match and If-Match */
+                    /** @description Strong entity tag of this representation (each encoding has its own), for If-None-Match; If-Match on a write takes the ETag of any representation of the resource */
                     etag?: string;
                     [name: string]: unknown;
                 };
@@ -1691,6 +1735,8 @@ export interface operations {
             /** @description Not modified: If-None-Match names the current ETag; no body */
             304: {
                 headers: {
+                    /** @description Strong entity tag of this representation (each encoding has its own), for If-None-Match; If-Match on a write takes the ETag of any representation of the resource */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -1747,7 +1793,12 @@ export interface operations {
     putAnchorSet: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description ETags (any representation of the resource): proceed only if its current revision is one of them; * : only if it exists. Else 412, and nothing changes */
+                "if-match"?: string;
+                /** @description * : only create (412 when it exists); or ETags: 412 when the current revision is one of them */
+                "if-none-match"?: string;
+            };
             path: {
                 /** @description Anchor set name (percent-encode a "/" as %2F) */
                 set: string;
@@ -1763,6 +1814,8 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description Strong entity tag of this representation (each encoding has its own), for If-None-Match; If-Match on a write takes the ETag of any representation of the resource */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1772,6 +1825,8 @@ export interface operations {
             /** @description Created */
             201: {
                 headers: {
+                    /** @description Strong entity tag of this representation (each encoding has its own), for If-None-Match; If-Match on a write takes the ETag of any representation of the resource */
+                    etag?: string;
                     /** @description The URL of the resource created */
                     location?: string;
                     [name: string]: unknown;
@@ -1816,6 +1871,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description If-Match names none of the current ETags (changed or deleted since it was read), or If-None-Match: * and it exists; nothing was changed */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Body over BODY_LIMIT: send fewer rows per request, or a binary encoding */
             413: {
                 headers: {
@@ -1853,7 +1917,10 @@ export interface operations {
                 /** @description Also delete what depends on it (embeddings, translators). */
                 cascade?: "true" | "false";
             };
-            header?: never;
+            header?: {
+                /** @description ETags (any representation of the resource): proceed only if its current revision is one of them; * : only if it exists. Else 412, and nothing changes */
+                "if-match"?: string;
+            };
             path: {
                 /** @description Anchor set name (percent-encode a "/" as %2F) */
                 set: string;
@@ -1907,6 +1974,15 @@ export interface operations {
             };
             /** @description Conflict with what is stored (the detail says what and how to resolve it) */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description If-Match names none of the current ETags (changed or deleted since it was read), or If-None-Match: * and it exists; nothing was changed */
+            412: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1992,7 +2068,7 @@ export interface operations {
                 encodingFormat?: "float" | "base64";
             };
             header?: {
-                /** @description ETags of the embeddings held: 304 when one is current */
+                /** @description ETags of the embeddings held: 304 when one is current. Each encoding (JSON, npy, raw float32) has its own ETag */
                 "if-none-match"?: string;
             };
             path: {
@@ -2008,8 +2084,10 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
-                    /** @description Strong entity tag of the resource, for If-None-Match and If-Match */
+                    /** @description Strong entity tag of this representation (each encoding has its own), for If-None-Match; If-Match on a write takes the ETag of any representation of the resource */
                     etag?: string;
+                    /** @description Accept: the body's encoding (JSON, npy or raw float32) depends on it */
+                    vary?: string;
                     /** @description Binary answers only: the shape of the matrix, rows,cols */
                     "x-shape"?: string;
                     /** @description Binary answers only: "true" when every id of the set has a row (else fetch the ids as JSON) */
@@ -2029,6 +2107,10 @@ export interface operations {
             /** @description Not modified: If-None-Match names the current ETag; no body */
             304: {
                 headers: {
+                    /** @description Strong entity tag of this representation (each encoding has its own), for If-None-Match; If-Match on a write takes the ETag of any representation of the resource */
+                    etag?: string;
+                    /** @description Accept: the body's encoding (JSON, npy or raw float32) depends on it */
+                    vary?: string;
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -2086,8 +2168,10 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Store only if the current embeddings have one of these ETags (* : only if some are stored); else 412 and nothing changes */
+                /** @description Store only if the current embeddings have one of these ETags, of any encoding (* : only if some are stored); else 412 and nothing changes */
                 "if-match"?: string;
+                /** @description * : store only if the set holds none of this space yet (412 when it does); or ETags: 412 when the current embeddings have one of them */
+                "if-none-match"?: string;
                 /** @description The shape of a binary matrix body, rows,cols. Optional; when sent it is checked: for application/octet-stream, cols must be the space's dim and rows x cols x 4 the body's byte length; for application/x-npy, it must equal the shape in the file's header. A mismatch is a 422 naming both shapes. Without it, raw float32 is split into rows of the space's dim. */
                 "X-Shape"?: string;
             };
@@ -2110,7 +2194,7 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
-                    /** @description Strong entity tag of the resource, for If-None-Match and If-Match */
+                    /** @description Strong entity tag of this representation (each encoding has its own), for If-None-Match; If-Match on a write takes the ETag of any representation of the resource */
                     etag?: string;
                     [name: string]: unknown;
                 };
@@ -2121,7 +2205,7 @@ export interface operations {
             /** @description Created */
             201: {
                 headers: {
-                    /** @description Strong entity tag of the resource, for If-None-Match and If-Match */
+                    /** @description Strong entity tag of this representation (each encoding has its own), for If-None-Match; If-Match on a write takes the ETag of any representation of the resource */
                     etag?: string;
                     /** @description The URL of the resource created */
                     location?: string;
@@ -2167,7 +2251,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description If-Match names none of the current ETags: changed or deleted since it was read; nothing was changed */
+            /** @description If-Match names none of the current ETags (changed or deleted since it was read), or If-None-Match: * and it exists; nothing was changed */
             412: {
                 headers: {
                     [name: string]: unknown;
@@ -2223,7 +2307,7 @@ export interface operations {
                 cascade?: "true" | "false";
             };
             header?: {
-                /** @description Delete only if the current embeddings have one of these ETags; else 412 and nothing changes */
+                /** @description Delete only if the current embeddings have one of these ETags, of any encoding; else 412 and nothing changes */
                 "if-match"?: string;
             };
             path: {
@@ -2288,7 +2372,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description If-Match names none of the current ETags: changed or deleted since it was read; nothing was changed */
+            /** @description If-Match names none of the current ETags (changed or deleted since it was read), or If-None-Match: * and it exists; nothing was changed */
             412: {
                 headers: {
                     [name: string]: unknown;
@@ -2430,6 +2514,8 @@ export interface operations {
                     "x-compute-time"?: string;
                     /** @description ms from the request arriving to the response being sent */
                     "x-total-time"?: string;
+                    /** @description Accept: the body's encoding (JSON, npy or raw float32) depends on it */
+                    vary?: string;
                     /** @description Binary answers only: the shape of the matrix, rows,cols */
                     "x-shape"?: string;
                     /** @description Binary answers only: the number of anchors (the width of one block) */
@@ -2774,7 +2860,7 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
-                    /** @description Strong entity tag of the resource, for If-None-Match and If-Match */
+                    /** @description Strong entity tag of this representation (each encoding has its own), for If-None-Match; If-Match on a write takes the ETag of any representation of the resource */
                     etag?: string;
                     [name: string]: unknown;
                 };
@@ -2785,6 +2871,8 @@ export interface operations {
             /** @description Not modified: If-None-Match names the current ETag; no body */
             304: {
                 headers: {
+                    /** @description Strong entity tag of this representation (each encoding has its own), for If-None-Match; If-Match on a write takes the ETag of any representation of the resource */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -2887,7 +2975,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description If-Match names none of the current ETags: changed or deleted since it was read; nothing was changed */
+            /** @description If-Match names none of the current ETags (changed or deleted since it was read), or If-None-Match: * and it exists; nothing was changed */
             412: {
                 headers: {
                     [name: string]: unknown;
@@ -2927,7 +3015,7 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
-                    /** @description Strong entity tag of the resource, for If-None-Match and If-Match */
+                    /** @description Strong entity tag of this representation (each encoding has its own), for If-None-Match; If-Match on a write takes the ETag of any representation of the resource */
                     etag?: string;
                     [name: string]: unknown;
                 };
@@ -2971,7 +3059,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description If-Match names none of the current ETags: changed or deleted since it was read; nothing was changed */
+            /** @description If-Match names none of the current ETags (changed or deleted since it was read), or If-None-Match: * and it exists; nothing was changed */
             412: {
                 headers: {
                     [name: string]: unknown;
@@ -3094,6 +3182,8 @@ export interface operations {
                     "x-compute-time"?: string;
                     /** @description ms from the request arriving to the response being sent */
                     "x-total-time"?: string;
+                    /** @description Accept: the body's encoding (JSON, npy or raw float32) depends on it */
+                    vary?: string;
                     /** @description Binary answers only: the shape of the matrix, rows,cols */
                     "x-shape"?: string;
                     /** @description Binary answers only: the id of the translator that computed it */
