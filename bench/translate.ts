@@ -106,6 +106,8 @@ async function main (): Promise<void> {
     const verdict = (ratio: number, goal: number): string => ratio >= goal ? 'met' : 'not met'
     console.log(`  ratio engine / ORT Gemm bare          ${(bareMs / worker).toFixed(2).padStart(7)}x throughput (goal ≥ 0.95: ${verdict(bareMs / worker, 0.95)}; inline ${(bareMs / inlineMs).toFixed(2)}x)`)
     console.log(`  ratio engine / numpy X @ R            ${(np.matmulMedianMs / worker).toFixed(2).padStart(7)}x throughput (goal ≥ 0.8: ${verdict(np.matmulMedianMs / worker, 0.8)}; ORT Gemm bare ${(np.matmulMedianMs / bareMs).toFixed(2)}x)`)
+    // For bench/limits.ts, which reads the last JSON line.
+    console.log(JSON.stringify({ engineMs: worker, inlineMs, bareMs, numpyMs: np.matmulMedianMs, engineVsBare: bareMs / worker, engineVsNumpy: np.matmulMedianMs / worker }))
   } finally {
     await bare.release()
     await inline.close()
