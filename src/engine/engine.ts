@@ -298,25 +298,25 @@ class OnnxEngine implements OrtEngine {
   }
 
   /**
-   * Rows [start, end) as a task operand: a view inline, a transferable copy for a worker. A single
-   * row goes as two copies of itself: ORT takes another kernel path for a one-row input to the
-   * relative and matmul graphs, whose last bits differ from the same row inside a larger batch
-   * (2,187 of 150,000 values in a measured run), so a row's answer would depend on what it was
-   * batched with. Two rows cost the same as one.
+   * Rows [start, end) as a task operand: a view inline or in shared memory, a transferable copy
+   * for a worker otherwise. A single row goes as two copies of itself: ORT takes another kernel
+   * path for a one-row input to the relative and matmul graphs, whose last bits differ from the
+   * same row inside a larger batch (2,187 of 150,000 values in a measured run), so a row's answer
+   * would depend on what it was batched with. Two rows cost the same as one.
    */
   private rowsOf (m: Matrix, start: number, end: number, transfer: ArrayBuffer[]): MatrixData {
-    // Input in shared memory (pooled request bodies, stacked batches): the worker reads it there.
-    const inShared = this.executor.shared && m.data.buffer instanceof SharedArrayBuffer
     if (end - start === 1) {
       const one = m.data.subarray(start * m.cols, end * m.cols)
-      const pair = this.executor.shared && !inShared ? new Float32Array(this.inputBuffers.acquire(one.byteLength * 2), 0, one.length * 2) : new Float32Array(one.length * 2)
+      const pair = this.executor.shared ? new Float32Array(this.inputBuffers.acquire(one.byteLength * 2), 0, one.length * 2) : new Float32Array(one.length * 2)
       pair.set(one)
       pair.set(one, one.length)
-      if (this.executor.shared && !inShared) transfer.push(pair.buffer as ArrayBuffer)
+      if (this.executor.shared) transfer.push(pair.buffer as ArrayBuffer)
       return { rows: 2, cols: m.cols, data: pair }
     }
     const view = m.data.subarray(start * m.cols, end * m.cols)
-    if (!this.executor.shared || inShared) return { rows: end - start, cols: m.cols, data: view }
+    // Rows in shared memory (pooled request bodies, stacked batches): the worker reads them there
+    // and copies them for ORT itself, so the main thread makes no copy.
+    if (!this.executor.shared || view.buffer instanceof SharedArrayBuffer) return { rows: end - start, cols: m.cols, data: view }
     const copy = new Float32Array(this.inputBuffers.acquire(view.byteLength), 0, view.length)
     copy.set(view)
     transfer.push(copy.buffer as ArrayBuffer)
