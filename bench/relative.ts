@@ -10,7 +10,7 @@
  *
  * Each row of the table is one `BenchRow`; add a row by pushing another measurement into `rows`
  * in main(). The ratio columns are relative to numpy and to the engine alone (the worker-pool row).
- * The issue's goals: the engine at or above numpy, the binary HTTP route within 2x of the engine.
+ * The issue's goals (issue 20): the engine at 0.95x numpy or better, the binary HTTP route within 1.5x of the engine.
  */
 import { createHash } from 'node:crypto'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
@@ -36,6 +36,11 @@ const ANCHORS = 1000
 const RUNS = 15
 const WARMUP = 3
 const COSINE: RelativeOptions = { projections: ['cosine'], center: false, normalize: 'none' }
+/**
+ * The anchors' key, as the compute façade passes one (their upload revisions): the workers keep
+ * the anchors resident instead of receiving them on every call, as they do behind the route.
+ */
+const ANCHORS_KEY = 'bench'
 
 export interface BenchRow {
   name: string
@@ -75,7 +80,7 @@ async function timeRuns (run: () => Promise<unknown>, runs = RUNS, warmup = WARM
 async function engineRow (x: Matrix, a: Matrix, config: EngineConfig, name: string): Promise<BenchRow> {
   const engine = await createEngine(config)
   try {
-    const times = await timeRuns(async () => await engine.relative(x, a, COSINE))
+    const times = await timeRuns(async () => await engine.relative(x, a, COSINE, ANCHORS_KEY))
     const ms = median(times)
     return { name, medianMs: ms, rowsPerSecond: x.rows / ms * 1000, note: `${config.workers} workers x ${config.intraOpThreads} threads, min ${Math.min(...times).toFixed(1)} ms` }
   } finally {
@@ -183,7 +188,7 @@ async function httpRows (x: Matrix, a: Matrix, config: EngineConfig): Promise<Ht
     const engineTimes: number[] = []
     for (let round = 0; round < WARMUP + RUNS; round++) {
       const t0 = performance.now()
-      await engine.relative(x, a, COSINE)
+      await engine.relative(x, a, COSINE, ANCHORS_KEY)
       const t1 = performance.now()
       await viaHttp()
       const t2 = performance.now()
@@ -323,10 +328,13 @@ async function main (): Promise<void> {
   rows.push(numpy)
   printTable('rows/second', rows, numpy, engine)
   const slower = http.http.medianMs / http.pairedEngineMs
-  console.log(`\n  goal, engine at or above numpy: engine ${(engine.rowsPerSecond / numpy.rowsPerSecond).toFixed(2)}x numpy`)
-  console.log(`  goal, binary HTTP route within 2x of the engine alone: ${http.http.medianMs.toFixed(2)} ms vs ${http.pairedEngineMs.toFixed(2)} ms ` +
-    `for engine.relative timed in the same rounds = ${slower.toFixed(2)}x slower (${slower <= 2 ? 'met' : 'not met'}); ` +
+  const engineVsNumpy = engine.rowsPerSecond / numpy.rowsPerSecond
+  console.log(`\n  goal, engine at or above 0.95x numpy: engine ${engineVsNumpy.toFixed(2)}x numpy (${engineVsNumpy >= 0.95 ? 'met' : 'not met'}); inline ${(rows[1].rowsPerSecond / numpy.rowsPerSecond).toFixed(2)}x`)
+  console.log(`  goal, binary HTTP route within 1.5x of the engine alone: ${http.http.medianMs.toFixed(2)} ms vs ${http.pairedEngineMs.toFixed(2)} ms ` +
+    `for engine.relative timed in the same rounds = ${slower.toFixed(2)}x slower (${slower <= 1.5 ? 'met' : 'not met'}); ` +
     `best runs ${http.httpMinMs.toFixed(2)} vs ${http.pairedEngineMinMs.toFixed(2)} ms = ${(http.httpMinMs / http.pairedEngineMinMs).toFixed(2)}x`)
+  // For bench/limits.ts, which reads the last JSON line (printed before the --all sections).
+  console.log(JSON.stringify({ engineVsNumpy, inlineVsNumpy: rows[1].rowsPerSecond / numpy.rowsPerSecond, httpVsEngine: slower }))
 
   if (process.argv.includes('--all')) {
     await anchorsModes(x, a)

@@ -135,3 +135,31 @@ export async function runHttpLoad (spec: LoadSpec): Promise<LoadSample> {
   agent.destroy()
   return { latencies, failed, seconds: (performance.now() - started) / 1000 }
 }
+
+/**
+ * The same closed loop through fetch (undici, the client most Node services call with): each of
+ * `connections` loops sends its next request as soon as the previous answer is read, so undici
+ * holds that many keep-alive connections to the origin.
+ */
+export async function runFetchLoad (spec: LoadSpec): Promise<LoadSample> {
+  const body = typeof spec.body === 'string' ? Buffer.from(spec.body) : spec.body
+  const latencies: number[] = []
+  let failed = 0
+  const started = performance.now()
+  const until = started + spec.seconds * 1000
+  const one = async (): Promise<void> => {
+    const t0 = performance.now()
+    try {
+      const res = await fetch(spec.url, { method: spec.method ?? 'POST', headers: spec.headers, body: spec.method === 'GET' ? undefined : body, signal: AbortSignal.timeout(30_000) })
+      await res.arrayBuffer()
+      if (res.ok) latencies.push(performance.now() - t0)
+      else failed++
+    } catch {
+      failed++
+    }
+  }
+  await Promise.all(Array.from({ length: spec.connections }, async () => {
+    while (performance.now() < until) await one()
+  }))
+  return { latencies, failed, seconds: (performance.now() - started) / 1000 }
+}

@@ -71,7 +71,7 @@ interface Batch<R> {
  * The inputs stacked row-wise into one matrix (one copy; a single input is passed through).
  * `memory` supplies the buffer (at least rows·cols·4 bytes).
  */
-export function stackRows (inputs: Matrix[], cols: number, memory?: (bytes: number) => ArrayBuffer): Matrix {
+export function stackRows (inputs: Matrix[], cols: number, memory?: (bytes: number) => ArrayBufferLike): Matrix {
   if (inputs.length === 1) return inputs[0]
   let rows = 0
   for (const m of inputs) rows += m.rows
@@ -96,8 +96,10 @@ export class MicroBatcher {
   /**
    * Stacking buffers, reused across runs in power-of-two sizes: fresh memory costs page faults
    * on these VMs (about 3 ms per MB, docs/engine-notes.md §1), more than the stacking copy itself.
+   * Shared memory, so an engine worker reads the stacked batch where it is, without another copy
+   * on the main thread.
    */
-  private readonly buffers = new BufferPool<ArrayBuffer>(bytes => new ArrayBuffer(bytes), 4, 16)
+  private readonly buffers = new BufferPool<SharedArrayBuffer>(bytes => new SharedArrayBuffer(bytes), 4, 16)
   /** Engine runs started, and requests served by them. */
   runs = 0
   requests = 0
@@ -161,10 +163,10 @@ export class MicroBatcher {
     this.opts.onRun?.({ key: batch.key, tag: batch.tag, requests: waiters.length, rows: batch.rows })
     const started = this.now()
     let result: R
-    let memory: ArrayBuffer | undefined
+    let memory: SharedArrayBuffer | undefined
     try {
-      // The engine copies its input before a run resolves (worker hand-off) or has done with it
-      // (inline), and results never view it, so the buffer is free again once the run settles.
+      // The engine has done with its input when a run settles (it waits for every chunk, even
+      // after one fails) and results never view it, so the buffer is free again then.
       result = await batch.run(stackRows(waiters.map(w => w.x), batch.cols, bytes => (memory = this.buffers.acquire(2 ** Math.ceil(Math.log2(bytes))))))
     } catch (error) {
       for (const w of waiters) w.reject(error)

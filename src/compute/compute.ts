@@ -86,7 +86,8 @@ export class Compute {
   /** The relative projection of the rows of x on the anchors, in `space`. */
   async relative (space: string, anchors: AnchorsOperand, options: RelativeOptions, x: Matrix, timing?: Timing): Promise<RelativeRows> {
     const outcome = await this.batched({ op: 'relative', space, anchors: anchors.stamp, options }, x, timing,
-      async joint => await this.engine.relative(joint, anchors.matrix, options))
+      // The space and the stamp name the anchors' content: workers keep them resident under it.
+      async joint => await this.engine.relative(joint, anchors.matrix, options, JSON.stringify([space, anchors.stamp])))
     let zeroRows = 0
     for (let i = outcome.offset; i < outcome.offset + outcome.rows; i++) zeroRows += outcome.result.zeroRowFlags[i]
     return { matrix: sliceRows(outcome.result.matrix, outcome.offset, outcome.rows), zeroRows }

@@ -15,7 +15,7 @@ import { resolveProvider, SessionStore, ProviderError } from './runtime.js'
 import { WorkerPool, type TaskSource, type WorkerLauncher } from './pool.js'
 import { BufferPool } from '../util/buffer-pool.js'
 import { defaultThreadLayout } from './defaults.js'
-import { TaskHandler, type Matrix64Data, type MatrixData, type ProviderFailureData, type RelativeParams, type SharedOperand, type Task, type TaskResult } from './tasks.js'
+import { DEFAULT_RESIDENT_BYTES, TaskHandler, type Matrix64Data, type MatrixData, type ProviderFailureData, type RelativeParams, type SharedOperand, type Task, type TaskResult } from './tasks.js'
 
 /** pino-compatible: (object, message). */
 export interface EngineLogger {
@@ -48,6 +48,11 @@ export interface EngineConfig {
    * products run in row blocks of the result, one after another. Default 64 MiB.
    */
   float64BlockBytes?: number
+  /**
+   * Bytes of keyed operands (anchors named by their content, see Engine.relative) each worker
+   * keeps resident between calls, so they are not sent again. Default 128 MiB.
+   */
+  residentBytes?: number
   /** Overrides how worker threads are started (tests). */
   launchers?: WorkerLauncher[]
 }
@@ -74,8 +79,11 @@ export function defaultEngineConfig (): EngineConfig {
   }
 }
 
-/** `translators`: the translator keys whose sessions that worker holds, oldest first. */
-export interface SessionStats { sessions: number, created: number, keys: string[], translators: string[] }
+/**
+ * `translators`: the translator keys whose sessions that worker holds, oldest first; `resident`:
+ * the keyed operands it holds (e.g. 'anchors:<key>'), oldest first.
+ */
+export interface SessionStats { sessions: number, created: number, keys: string[], translators: string[], resident: string[] }
 
 /** One step of the polar iteration (src/fit/polar.ts): the next iterate, ‖X_next − X‖_F, and α. */
 export interface PolarStepResult { x: Matrix64, change: number, scale: number }
@@ -212,6 +220,8 @@ class OnnxEngine implements OrtEngine {
    * with the map, so a stale entry costs one round trip, never a wrong result.
    */
   private readonly sentKeys = new Map<number, Set<string>>()
+  /** Keyed operands each worker was sent, a belief like sentKeys (a stale one costs a resend). */
+  private readonly residentKeys = new Map<number, Set<string>>()
 
   constructor (
     private readonly executor: Executor,
@@ -243,31 +253,56 @@ class OnnxEngine implements OrtEngine {
   async sessionStats (): Promise<SessionStats> {
     const result = await this.run(() => ({ task: { kind: 'stats' }, transfer: [] }))
     if (result.kind !== 'stats') throw new Error('unexpected result')
-    return { sessions: result.sessions, created: result.created, keys: result.keys, translators: result.translators }
+    return { sessions: result.sessions, created: result.created, keys: result.keys, translators: result.translators, resident: result.resident }
   }
 
   /**
-   * One copy per call into shared memory (worker mode); every chunk task then refers to it.
-   * Pass the result to `unshare` once the call's tasks are done.
+   * An operand every chunk task of one call refers to. Worker mode: one copy into shared memory,
+   * made when the first task that needs the data is built; a keyed operand goes without data to
+   * a worker that holds it already (operandFor), so anchors named by their content are copied
+   * once per worker, not once per call. Pass the result to `unshare` once the call's tasks are done.
    */
-  private share (m: Matrix): SharedOperand {
+  private share (m: Matrix, key?: string): SharedOperand {
     const id = this.operandId++
     if (!this.executor.shared) return { id, rows: m.rows, cols: m.cols, data: m.data }
-    const data = new Float32Array(this.sharedBuffers.acquire(m.data.byteLength), 0, m.data.length)
-    data.set(m.data)
-    return { id, rows: m.rows, cols: m.cols, data }
+    // An operand the workers cannot keep would be missed and resent on every call.
+    const residentLimit = this.config.residentBytes ?? DEFAULT_RESIDENT_BYTES
+    const keyed = key !== undefined && m.data.byteLength <= residentLimit / 2
+    return { id, rows: m.rows, cols: m.cols, key: keyed ? key : undefined, source: m } as SharedOperand
+  }
+
+  /** The operand as the task for `worker` carries it: without data where the worker holds it. */
+  private operandFor (op: SharedOperand, worker: number, retry: boolean): SharedOperand {
+    const source = (op as SharedSource).source
+    if (source === undefined) return op
+    const { id, rows, cols, key } = op
+    let held: Set<string> | undefined
+    if (key !== undefined) {
+      held = this.residentKeys.get(worker)
+      if (held === undefined) this.residentKeys.set(worker, held = new Set())
+      if (!retry && held.has(key)) return { id, rows, cols, key }
+      held.add(key)
+    }
+    let data = (op as SharedSource).shared
+    if (data === undefined) {
+      data = new Float32Array(this.sharedBuffers.acquire(source.data.byteLength), 0, source.data.length)
+      data.set(source.data)
+      ;(op as SharedSource).shared = data
+    }
+    return { id, rows, cols, key, data }
   }
 
   private unshare (op: SharedOperand): void {
-    if (op.data.buffer instanceof SharedArrayBuffer) this.sharedBuffers.release(op.data.buffer)
+    const shared = (op as SharedSource).shared
+    if (shared?.buffer instanceof SharedArrayBuffer) this.sharedBuffers.release(shared.buffer)
   }
 
   /**
-   * Rows [start, end) as a task operand: a view inline, a transferable copy for a worker. A single
-   * row goes as two copies of itself: ORT takes another kernel path for a one-row input to the
-   * relative and matmul graphs, whose last bits differ from the same row inside a larger batch
-   * (2,187 of 150,000 values in a measured run), so a row's answer would depend on what it was
-   * batched with. Two rows cost the same as one.
+   * Rows [start, end) as a task operand: a view inline or in shared memory, a transferable copy
+   * for a worker otherwise. A single row goes as two copies of itself: ORT takes another kernel
+   * path for a one-row input to the relative and matmul graphs, whose last bits differ from the
+   * same row inside a larger batch (2,187 of 150,000 values in a measured run), so a row's answer
+   * would depend on what it was batched with. Two rows cost the same as one.
    */
   private rowsOf (m: Matrix, start: number, end: number, transfer: ArrayBuffer[]): MatrixData {
     if (end - start === 1) {
@@ -279,7 +314,9 @@ class OnnxEngine implements OrtEngine {
       return { rows: 2, cols: m.cols, data: pair }
     }
     const view = m.data.subarray(start * m.cols, end * m.cols)
-    if (!this.executor.shared) return { rows: end - start, cols: m.cols, data: view }
+    // Rows in shared memory (pooled request bodies, stacked batches): the worker reads them there
+    // and copies them for ORT itself, so the main thread makes no copy.
+    if (!this.executor.shared || view.buffer instanceof SharedArrayBuffer) return { rows: end - start, cols: m.cols, data: view }
     const copy = new Float32Array(this.inputBuffers.acquire(view.byteLength), 0, view.length)
     copy.set(view)
     transfer.push(copy.buffer as ArrayBuffer)
@@ -312,6 +349,12 @@ class OnnxEngine implements OrtEngine {
         return { task: task(this.rowsOf(m, start, end, transfer), w, retry), transfer }
       }, group)
       this.recycle(result)
+      if (result.kind === 'operand-missing') {
+        // The worker evicted a keyed operand since it was sent: forget the belief, resend.
+        this.residentKeys.get(worker)?.delete(result.key)
+        if (retry) throw new Error('a worker could not run a chunk sent with everything it needs')
+        return await run([start, end], true)
+      }
       const y = collect(result, start, end - start, worker)
       if (y === undefined) {
         if (retry) throw new Error('a worker could not run a chunk sent with everything it needs')
@@ -322,7 +365,10 @@ class OnnxEngine implements OrtEngine {
     }
     if (chunks.length === 1) return await run(chunks[0])
     const out = new Float32Array(m.rows * outCols)
-    await Promise.all(chunks.map(async chunk => { out.set(await run(chunk), chunk[0] * outCols) }))
+    // Settles only once every chunk has: a worker may read m's memory in place (shared), and the
+    // caller reuses it as soon as this call settles, a failed one included.
+    const settled = await Promise.allSettled(chunks.map(async chunk => { out.set(await run(chunk), chunk[0] * outCols) }))
+    for (const outcome of settled) if (outcome.status === 'rejected') throw outcome.reason
     return out
   }
 
@@ -347,7 +393,7 @@ class OnnxEngine implements OrtEngine {
     return Math.min(chunk, Math.max(1, Math.floor(budget / perRow)))
   }
 
-  async relative (x: Matrix, anchors: Matrix, opts: RelativeOptions): Promise<RelativeResult> {
+  async relative (x: Matrix, anchors: Matrix, opts: RelativeOptions, anchorsKey?: string): Promise<RelativeResult> {
     const params = relativeParams(opts)
     checkMatrix(x, 'x')
     checkMatrix(anchors, 'anchors')
@@ -356,12 +402,12 @@ class OnnxEngine implements OrtEngine {
     const outCols = anchors.rows * params.projections.length
     if (x.rows === 0) return { matrix: { rows: 0, cols: outCols, data: new Float32Array(0) }, zeroRows: 0, zeroRowFlags: new Uint8Array(0) }
 
-    const shared = this.share(anchors)
+    const shared = this.share(anchors, anchorsKey === undefined ? undefined : `anchors:${anchorsKey}`)
     let zeroRows = 0
     const zeroRowFlags = new Uint8Array(x.rows)
     try {
       const data = await this.chunked(x, this.relativeChunkRows(x.rows, params, anchors.rows, anchors.cols), outCols,
-        rows => ({ kind: 'relative', params, anchors: shared, x: rows }),
+        (rows, worker, retry) => ({ kind: 'relative', params, anchors: this.operandFor(shared, worker, retry), x: rows }),
         (result, start, rows) => {
           if (result.kind !== 'relative') throw new Error('unexpected result')
           for (let i = 0; i < rows; i++) {
@@ -386,7 +432,7 @@ class OnnxEngine implements OrtEngine {
     const shared = this.share(b)
     try {
       const data = await this.chunked(a, this.chunkRows(a.rows), outCols,
-        rows => ({ kind: 'matmul', transposeB, a: rows, b: shared }),
+        (rows, worker, retry) => ({ kind: 'matmul', transposeB, a: rows, b: this.operandFor(shared, worker, retry) }),
         result => {
           if (result.kind !== 'matmul') throw new Error('unexpected result')
           return result.y.data
@@ -494,6 +540,9 @@ class OnnxEngine implements OrtEngine {
   }
 }
 
+/** The engine's side of a shared operand: the caller's matrix and, once made, its shared copy. */
+interface SharedSource extends SharedOperand { source?: Matrix, shared?: Float32Array }
+
 function validateConfig (config: EngineConfig): void {
   if (!Array.isArray(config.executionProviders)) throw new TypeError('executionProviders must be an array of provider names')
   checkPositiveInteger(config.intraOpThreads, 'intraOpThreads')
@@ -502,6 +551,7 @@ function validateConfig (config: EngineConfig): void {
   checkPositiveInteger(config.sessionCacheSize, 'sessionCacheSize')
   if (config.pairwiseBudgetBytes !== undefined) checkPositiveInteger(config.pairwiseBudgetBytes, 'pairwiseBudgetBytes')
   if (config.float64BlockBytes !== undefined) checkPositiveInteger(config.float64BlockBytes, 'float64BlockBytes')
+  if (config.residentBytes !== undefined) checkPositiveInteger(config.residentBytes, 'residentBytes')
 }
 
 /**
@@ -524,7 +574,8 @@ export async function createEngine (config: EngineConfig): Promise<OrtEngine> {
         requested: config.executionProviders,
         strict: config.strict,
         intraOpThreads: config.intraOpThreads,
-        sessionCacheSize: config.sessionCacheSize
+        sessionCacheSize: config.sessionCacheSize,
+        residentBytes: config.residentBytes
       }, config.launchers)
       ;({ provider, failures, launcher } = started)
       executor = new PoolExecutor(started.pool)

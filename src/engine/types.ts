@@ -66,7 +66,11 @@ export interface Engine extends MatMul {
   info (): EngineInfo
   /** Runs a tiny graph end to end; rejects when the engine cannot compute. */
   probe (): Promise<void>
-  relative (x: Matrix, anchors: Matrix, opts: RelativeOptions): Promise<RelativeResult>
+  /**
+   * `anchorsKey` names the anchors' exact content (e.g. their upload revisions): workers then keep
+   * them between calls instead of receiving them again. A different content must never reuse a key.
+   */
+  relative (x: Matrix, anchors: Matrix, opts: RelativeOptions, anchorsKey?: string): Promise<RelativeResult>
   /** a · b in float64 (aᵀ · b with transposeA, a · bᵀ with transposeB), for fitting. */
   matmul64 (a: Matrix64, b: Matrix64, opts?: { transposeA?: boolean, transposeB?: boolean }): Promise<Matrix64>
   /**

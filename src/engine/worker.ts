@@ -28,7 +28,7 @@ async function start (init: WorkerInit): Promise<void> {
       return
     }
   }
-  const handler = new TaskHandler(new SessionStore(provider, init.intraOpThreads, init.sessionCacheSize), true, init.sessionCacheSize)
+  const handler = new TaskHandler(new SessionStore(provider, init.intraOpThreads, init.sessionCacheSize), true, init.sessionCacheSize, init.residentBytes)
   parentPort?.on('message', (message: ToWorker) => {
     handler.handle(message.task).then(
       result => { post({ type: 'result', id: message.id, result }, resultTransferList(result)) },

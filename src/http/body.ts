@@ -15,8 +15,10 @@ import { BufferPool } from '../util/buffer-pool.js'
 /** Below this, Node's own small-buffer pool serves the body well. */
 const POOLED_MIN_BYTES = 64 * 1024
 
-const pool = new BufferPool<ArrayBuffer>(bytes => new ArrayBuffer(bytes), 4, 12)
-const pooled = new WeakMap<FastifyRequest, ArrayBuffer>()
+// Shared memory: an engine worker reads a decoded body where it lies, with no copy on the main
+// thread (a read-only view; the response that releases it waits for the engine).
+const pool = new BufferPool<SharedArrayBuffer>(bytes => new SharedArrayBuffer(bytes), 4, 12)
+const pooled = new WeakMap<FastifyRequest, SharedArrayBuffer>()
 
 type Done = (err: Error | null, body?: Buffer) => void
 

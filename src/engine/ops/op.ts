@@ -14,9 +14,22 @@ export interface Matrix64Data { rows: number, cols: number, data: Float64Array }
 /**
  * An operand shared by every chunk task of one call (the anchors, or B of a matmul). In worker
  * mode its data lives in a SharedArrayBuffer, so chunks do not clone it again and again; ORT
- * rejects tensors over shared memory, so each worker copies it once per call (keyed by id).
+ * rejects tensors over shared memory, so each worker copies it once (keyed by id).
+ *
+ * With a `key` (naming the operand's exact content, e.g. the anchors' upload revisions) the
+ * worker keeps its copy resident across calls, and `data` is left out for a worker the engine
+ * believes holds it: a worker that does not (evicted) answers 'operand-missing' and the task is
+ * sent again with the data.
  */
-export interface SharedOperand extends MatrixData { id: number }
+export interface SharedOperand { id: number, rows: number, cols: number, data?: Float32Array, key?: string }
+
+/** Thrown by OpContext.operand for a keyed operand sent without data that the worker lacks. */
+export class OperandMissing extends Error {
+  constructor (readonly key: string) {
+    super(`operand '${key}' is not resident here`)
+    this.name = 'OperandMissing'
+  }
+}
 
 export interface TensorOut { data: Float32Array, dims: number[] }
 
@@ -33,7 +46,7 @@ export interface OpContext {
   sessions: Sessions
   /** Translator sessions, in their own LRU. */
   translators: Sessions
-  /** The worker-local copy of a shared operand. */
+  /** The worker-local copy of a shared operand; throws OperandMissing (see SharedOperand). */
   operand: (shared: SharedOperand) => Float32Array
 }
 
