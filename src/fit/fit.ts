@@ -234,8 +234,10 @@ async function select (engine: FitEngine, x: Matrix, y: Matrix, pool: Int32Array
   let rowsLeft = pool.length
   for (const fold of folds) {
     const train = complement(pool, fold)
-    const foldGallery = subGallery(gallery, fold)
-    const own = Int32Array.from(fold, (_, i) => i)
+    // 'pool' (for comparing rules only): the fold among every pool row's target, training rows too.
+    const poolRule = opts.galleryRule === 'pool'
+    const foldGallery = subGallery(gallery, poolRule ? pool : fold)
+    const own = poolRule ? Int32Array.from(fold, row => pool.indexOf(row)) : Int32Array.from(fold, (_, i) => i)
     const queries = takeRows(x, fold)
     rowsLeft -= fold.length
     let key = ''

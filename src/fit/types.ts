@@ -36,6 +36,11 @@ export interface FitOptions {
   seed: number
   /** How candidates are scored; raw top-1 when absent. */
   selection?: Partial<Selection>
+  /**
+   * Which targets a cross-validation fold is retrieved among: its own ('fold', the rule) or every
+   * pool row's ('pool'). Not part of the API: it lets the quality bench compare the two rules.
+   */
+  galleryRule?: 'fold' | 'pool'
   /** Told after each candidate x fold of the cross-validation (phase "cross-validation"). */
   progress?: ProgressSink
 }
