@@ -33,8 +33,9 @@ import { fileURLToPath } from 'node:url'
 import { normalizeRows, topNeighbours } from '../src/analysis/neighbours.js'
 import { createEngine, defaultEngineConfig, type Engine, type OrtEngine } from '../src/engine/index.js'
 import { FIT_METHODS, SCALINGS, fitTranslator, type FitMethod, type Scaling } from '../src/fit/index.js'
+import { applyMap } from '../src/translators/map.js'
 import { takeRows, type Matrix } from '../src/math/matrix.js'
-import { createRng, sampleIndices } from '../src/math/random.js'
+import { createRng, sampleIndices, shuffle } from '../src/math/random.js'
 import { lastJsonLine, runPython } from './lib/python.js'
 import { formatMeanStd, meanStd } from './lib/stats.js'
 import { loadWords, missingWordFile, wordsDir, type Words } from './lib/words.js'
@@ -534,6 +535,101 @@ async function goalsSection (ctx: QualityContext): Promise<void> {
   console.log(`  time: ${((performance.now() - t0) / 1000).toFixed(0)} s in all (the machine is shared: times are this run's, not the machine's best)`)
 }
 
+/**
+ * cv-gallery: why the cross-validation gallery matters, per candidate. For the first seed and each
+ * pair (CV_PAIRS=glove-word2vec,... narrows them), every candidate auto lists, with: its
+ * cross-validated raw top-1 under the fold rule (each fold among its own ~180 targets) and the pool
+ * rule (among all 1,000 anchors' targets), an estimate extrapolated from the folds to a gallery of
+ * all unseen words, and its top-1 on those unseen words. The estimate: in each fold, every query's
+ * cosines with the other fold targets are standardised by their mean and std; the own target's
+ * standardised cosine z_i is compared with the pooled standardised distractors of the fold, whose
+ * share at or above z_i is q_i; the query would be retrieved among G − 1 unseen distractors with
+ * probability (1 − q_i)^(G−1). Not used by the service (yet): a measurement of the rules.
+ */
+async function cvGallerySection (ctx: QualityContext): Promise<void> {
+  const { words, engine } = ctx
+  const seed = ctx.seeds[0]
+  const anchorCount = ctx.anchors ?? 1000
+  const n = words.ids.length
+  const onlyPairs = process.env.CV_PAIRS?.split(',')
+  const anchors = randomAnchors(seed, n, anchorCount)
+  const held = heldOutRows(anchors, n)
+  const g = held.length
+  const folds = 5
+  console.log(`\ncv-gallery: seed ${seed}, ${anchorCount} anchors, ${folds} folds; raw top-1 per candidate: fold rule, pool rule, the fold rule extrapolated to ${g.toLocaleString('en-US')} targets, and unseen (among all ${g.toLocaleString('en-US')} unseen words)`)
+  const byName = new Map(words.spaces.map(sp => [sp.name, sp.matrix]))
+  for (const [s, t] of orderedPairs(words)) {
+    if (onlyPairs !== undefined && !onlyPairs.includes(`${s}-${t}`)) continue
+    const xa = takeRows(byName.get(s)!, anchors)
+    const ya = takeRows(byName.get(t)!, anchors)
+    const xh = takeRows(byName.get(s)!, held)
+    const yh = normalizeRows(takeRows(byName.get(t)!, held))
+    const auto = await fitTranslator(xa, ya, { method: 'auto', holdout: 0, folds, seed }, engine)
+    const pool = await fitTranslator(xa, ya, { method: 'auto', holdout: 0, folds, seed, galleryRule: 'pool' }, engine)
+    // The service's folds (fit.ts makeFolds on a pool of every anchor row).
+    const order = shuffle(createRng(seed), Int32Array.from({ length: anchorCount }, (_, i) => i))
+    const parts: number[][] = Array.from({ length: folds }, () => [])
+    order.forEach((row, i) => parts[i % folds].push(row))
+    const lines: Array<{ name: string, fold: number, pool: number, extrapolated: number, unseen: number }> = []
+    for (const c of auto.diagnostics.candidates ?? []) {
+      const config = { method: c.method, scaling: c.scaling, ridge: c.ridge, holdout: 0, folds, seed }
+      let estimate = 0
+      for (const part of parts) {
+        const fold = [...part].sort((a, b) => a - b)
+        const inFold = new Set(fold)
+        const train = Array.from({ length: anchorCount }, (_, i) => i).filter(i => !inFold.has(i))
+        const fitted = await fitTranslator(takeRows(xa, train), takeRows(ya, train), config, engine)
+        const q = normalizeRows(await applyMap(takeRows(xa, fold), fitted.map, engine))
+        const targets = normalizeRows(takeRows(ya, fold))
+        const m = fold.length
+        const sims = await engine.matmul(q, { rows: targets.cols, cols: m, data: transposeData(targets) })
+        const pooled: number[] = []
+        const own: number[] = []
+        for (let i = 0; i < m; i++) {
+          let mean = 0
+          let squares = 0
+          for (let j = 0; j < m; j++) if (j !== i) { mean += sims.data[i * m + j]; squares += sims.data[i * m + j] ** 2 }
+          mean /= m - 1
+          const sd = Math.sqrt(Math.max(1e-12, squares / (m - 1) - mean * mean))
+          for (let j = 0; j < m; j++) if (j !== i) pooled.push((sims.data[i * m + j] - mean) / sd)
+          own.push((sims.data[i * m + i] - mean) / sd)
+        }
+        pooled.sort((a, b) => a - b)
+        for (const z of own) {
+          let lo = 0
+          let hi = pooled.length
+          while (lo < hi) { const mid = (lo + hi) >> 1; if (pooled[mid] < z) lo = mid + 1; else hi = mid }
+          estimate += Math.pow(1 - (pooled.length - lo) / pooled.length, g - 1)
+        }
+      }
+      const full = await fitTranslator(xa, ya, config, engine)
+      const translated = normalizeRows(await applyMap(xh, full.map, engine))
+      const best = await topNeighbours(translated, yh, 1, engine)
+      let hits = 0
+      for (let i = 0; i < best.length; i++) if (best[i] === i) hits++
+      const poolScore = pool.diagnostics.candidates?.find(x => x.method === c.method && x.scaling === c.scaling)?.top1 ?? NaN
+      lines.push({ name: `${c.method} ${c.scaling}${c.ridge !== undefined ? ` ${c.ridge}` : ''}`, fold: c.top1, pool: poolScore, extrapolated: estimate / anchorCount, unseen: hits / g })
+    }
+    const pick = (key: 'fold' | 'pool' | 'extrapolated'): typeof lines[number] => lines.reduce((a, b) => b[key] > a[key] ? b : a)
+    const bestUnseen = lines.reduce((a, b) => b.unseen > a.unseen ? b : a)
+    console.log(`\n  ${s} -> ${t}`)
+    console.log(`    ${'candidate'.padEnd(32)}${'fold'.padEnd(8)}${'pool'.padEnd(8)}${'extrap.'.padEnd(9)}unseen`)
+    for (const l of lines) console.log(`    ${l.name.padEnd(32)}${l.fold.toFixed(4).padEnd(8)}${l.pool.toFixed(4).padEnd(8)}${l.extrapolated.toFixed(4).padEnd(9)}${l.unseen.toFixed(4)}`)
+    const rank = (key: 'fold' | 'pool' | 'extrapolated'): string => `${spearman(lines.map(l => l[key]), lines.map(l => l.unseen)).toFixed(3)}`
+    console.log(`    Spearman with unseen: fold ${rank('fold')}, pool ${rank('pool')}, extrapolated ${rank('extrapolated')}`)
+    for (const key of ['fold', 'pool', 'extrapolated'] as const) {
+      const p = pick(key)
+      console.log(`    ${key.padEnd(13)} picks ${p.name.padEnd(32)} unseen ${p.unseen.toFixed(4)} (best ${bestUnseen.name} ${bestUnseen.unseen.toFixed(4)}, regret ${(bestUnseen.unseen - p.unseen).toFixed(4)})`)
+    }
+  }
+}
+
+function transposeData (m: Matrix): Float32Array {
+  const out = new Float32Array(m.rows * m.cols)
+  for (let i = 0; i < m.rows; i++) for (let j = 0; j < m.cols; j++) out[j * m.rows + i] = m.data[i * m.cols + j]
+  return out
+}
+
 // ---------------------------------------------------------------------------------------------
 // refine (issue 8): self-learning refinement from unpaired words, and per-vector confidence.
 // Self-contained: the protocol lives in bench/lib/refine.ts; this block only loops and prints.
@@ -662,6 +758,7 @@ export const SECTIONS: Section[] = [
   { name: 'relative', describe: 'relative vectors of two models on shared anchors retrieve the right word (engine vs numpy)', run: relativeSection },
   { name: 'translators', describe: 'every fit method and scaling, and auto, translate held-out words to their own target (service vs numpy)', run: translatorsSection },
   { name: 'goals', describe: 'issue 16: best single method+scaling, auto and the default by raw top-1 on unseen words, with fit times (--gallery: both CV gallery rules)', run: goalsSection },
+  { name: 'cv-gallery', describe: 'issue 16: cross-validation gallery rules (fold, pool, extrapolated) against unseen top-1, per candidate', run: cvGallerySection },
   { name: 'refine', describe: 'self-learning refinement from unpaired words: anchor-count sweep with and without', run: refineSection },
   { name: 'refine-confidence', describe: 'per-vector confidence of translations against whether they retrieve their word', run: confidenceSection }
 ]
