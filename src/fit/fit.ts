@@ -1,14 +1,17 @@
 /**
  * fitTranslator: one LinearMap from parallel anchors (row i of x and of y is the same item), by a
- * named method or by cross-validated selection ('auto'), with held-out scores when asked.
+ * named method and scaling, or with what the options leave open chosen by cross-validation
+ * ('auto': method and scaling; no scaling: the scaling; a ridge method without ridge: the
+ * strength), with held-out scores when asked.
  *
  * Order of work:
- *   1. holdout > 0: a seeded fraction of the anchors is set aside; everything that chooses (the
- *      'auto' selection, the ridge search) sees only the rest;
+ *   1. holdout > 0: a seeded fraction of the anchors is set aside; everything that chooses sees
+ *      only the rest;
  *   2. choose the configuration (method, scaling, ridge) when the options leave it open, by k-fold
- *      cross-validation over those rows, each fold retrieved among its own targets (score.ts says
- *      why not among all the anchors' targets);
- *   3. holdout > 0: fit the chosen configuration without the held-out rows and score them;
+ *      cross-validation over those rows, each fold retrieved among its own targets in the
+ *      selection space, raw by default (score.ts says why);
+ *   3. holdout > 0: fit the chosen configuration without the held-out rows and score them, in
+ *      both spaces;
  *   4. refit the chosen configuration on every anchor: the returned map.
  */
 import type { Engine } from '../engine/types.js'
