@@ -184,30 +184,41 @@ function polarCost (k: number, dx: number, dy: number): Cost {
 export function fitConfigCost (k: number, dx: number, dy: number, method: FitMethodName, needRank: boolean): Cost {
   const scaled = F64 * k * (dx + dy)
   const scale = js(scaled, 4 * k * (dx + dy))
-  let solve: Cost
-  switch (method) {
-    case 'procrustes':
-      solve = seq(product64(dx, k, dy), holding(F64 * dx * dy, polarCost(k, dx, dy)))
-      break
-    case 'linear':
-      solve = leastSquaresCost(k, dx, dy)
-      break
-    case 'affine':
-      solve = holding(scaled, seq(leastSquaresCost(k, dx, dy), js(0, dx * dy)))
-      break
-    case 'ridge':
-      solve = seq(leastSquaresCost(k, dx, dy), needRank ? rankCost(k, dx) : none)
-      break
-    case 'inverse-relative':
-      solve = k < dy
-        ? seq(product64(k, dy, k), holding(F64 * k * dx, psdSolve(k, dx)), product64(dx, k, dy))
-        : seq(product64(dy, k, dy), product64(dy, k, dx), holding(F64 * dy * dx, psdSolve(dy, dx)), js(2 * F64 * dx * dy, dx * dy))
-      if (needRank) solve = seq(solve, rankCost(k, dy))
-      break
-  }
   // buildMap: the float32 weight next to the float64 solution.
   const build = js((F64 + F32) * dx * dy, dx * dy)
-  return holding(scaled, seq(scale, solve, build))
+  return holding(scaled, seq(scale, solveCost(k, dx, dy, method, needRank, false), build))
+}
+
+/**
+ * The solve of one configuration on scaled anchors. `shared`: its Gram and cross products were
+ * formed by an earlier configuration of the same fold and scaling (the ridge grid after its first
+ * strength, linear after ridge), so only the factorisation and what follows it run.
+ */
+function solveCost (k: number, dx: number, dy: number, method: FitMethodName, needRank: boolean, shared: boolean): Cost {
+  const scaled = F64 * k * (dx + dy)
+  switch (method) {
+    case 'procrustes':
+      return seq(product64(dx, k, dy), holding(F64 * dx * dy, polarCost(k, dx, dy)))
+    case 'linear':
+      return shared ? sharedLeastSquaresCost(k, dx, dy) : leastSquaresCost(k, dx, dy)
+    case 'affine':
+      return holding(scaled, seq(leastSquaresCost(k, dx, dy), js(0, dx * dy)))
+    case 'ridge':
+      return seq(shared ? sharedLeastSquaresCost(k, dx, dy) : leastSquaresCost(k, dx, dy), needRank ? rankCost(k, dx) : none)
+    case 'inverse-relative': {
+      let solve = k < dy
+        ? seq(shared ? none : product64(k, dy, k), holding(F64 * k * dx, psdSolve(k, dx)), product64(dx, k, dy))
+        : seq(shared ? none : seq(product64(dy, k, dy), product64(dy, k, dx)), holding(F64 * dy * dx, psdSolve(dy, dx)), js(2 * F64 * dx * dy, dx * dy))
+      if (needRank) solve = seq(solve, rankCost(k, dy))
+      return solve
+    }
+  }
+}
+
+/** leastSquaresCost without the Gram and cross products (kept from an earlier solve). */
+function sharedLeastSquaresCost (k: number, dx: number, dy: number): Cost {
+  if (k >= dx) return holding(F64 * dx * (dx + dy), psdSolve(dx, dy))
+  return seq(holding(F64 * k * (k + dy), psdSolve(k, dy)), product64(dx, k, dy))
 }
 
 export interface FitShape {
@@ -221,41 +232,62 @@ export interface FitShape {
 }
 
 export interface FitChoice {
-  method: FitMethodName | 'auto'
+  /** Procrustes when absent (src/fit/fit.ts DEFAULT_METHOD). */
+  method?: FitMethodName | 'auto'
+  /** The scaling named; absent: chosen among all four by cross-validation (ignored by 'auto'). */
+  scaling?: string
   ridge?: number
   holdout: number
   folds: number
+  /** Neighbours searched per scored row: 5, or k of a larger "recall@k" selection metric. */
+  ranks?: number
+}
+
+/** Methods and scalings a choice cross-validates (one each when it names both). */
+function openChoice (opts: FitChoice): { methods: readonly FitMethodName[], scalings: number } {
+  if (opts.method === 'auto') return { methods: METHODS, scalings: SCALING_COUNT }
+  return { methods: [opts.method ?? 'procrustes'], scalings: opts.scaling === undefined ? SCALING_COUNT : 1 }
 }
 
 /** Configurations cross-validated, each over `folds` folds: 0 when the options leave nothing open. */
 export function crossValidations (opts: FitChoice): number {
-  if (opts.method === 'auto') {
-    return METHODS.reduce((sum, m) => sum + SCALING_COUNT * (usesRidge(m) && opts.ridge === undefined ? RIDGE_GRID_SIZE : 1), 0)
-  }
-  return usesRidge(opts.method) && opts.ridge === undefined ? RIDGE_GRID_SIZE : 0
+  const { methods, scalings } = openChoice(opts)
+  const configs = methods.reduce((sum, m) => sum + scalings * (usesRidge(m) && opts.ridge === undefined ? RIDGE_GRID_SIZE : 1), 0)
+  return configs > 1 ? configs : 0
 }
 
 /** The most expensive method a choice may fit (every method for 'auto'). */
 function worstFitConfig (k: number, dx: number, dy: number, opts: FitChoice, needRank: boolean): Cost {
-  const methods = opts.method === 'auto' ? METHODS : [opts.method]
-  return worst(...methods.map(m => fitConfigCost(k, dx, dy, m, needRank)))
+  return worst(...openChoice(opts).methods.map(m => fitConfigCost(k, dx, dy, m, needRank)))
 }
 
-/** Cost of the whole cross-validated selection, summed over every candidate configuration. */
+/**
+ * Cost of the whole cross-validated selection (src/fit/fit.ts select): per fold and scaling, the
+ * anchors scaled once (twice when some methods normalise rows), then every configuration's solve,
+ * with the Gram and cross products shared along a ridge grid and with linear; every trial
+ * translates its fold and retrieves it among the fold's targets. Pruning is not counted.
+ */
 function selectionCost (pool: number, dx: number, dy: number, opts: FitChoice, gallery: number): Cost {
   const f = Math.max(2, Math.min(opts.folds, pool))
   const foldRows = Math.ceil(pool / f)
   const train = pool - Math.floor(pool / f)
-  const methods = opts.method === 'auto' ? METHODS : [opts.method]
-  const scalings = opts.method === 'auto' ? SCALING_COUNT : 1
-  let total = none
+  const { methods, scalings } = openChoice(opts)
+  const ranks = Math.max(5, opts.ranks ?? 5)
+  const score = seq(applyMapCost(foldRows, dx, dy), neighboursCost(foldRows, foldRows, dy, ranks))
+  const build = js((F64 + F32) * dx * dy, dx * dy)
+  const scaled = F64 * train * (dx + dy)
+  const scaleOnce = js(scaled, 4 * train * (dx + dy))
+  // One scaling of one fold: the two scaled side pairs (plain and unit rows) and every method's trials.
+  let perScaling = seq(scaleOnce, scaleOnce)
   for (const m of methods) {
-    const configs = scalings * (usesRidge(m) && opts.ridge === undefined ? RIDGE_GRID_SIZE : 1)
-    if (opts.method !== 'auto' && configs === 1) continue
-    const fold = seq(fitConfigCost(train, dx, dy, m, false), applyMapCost(foldRows, dx, dy), neighboursCost(foldRows, foldRows, dy, 5))
-    total = seq(total, repeat(fold, configs * f))
+    const grid = usesRidge(m) && opts.ridge === undefined ? RIDGE_GRID_SIZE : 1
+    // linear shares ridge's products when ridge comes with it ('auto').
+    const linearShared = m === 'linear' && methods.includes('ridge')
+    const first = seq(solveCost(train, dx, dy, m, false, linearShared), build, score)
+    const rest = seq(solveCost(train, dx, dy, m, false, true), build, score)
+    perScaling = seq(perScaling, first, repeat(rest, grid - 1))
   }
-  return holding(F32 * gallery * dy, total)
+  return holding(F32 * gallery * dy + scaled, repeat(perScaling, scalings * f))
 }
 
 /**
@@ -267,7 +299,8 @@ export function fitCost (shape: FitShape, opts: FitChoice): Cost {
   const held = opts.holdout > 0 ? Math.min(n, Math.max(1, Math.round(opts.holdout * n))) : 0
   const pool = n - held
   const select = crossValidations(opts) > 0 ? selectionCost(pool, dx, dy, opts, n) : none
-  const holdout = held > 0 ? seq(worstFitConfig(pool, dx, dy, opts, false), applyMapCost(held, dx, dy), neighboursCost(held, n, dy, 5)) : none
+  // Held-out rows scored in both spaces: two retrievals among all the anchors' targets.
+  const holdout = held > 0 ? seq(worstFitConfig(pool, dx, dy, opts, false), applyMapCost(held, dx, dy), repeat(neighboursCost(held, n, dy, 5), 2)) : none
   const final = worstFitConfig(n, dx, dy, opts, true)
   const residual = applyMapCost(n, dx, dy)
   // The stored map (float32) stays held from the final refit to the store write.

@@ -22,18 +22,19 @@ export interface WorkPlan {
 export function fitPlan (shape: FitShape, opts: FitChoice, refine?: RefineChoice): WorkPlan {
   let cost = fitCost(shape, opts)
   if (refine !== undefined) {
-    const methods: FitMethodName[] = opts.method === 'auto' ? ['procrustes', 'linear', 'affine', 'ridge', 'inverse-relative'] : [opts.method]
+    const methods: FitMethodName[] = opts.method === 'auto' ? ['procrustes', 'linear', 'affine', 'ridge', 'inverse-relative'] : [opts.method ?? 'procrustes']
     cost = seq(cost, worst(...methods.map(m => refineCost(shape, m, refine, opts.holdout))))
   }
   const instead: string[] = []
   const cv = crossValidations(opts)
-  if (opts.method === 'auto') instead.push(`a named "method" (e.g. "procrustes") instead of "auto", which cross-validates ${cv} configurations × ${opts.folds} folds`)
+  if (opts.method === 'auto') instead.push(`a named "method" and "scaling" (e.g. "procrustes", "l2") instead of "auto", which cross-validates ${cv} configurations × ${opts.folds} folds`)
+  else if (cv > 0 && opts.scaling === undefined) instead.push(`a named "scaling" (e.g. "l2"), which skips cross-validating ${cv} configurations × ${opts.folds} folds`)
   else if (cv > 0) instead.push(`a "ridge" value instead of the ${cv}-value ridge search`)
   if (cv > 0 && opts.folds > 2) instead.push(`fewer "folds" (${opts.folds} now)`)
   if (refine !== undefined) instead.push(`fewer refine "iterations" (${refine.iterations} now), or no refine`)
   instead.push(`spaces of fewer dimensions (${shape.dx} and ${shape.dy} now; the map alone is ${mib(4 * shape.dx * shape.dy)})`)
   instead.push(`fewer anchors in the set (${shape.anchors} parallel now)`)
-  return { what: `this fit (${shape.anchors} anchors, ${shape.dx} → ${shape.dy} dims, method ${opts.method})`, cost, instead }
+  return { what: `this fit (${shape.anchors} anchors, ${shape.dx} → ${shape.dy} dims, method ${opts.method ?? 'procrustes'}${opts.method !== 'auto' && opts.scaling === undefined ? ', scaling chosen by cross-validation' : ''})`, cost, instead }
 }
 
 /** Refuses a translator whose stored size would exceed MAX_TRANSLATOR_BYTES. */

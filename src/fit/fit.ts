@@ -1,14 +1,17 @@
 /**
  * fitTranslator: one LinearMap from parallel anchors (row i of x and of y is the same item), by a
- * named method or by cross-validated selection ('auto'), with held-out scores when asked.
+ * named method and scaling, or with what the options leave open chosen by cross-validation
+ * ('auto': method and scaling; no scaling: the scaling; a ridge method without ridge: the
+ * strength), with held-out scores when asked.
  *
  * Order of work:
- *   1. holdout > 0: a seeded fraction of the anchors is set aside; everything that chooses (the
- *      'auto' selection, the ridge search) sees only the rest;
+ *   1. holdout > 0: a seeded fraction of the anchors is set aside; everything that chooses sees
+ *      only the rest;
  *   2. choose the configuration (method, scaling, ridge) when the options leave it open, by k-fold
- *      cross-validation over those rows, each fold retrieved among its own targets (score.ts says
- *      why not among all the anchors' targets);
- *   3. holdout > 0: fit the chosen configuration without the held-out rows and score them;
+ *      cross-validation over those rows, each fold retrieved among its own targets in the
+ *      selection space, raw by default (score.ts says why);
+ *   3. holdout > 0: fit the chosen configuration without the held-out rows and score them, in
+ *      both spaces;
  *   4. refit the chosen configuration on every anchor: the returned map.
  */
 import type { Engine } from '../engine/types.js'
@@ -16,16 +19,25 @@ import type { Matrix } from '../math/matrix.js'
 import { takeRows } from '../math/matrix.js'
 import { createRng, sampleIndices, shuffle } from '../math/random.js'
 import { Ticker } from '../math/linalg.js'
-import type { FitCandidate, FitMethod, FitOptions, FitResult, HeldOutScores, Scaling } from './types.js'
-import { scaleSide } from './scaling.js'
-import { solve } from './solvers.js'
+import type { FitCandidate, FitMethod, FitOptions, FitResult, HeldOutScores, Scaling, Selection as FitSelection, SelectionMetric, SelectionReport } from './types.js'
+import { scaleSide, type ScaledSide } from './scaling.js'
+import { solve, type SharedProducts } from './solvers.js'
 import { applyMap, type LinearMap } from '../translators/map.js'
 import { buildMap } from './map.js'
-import { buildGallery, emptyTally, scoresOf, subGallery, tallyRows, type Gallery } from './score.js'
+import { buildGallery, emptyTally, MAX_RECALL_K, metricOf, metricSum, ranksFor, recallK, scoresOf, subGallery, tallyRows, type Gallery, type Tally } from './score.js'
 import type { PolarStepper } from './polar.js'
 
 export const FIT_METHODS: readonly FitMethod[] = ['procrustes', 'linear', 'affine', 'ridge', 'inverse-relative']
 export const SCALINGS: readonly Scaling[] = ['standard', 'center', 'l2', 'none']
+/** The method of a fit that names none; its scaling is then chosen by cross-validation. */
+export const DEFAULT_METHOD: FitMethod = 'procrustes'
+/**
+ * The scaling of a fit that names none when its anchors are too few to cross-validate a choice:
+ * centring alone keeps the target's common direction, which raw retrieval depends on.
+ */
+export const FALLBACK_SCALING: Scaling = 'center'
+/** How candidates are scored unless the fit says otherwise: top-1 among the raw target vectors. */
+export const DEFAULT_SELECTION: FitSelection = { space: 'raw', metric: 'top1' }
 /** Relative ridge strengths tried when `ridge` is absent (solvers.ts defines "relative"). */
 export const RIDGE_GRID: readonly number[] = [1e-4, 1e-3, 1e-2, 1e-1, 1]
 /** Every method needs two anchors: a mean and an unbiased std need two rows. */
@@ -49,9 +61,21 @@ function usesRidge (method: FitMethod): boolean {
   return method === 'ridge' || method === 'inverse-relative'
 }
 
+/** A selection metric's validity: top1, mrr, or recall@k with k in 1..MAX_RECALL_K. */
+export function isSelectionMetric (metric: string): metric is SelectionMetric {
+  if (metric === 'top1' || metric === 'mrr') return true
+  if (!/^recall@[1-9][0-9]*$/.test(metric)) return false
+  const k = recallK(metric as SelectionMetric) as number
+  return k >= 1 && k <= MAX_RECALL_K
+}
+
 function checkOptions (opts: FitOptions): void {
-  if (opts.method !== 'auto' && !FIT_METHODS.includes(opts.method)) throw new RangeError(`unknown method '${String(opts.method)}'`)
-  if (!SCALINGS.includes(opts.scaling)) throw new RangeError(`unknown scaling '${String(opts.scaling)}'`)
+  if (opts.method !== undefined && opts.method !== 'auto' && !FIT_METHODS.includes(opts.method)) throw new RangeError(`unknown method '${String(opts.method)}'`)
+  if (opts.scaling !== undefined && !SCALINGS.includes(opts.scaling)) throw new RangeError(`unknown scaling '${String(opts.scaling)}'`)
+  const space = opts.selection?.space
+  if (space !== undefined && space !== 'raw' && space !== 'centered') throw new RangeError(`unknown selection space '${String(space)}'`)
+  const metric = opts.selection?.metric
+  if (metric !== undefined && !isSelectionMetric(metric)) throw new RangeError(`unknown selection metric '${String(metric)}'`)
   if (opts.ridge !== undefined && !(Number.isFinite(opts.ridge) && opts.ridge >= 0)) throw new RangeError(`ridge must be a finite number ≥ 0, got ${opts.ridge}`)
   if (!(Number.isFinite(opts.holdout) && opts.holdout >= 0 && opts.holdout < 1)) throw new RangeError(`holdout must be in [0, 1), got ${opts.holdout}`)
   if (!Number.isInteger(opts.folds) || opts.folds < 2) throw new RangeError(`folds must be an integer ≥ 2, got ${opts.folds}`)
@@ -131,85 +155,166 @@ export function holdoutSplit (n: number, holdout: number, seed: number): { heldO
   return { heldOut, pool: complement(all, heldOut) }
 }
 
-interface Evaluation { scores: HeldOutScores, fitMs: number }
-
-/** Fits on `train`, translates `test` and adds their retrieval among the gallery to the tally. */
-async function scoreSplit (engine: FitEngine, x: Matrix, y: Matrix, train: Int32Array, test: Int32Array, config: Config, gallery: Gallery, ticker: Ticker, tally = emptyTally()): Promise<{ tally: typeof tally, ms: number }> {
+/** Fits on `train`, translates `test` and adds their retrieval among each gallery to its tally. */
+async function scoreSplit (engine: FitEngine, x: Matrix, y: Matrix, train: Int32Array, test: Int32Array, config: Config, galleries: Gallery[], ticker: Ticker): Promise<Tally[]> {
   const fitted = await fitConfig(engine, x, y, train, config, false, ticker)
   ticker.check()
   const translated = await applyMap(takeRows(x, test), fitted.map, engine)
-  await tallyRows(translated, test, gallery, engine, tally)
-  return { tally, ms: fitted.ms }
+  const tallies = galleries.map(() => emptyTally())
+  for (let g = 0; g < galleries.length; g++) await tallyRows(translated, test, galleries[g], engine, tallies[g])
+  return tallies
 }
 
-/** Each fold translated by the map fitted on the others, retrieved among the fold's own targets. */
-async function crossValidate (engine: FitEngine, x: Matrix, y: Matrix, folds: Int32Array[], pool: Int32Array, config: Config, gallery: Gallery, ticker: Ticker): Promise<Evaluation> {
-  const tally = emptyTally()
-  let ms = 0
-  for (const fold of folds) {
-    const fitted = await fitConfig(engine, x, y, complement(pool, fold), config, false, ticker)
-    ticker.check()
-    const translated = await applyMap(takeRows(x, fold), fitted.map, engine)
-    await tallyRows(translated, Int32Array.from(fold, (_, i) => i), subGallery(gallery, fold), engine, tally)
-    ms += fitted.ms
-  }
-  return { scores: scoresOf(tally), fitMs: ms / folds.length }
+/** Higher metric wins; ties go to the higher mean cosine (then to the earlier candidate). */
+function better (a: { value: number, meanCosine: number }, b: { value: number, meanCosine: number }): boolean {
+  return a.value > b.value || (a.value === b.value && a.meanCosine > b.meanCosine)
 }
 
-/** Higher top-1 wins; ties go to the higher mean cosine. */
-function better (a: HeldOutScores, b: HeldOutScores): boolean {
-  return a.top1 > b.top1 || (a.top1 === b.top1 && a.meanCosine > b.meanCosine)
+/** One configuration being cross-validated, and its running tally over the folds done. */
+interface Trial {
+  config: Config
+  /** Index of its (method, scaling) family: a family's ridge grid is one candidate. */
+  family: number
+  tally: Tally
+  folds: number
+  ms: number
+  pruned: boolean
 }
 
 interface Selection {
   config: Config
+  chose: SelectionReport['chose']
+  score: number
   candidates?: FitCandidate[]
-  ridgeSearch?: Array<{ ridge: number, top1: number, meanCosine: number }>
+  ridgeSearch?: RidgeTrial[]
 }
 
-/** The best ridge of the grid for a method and scaling, by cross-validation. */
-async function searchRidge (engine: FitEngine, x: Matrix, y: Matrix, folds: Int32Array[], pool: Int32Array, method: FitMethod, scaling: Scaling, gallery: Gallery, ticker: Ticker): Promise<{ best: Config, evaluation: Evaluation, search: Array<{ ridge: number, top1: number, meanCosine: number }> }> {
-  let best: { config: Config, evaluation: Evaluation } | undefined
-  const search: Array<{ ridge: number, top1: number, meanCosine: number }> = []
-  for (const ridge of RIDGE_GRID) {
-    const config = { method, scaling, ridge }
-    const evaluation = await crossValidate(engine, x, y, folds, pool, config, gallery, ticker)
-    search.push({ ridge, top1: evaluation.scores.top1, meanCosine: evaluation.scores.meanCosine })
-    if (best === undefined || better(evaluation.scores, best.evaluation.scores)) best = { config, evaluation }
-  }
-  const chosen = best as { config: Config, evaluation: Evaluation }
-  return { best: chosen.config, evaluation: chosen.evaluation, search }
-}
+type RidgeTrial = NonNullable<FitResult['diagnostics']['ridgeSearch']>[number]
 
-async function select (engine: FitEngine, x: Matrix, y: Matrix, pool: Int32Array, opts: FitOptions, gallery: Gallery, ticker: Ticker): Promise<Selection> {
-  const folds = makeFolds(pool, opts.folds, opts.seed)
-  if (opts.method !== 'auto') {
-    // Only a ridge method without a ridge gets here.
-    const { best, search } = await searchRidge(engine, x, y, folds, pool, opts.method, opts.scaling, gallery, ticker)
-    return { config: best, ridgeSearch: search }
-  }
-  const candidates: FitCandidate[] = []
-  let best: { config: Config, scores: HeldOutScores, search?: Selection['ridgeSearch'] } | undefined
-  for (const method of FIT_METHODS) {
-    for (const scaling of SCALINGS) {
-      let config: Config = { method, scaling, ridge: opts.ridge ?? 0 }
-      let evaluation: Evaluation
-      let search: Selection['ridgeSearch']
-      if (usesRidge(method) && opts.ridge === undefined) {
-        const found = await searchRidge(engine, x, y, folds, pool, method, scaling, gallery, ticker)
-        config = found.best
-        evaluation = found.evaluation
-        search = found.search
-      } else {
-        evaluation = await crossValidate(engine, x, y, folds, pool, config, gallery, ticker)
-      }
-      const { top1, meanCosine, mrr } = evaluation.scores
-      candidates.push({ method, scaling, ...(usesRidge(method) ? { ridge: config.ridge } : {}), top1, meanCosine, mrr, fitMs: evaluation.fitMs })
-      if (best === undefined || better(evaluation.scores, best.scores)) best = { config, scores: evaluation.scores, search }
+/** The configurations the options leave open, families in FIT_METHODS x SCALINGS order, ridge grid inner. */
+function trialsFor (opts: FitOptions): { trials: Trial[], chose: SelectionReport['chose'] } {
+  const methods = opts.method === 'auto' ? FIT_METHODS : [opts.method ?? DEFAULT_METHOD]
+  const scalings = opts.method === 'auto' || opts.scaling === undefined ? SCALINGS : [opts.scaling]
+  const trials: Trial[] = []
+  let family = 0
+  let searched = false
+  for (const method of methods) {
+    for (const scaling of scalings) {
+      const ridges = usesRidge(method) && opts.ridge === undefined ? RIDGE_GRID : [opts.ridge ?? 0]
+      if (ridges.length > 1) searched = true
+      for (const ridge of ridges) trials.push({ config: { method, scaling, ridge }, family, tally: emptyTally(), folds: 0, ms: 0, pruned: false })
+      family++
     }
   }
-  const chosen = best as { config: Config, search?: Selection['ridgeSearch'] }
-  return { config: chosen.config, candidates, ...(chosen.search !== undefined ? { ridgeSearch: chosen.search } : {}) }
+  const chose: SelectionReport['chose'] = []
+  if (methods.length > 1) chose.push('method')
+  if (scalings.length > 1) chose.push('scaling')
+  if (searched) chose.push('ridge')
+  return { trials, chose }
+}
+
+/** The scaled-sides key of a configuration: trials with one key share their scaling work and products. */
+function sidesKey (config: Config): string {
+  return `${config.scaling}/${config.scaling === 'l2' || config.method === 'inverse-relative' ? 'unit' : 'plain'}`
+}
+
+/**
+ * k-fold cross-validation of every open configuration: each fold translated by the map fitted on
+ * the others and retrieved among the fold's own targets. Fold by fold, so each fold's scaled
+ * anchors, Grams and cross products are formed once for every configuration that uses them, and a
+ * configuration stops once it cannot reach a rival's hits so far even if it retrieved every row
+ * still to come (exact: the configuration chosen is the one a full run chooses).
+ */
+async function select (engine: FitEngine, x: Matrix, y: Matrix, pool: Int32Array, opts: FitOptions, selection: FitSelection, gallery: Gallery, ticker: Ticker): Promise<Selection> {
+  const folds = makeFolds(pool, opts.folds, opts.seed)
+  const { trials, chose } = trialsFor(opts)
+  const ranks = ranksFor(selection.metric)
+  for (const trial of trials) trial.tally = emptyTally(ranks)
+  // Visit trials grouped by scaled sides, so one fold holds one pair of scaled anchor sets at a time.
+  const order = trials.map((_, i) => i).sort((a, b) => sidesKey(trials[a].config).localeCompare(sidesKey(trials[b].config)) || a - b)
+  const total = trials.length * folds.length
+  let done = 0
+  let rowsLeft = pool.length
+  for (const fold of folds) {
+    const train = complement(pool, fold)
+    // 'pool' (for comparing rules only): the fold among every pool row's target, training rows too.
+    const poolRule = opts.galleryRule === 'pool'
+    const foldGallery = subGallery(gallery, poolRule ? pool : fold)
+    const own = poolRule ? Int32Array.from(fold, row => pool.indexOf(row)) : Int32Array.from(fold, (_, i) => i)
+    const queries = takeRows(x, fold)
+    rowsLeft -= fold.length
+    let key = ''
+    let sides: { source: ScaledSide, target: ScaledSide, shared: SharedProducts } | undefined
+    for (const t of order) {
+      const trial = trials[t]
+      if (trial.pruned) { done++; continue }
+      const config = trial.config
+      const normalize = config.scaling === 'l2' || config.method === 'inverse-relative'
+      if (sidesKey(config) !== key || sides === undefined) {
+        key = sidesKey(config)
+        sides = undefined
+        sides = { source: scaleSide(x, train, config.scaling, normalize), target: scaleSide(y, train, config.scaling, normalize), shared: {} }
+        await ticker.tick()
+      }
+      const started = performance.now()
+      const solution = await solve(engine, config.method, sides.source.rows, sides.target.rows, { ridge: config.ridge, needRank: false }, ticker, sides.shared)
+      const map = buildMap(sides.source.scaling, sides.target.scaling, solution, normalize)
+      trial.ms += performance.now() - started
+      ticker.check()
+      await tallyRows(await applyMap(queries, map, engine), own, foldGallery, engine, trial.tally)
+      trial.folds++
+      opts.progress?.({ phase: 'cross-validation', done: ++done, total })
+    }
+    prune(trials, selection.metric, rowsLeft)
+  }
+  return choose(trials, selection.metric, chose, opts.method === 'auto' || opts.scaling === undefined)
+}
+
+/** Marks the trials whose best possible final value is below a rival's value so far. */
+function prune (trials: Trial[], metric: SelectionMetric, rowsLeft: number): void {
+  if (rowsLeft === 0) return
+  // Metric sums (hits, or reciprocal ranks) only grow; each row still to come adds at most 1.
+  const sums = trials.map(trial => metricSum(trial.tally, metric))
+  const leader = Math.max(...sums.filter((_, i) => !trials[i].pruned))
+  trials.forEach((trial, i) => { if (!trial.pruned && sums[i] + rowsLeft < leader) trial.pruned = true })
+}
+
+function choose (trials: Trial[], metric: SelectionMetric, chose: SelectionReport['chose'], listCandidates: boolean): Selection {
+  const judged = trials.map(trial => ({ trial, value: metricOf(trial.tally, metric), scores: scoresOf(trial.tally) }))
+  type Judged = typeof judged[number]
+  const key = (j: Judged): { value: number, meanCosine: number } => ({ value: j.value, meanCosine: j.scores.meanCosine })
+  // Best of each family (its ridge grid), then the best family; pruned trials cannot win either.
+  const families = new Map<number, Judged[]>()
+  for (const j of judged) {
+    const list = families.get(j.trial.family)
+    if (list === undefined) families.set(j.trial.family, [j])
+    else list.push(j)
+  }
+  let best: { j: Judged, members: Judged[] } | undefined
+  const candidates: FitCandidate[] = []
+  for (const members of families.values()) {
+    const complete = members.filter(j => !j.trial.pruned)
+    const pick = (complete.length > 0 ? complete : members).reduce((a, b) => better(key(b), key(a)) ? b : a)
+    const { method, scaling, ridge } = pick.trial.config
+    const fitMs = members.reduce((sum, j) => sum + j.trial.ms, 0) / Math.max(1, members.reduce((sum, j) => sum + j.trial.folds, 0))
+    candidates.push({
+      method, scaling, ...(usesRidge(method) ? { ridge } : {}),
+      score: pick.value, top1: pick.scores.top1, meanCosine: pick.scores.meanCosine, mrr: pick.scores.mrr, fitMs,
+      ...(complete.length === 0 ? { pruned: true } : {})
+    })
+    if (complete.length > 0 && (best === undefined || better(key(pick), key(best.j)))) best = { j: pick, members }
+  }
+  const chosen = best as { j: Judged, members: Judged[] }
+  const ridgeSearch = chosen.members.length > 1
+    ? chosen.members.map(j => ({ ridge: j.trial.config.ridge, score: j.value, top1: j.scores.top1, meanCosine: j.scores.meanCosine, ...(j.trial.pruned ? { pruned: true as const } : {}) }))
+    : undefined
+  return {
+    config: chosen.j.trial.config,
+    chose,
+    score: chosen.j.value,
+    ...(listCandidates ? { candidates } : {}),
+    ...(ridgeSearch !== undefined ? { ridgeSearch } : {})
+  }
 }
 
 function checkInputs (x: Matrix, y: Matrix): void {
@@ -230,24 +335,39 @@ export async function fitTranslator (x: Matrix, y: Matrix, opts: FitOptions, eng
   checkOptions(opts)
   checkInputs(x, y)
   const n = x.rows
-  const needsSelection = opts.method === 'auto' || (usesRidge(opts.method) && opts.ridge === undefined)
-  checkAnchorCount(n, opts, needsSelection)
+  const method = opts.method ?? DEFAULT_METHOD
+  const selectionOpts: FitSelection = { ...DEFAULT_SELECTION, ...opts.selection }
+  // A scaling left open is chosen by cross-validation when the anchors allow it, else the fallback.
+  let scalingOpen = method !== 'auto' && opts.scaling === undefined
+  const ridgeOpen = method !== 'auto' && usesRidge(method) && opts.ridge === undefined
+  if (scalingOpen && !ridgeOpen && !canCrossValidate(n - heldOutCount(n, opts.holdout), opts.folds)) scalingOpen = false
+  const resolved: FitOptions = { ...opts, method, scaling: opts.scaling ?? (scalingOpen ? undefined : FALLBACK_SCALING) }
+  const needsSelection = method === 'auto' || ridgeOpen || scalingOpen
+  checkAnchorCount(n, resolved, needsSelection)
   const ticker = new Ticker(undefined, signal)
-  const gallery = buildGallery(y)
+  const gallery = buildGallery(y, selectionOpts.space)
 
   const { heldOut, pool } = holdoutSplit(n, opts.holdout, opts.seed)
   const heldCount = heldOut.length
 
-  let selection: Selection
+  let selection: Selection | undefined
+  let config: Config
   if (needsSelection) {
-    selection = await select(engine, x, y, pool, opts, gallery, ticker)
+    selection = await select(engine, x, y, pool, resolved, selectionOpts, gallery, ticker)
+    config = selection.config
   } else {
-    selection = { config: { method: opts.method as FitMethod, scaling: opts.scaling, ridge: opts.ridge ?? 0 } }
+    config = { method: method as FitMethod, scaling: resolved.scaling as Scaling, ridge: opts.ridge ?? 0 }
   }
-  const config = selection.config
 
   let heldOutScores: HeldOutScores | null = null
-  if (heldCount > 0) heldOutScores = scoresOf((await scoreSplit(engine, x, y, pool, heldOut, config, gallery, ticker)).tally)
+  let heldOutBySpace: FitResult['diagnostics']['heldOutBySpace'] = null
+  if (heldCount > 0) {
+    // Held-out rows among all the anchors' targets, in both spaces (the selection's is `heldOut`).
+    const other = buildGallery(y, selectionOpts.space === 'raw' ? 'centered' : 'raw')
+    const [own, theirs] = (await scoreSplit(engine, x, y, pool, heldOut, config, [gallery, other], ticker)).map(scoresOf)
+    heldOutScores = own
+    heldOutBySpace = selectionOpts.space === 'raw' ? { raw: own, centered: theirs } : { raw: theirs, centered: own }
+  }
 
   const final = await fitConfig(engine, x, y, undefined, config, true, ticker)
   ticker.check()
@@ -262,8 +382,12 @@ export async function fitTranslator (x: Matrix, y: Matrix, opts: FitOptions, eng
       rank: final.rank,
       fitResidual,
       heldOut: heldOutScores,
-      ...(selection.candidates !== undefined ? { candidates: selection.candidates } : {}),
-      ...(selection.ridgeSearch !== undefined ? { ridgeSearch: selection.ridgeSearch } : {}),
+      heldOutBySpace,
+      ...(selection !== undefined
+        ? { selection: { ...selectionOpts, chose: selection.chose, folds: effectiveFolds(pool.length, opts.folds), score: selection.score } }
+        : {}),
+      ...(selection?.candidates !== undefined ? { candidates: selection.candidates } : {}),
+      ...(selection?.ridgeSearch !== undefined ? { ridgeSearch: selection.ridgeSearch } : {}),
       fitMs: performance.now() - started
     }
   }

@@ -1,34 +1,41 @@
 /**
- * Retrieval scores of translated anchors against the anchors' target vectors.
+ * Retrieval scores of translated anchors against the anchors' target vectors, in one of two
+ * spaces (SelectionSpace):
  *
- * Space: cosine after subtracting the mean of ALL the parallel anchors' target vectors, for the
- * gallery and the queries alike, everywhere (held-out scores, cross-validation, the ridge search).
- * In the raw target space a large common direction (e.g. averaged word vectors) makes every
- * cosine high and retrieval much worse than in the centred space (docs/methods.md §7), and whether a
- * method adds the target mean back would then change its score; centring removes both effects.
- * The mean is the same fixed vector for every fold and candidate, so scores stay comparable.
+ *   raw       cosine among the target vectors as they are: what a vector index holding the target
+ *             model's vectors does with a translated query. The default for selection.
+ *   centered  cosine after subtracting the mean of ALL the parallel anchors' target vectors from
+ *             gallery and queries alike. A large common direction (averaged word vectors) makes
+ *             every raw cosine high; centring removes it, but then ranks candidates differently
+ *             from how their translations will be retrieved in a raw index.
+ *
+ * The mean is one fixed vector for every fold and candidate, so scores stay comparable.
  *
  * Gallery. Held-out scores (the `holdout` rows): among all the anchors' target vectors, never just
- * the held-out rows: a 10% holdout retrieved among itself saturates (top-1 ≈ 0.9 for every method,
- * docs/methods.md §7). Cross-validation ('auto', the ridge search): each fold among its own targets
- * only (subGallery). With the training folds' targets in the gallery the selection was biased: on
- * the word data (1,000 anchors), word2vec → USE folds retrieved among all anchors ranked ridge
- * (top-1 0.439) above Procrustes (0.395), while on 6,898 unseen words, and on any subset of them
- * from 200 to 6,898 words, Procrustes led (0.422 vs 0.386 on all). A fold of 200 targets does
- * not saturate on hard pairs; on easy pairs close candidates tie and meanCosine decides.
+ * the held-out rows: a 10% holdout retrieved among itself saturates (top-1 ≈ 0.9 for every method).
+ * Cross-validation ('auto', the default's scaling choice, the ridge search): each fold among its
+ * own targets only (subGallery). With the training folds' targets in the gallery the selection
+ * was biased: on the word data (1,000 anchors), word2vec → USE folds retrieved among all anchors
+ * ranked ridge (top-1 0.439) above Procrustes (0.395), while on 6,898 unseen words, and on any
+ * subset of them from 200 to 6,898 words, Procrustes led (0.422 vs 0.386 on all): the training
+ * targets are ones the map was fitted to land near, so they attract other queries in proportion
+ * to how closely a method fits its training rows, which unseen targets never do.
  */
 import type { MatMul } from '../engine/types.js'
 import { NORM_EPS, takeRows, type Matrix } from '../math/matrix.js'
 import { topNeighbours } from '../analysis/neighbours.js'
-import type { HeldOutScores } from './types.js'
+import type { HeldOutScores, SelectionMetric, SelectionSpace } from './types.js'
 
-/** Ranks scored: top-1, top-5 and MRR@5 (0 on a miss, docs/methods.md §12). */
+/** Ranks scored: top-1, top-5 and MRR@5 (0 on a miss). */
 export const RETRIEVAL_K = 5
+/** The largest k of a "recall@k" selection metric. */
+export const MAX_RECALL_K = 100
 
 export interface Gallery {
-  /** The anchors' target vectors, centred by their mean and normalised, float32 for the engine. */
+  /** The anchors' target vectors, centred by `mean` (zeros in the raw space) and normalised, float32 for the engine. */
   unit: Matrix
   mean: Float64Array
+  space: SelectionSpace
 }
 
 export function centredUnitRows (m: Matrix, mean: Float64Array): { unit: Matrix, norms: Float64Array } {
@@ -50,29 +57,41 @@ export function centredUnitRows (m: Matrix, mean: Float64Array): { unit: Matrix,
   return { unit: { rows, cols, data: unit }, norms }
 }
 
-export function buildGallery (y: Matrix): Gallery {
+/** The gallery of target rows y in a space: centred by their own mean, or raw (a zero mean). */
+export function buildGallery (y: Matrix, space: SelectionSpace = 'centered'): Gallery {
   const mean = new Float64Array(y.cols)
-  for (let i = 0; i < y.rows; i++) for (let j = 0; j < y.cols; j++) mean[j] += y.data[i * y.cols + j]
-  for (let j = 0; j < y.cols; j++) mean[j] /= Math.max(1, y.rows)
-  return { unit: centredUnitRows(y, mean).unit, mean }
+  if (space === 'centered') {
+    for (let i = 0; i < y.rows; i++) for (let j = 0; j < y.cols; j++) mean[j] += y.data[i * y.cols + j]
+    for (let j = 0; j < y.cols; j++) mean[j] /= Math.max(1, y.rows)
+  }
+  return { unit: centredUnitRows(y, mean).unit, mean, space }
 }
 
 /** The gallery restricted to some of its rows (in that order), with the same centring mean. */
 export function subGallery (gallery: Gallery, rows: ArrayLike<number>): Gallery {
-  return { mean: gallery.mean, unit: takeRows(gallery.unit, rows) }
+  return { mean: gallery.mean, space: gallery.space, unit: takeRows(gallery.unit, rows) }
 }
 
 /** Running sums over scored rows (several folds add into one). */
 export interface Tally {
   count: number
-  hits1: number
-  hitsK: number
-  reciprocal: number
+  /** hitsAt[m]: rows whose own target came at rank m (0-based) among the neighbours searched. */
+  hitsAt: Float64Array
   cosine: number
 }
 
-export function emptyTally (): Tally {
-  return { count: 0, hits1: 0, hitsK: 0, reciprocal: 0, cosine: 0 }
+/** Ranks searched for a metric: top-5 and MRR@5 always, more for a larger recall@k. */
+export function ranksFor (metric: SelectionMetric = 'top1'): number {
+  return Math.max(RETRIEVAL_K, recallK(metric) ?? 0)
+}
+
+/** k of a "recall@k" metric, undefined for the others. */
+export function recallK (metric: SelectionMetric): number | undefined {
+  return metric.startsWith('recall@') ? Number(metric.slice('recall@'.length)) : undefined
+}
+
+export function emptyTally (ranks = RETRIEVAL_K): Tally {
+  return { count: 0, hitsAt: new Float64Array(ranks), cosine: 0 }
 }
 
 /**
@@ -83,16 +102,14 @@ export async function tallyRows (translated: Matrix, own: ArrayLike<number>, gal
   const rows = translated.rows
   if (rows === 0) return
   const { unit } = centredUnitRows(translated, gallery.mean)
-  const k = Math.min(RETRIEVAL_K, gallery.unit.rows)
+  const k = Math.min(tally.hitsAt.length, gallery.unit.rows)
   const neighbours = await topNeighbours(unit, gallery.unit, k, mm)
   const cols = unit.cols
   for (let i = 0; i < rows; i++) {
     const target = own[i]
     for (let m = 0; m < k; m++) {
       if (neighbours[i * k + m] !== target) continue
-      if (m === 0) tally.hits1++
-      tally.hitsK++
-      tally.reciprocal += 1 / (m + 1)
+      tally.hitsAt[m]++
       break
     }
     let dot = 0
@@ -102,13 +119,38 @@ export async function tallyRows (translated: Matrix, own: ArrayLike<number>, gal
   tally.count += rows
 }
 
+function hitsWithin (tally: Tally, k: number): number {
+  let hits = 0
+  for (let m = 0; m < Math.min(k, tally.hitsAt.length); m++) hits += tally.hitsAt[m]
+  return hits
+}
+
 export function scoresOf (tally: Tally): HeldOutScores {
   const n = Math.max(1, tally.count)
+  let reciprocal = 0
+  for (let m = 0; m < Math.min(RETRIEVAL_K, tally.hitsAt.length); m++) reciprocal += tally.hitsAt[m] / (m + 1)
   return {
     count: tally.count,
     meanCosine: tally.cosine / n,
-    top1: tally.hits1 / n,
-    top5: tally.hitsK / n,
-    mrr: tally.reciprocal / n
+    top1: hitsWithin(tally, 1) / n,
+    top5: hitsWithin(tally, RETRIEVAL_K) / n,
+    mrr: reciprocal / n
   }
+}
+
+/** The value a selection metric ranks candidates by (higher is better). */
+export function metricOf (tally: Tally, metric: SelectionMetric): number {
+  return metricSum(tally, metric) / Math.max(1, tally.count)
+}
+
+/** The metric summed over the rows scored (hits, or reciprocal ranks): each row adds at most 1. */
+export function metricSum (tally: Tally, metric: SelectionMetric): number {
+  const k = recallK(metric)
+  if (k !== undefined) return hitsWithin(tally, k)
+  if (metric === 'mrr') {
+    let reciprocal = 0
+    for (let m = 0; m < Math.min(RETRIEVAL_K, tally.hitsAt.length); m++) reciprocal += tally.hitsAt[m] / (m + 1)
+    return reciprocal
+  }
+  return hitsWithin(tally, 1)
 }

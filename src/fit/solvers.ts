@@ -41,16 +41,30 @@ function addDiagonal (m: Matrix64, value: number): Matrix64 {
   return out
 }
 
+/**
+ * Products of one pair of scaled sides that several solves on them share: the cross-validated
+ * ridge grid and linear reuse one Gram and cross product, inverse-relative's grid its own. Filled
+ * by the first solve that needs each; the same numbers as computing them afresh.
+ */
+export interface SharedProducts {
+  gram?: Matrix64
+  cross?: Matrix64
+  squaredNorm?: number
+  targetGram?: Matrix64
+  targetCross?: Matrix64
+  targetSquaredNorm?: number
+}
+
 /** (X̃ᵀX̃ + λI)⁺X̃ᵀỸ on the cheaper side; λ absolute. */
-async function leastSquares (engine: PolarEngine, xs: Matrix64, ys: Matrix64, lambda: number, ticker: Ticker): Promise<{ weight: Matrix64, rank: number }> {
+async function leastSquares (engine: PolarEngine, xs: Matrix64, ys: Matrix64, lambda: number, ticker: Ticker, shared: SharedProducts = {}): Promise<{ weight: Matrix64, rank: number }> {
   const k = xs.rows
   if (k >= xs.cols) {
-    const gram = await product(engine, xs, xs, { transposeA: true })
-    const cross = await product(engine, xs, ys, { transposeA: true })
+    const gram = shared.gram ??= await product(engine, xs, xs, { transposeA: true })
+    const cross = shared.cross ??= await product(engine, xs, ys, { transposeA: true })
     const { x, rank } = await psdSolve(engine, addDiagonal(gram, lambda), cross, GRAM_TOLERANCE, ticker)
     return { weight: x, rank }
   }
-  const gram = await product(engine, xs, xs, { transposeB: true })
+  const gram = shared.gram ??= await product(engine, xs, xs, { transposeB: true })
   const { x, rank } = await psdSolve(engine, addDiagonal(gram, lambda), ys, GRAM_TOLERANCE, ticker)
   return { weight: await product(engine, xs, x, { transposeA: true }), rank }
 }
@@ -77,7 +91,8 @@ export interface SolveOptions {
   needRank: boolean
 }
 
-export async function solve (engine: PolarEngine, method: FitMethod, xs: Matrix64, ys: Matrix64, opts: SolveOptions, ticker = new Ticker()): Promise<Solution> {
+/** `shared`: products of these same xs and ys kept from earlier solves (linear and ridge only). */
+export async function solve (engine: PolarEngine, method: FitMethod, xs: Matrix64, ys: Matrix64, opts: SolveOptions, ticker = new Ticker(), shared: SharedProducts = {}): Promise<Solution> {
   const dy = ys.cols
   switch (method) {
     case 'procrustes': {
@@ -87,7 +102,7 @@ export async function solve (engine: PolarEngine, method: FitMethod, xs: Matrix6
       return { weight: w, bias: new Float64Array(dy), rank }
     }
     case 'linear': {
-      const { weight, rank } = await leastSquares(engine, xs, ys, 0, ticker)
+      const { weight, rank } = await leastSquares(engine, xs, ys, 0, ticker, shared)
       return { weight, bias: new Float64Array(dy), rank }
     }
     case 'affine': {
@@ -103,23 +118,23 @@ export async function solve (engine: PolarEngine, method: FitMethod, xs: Matrix6
       return { weight, bias, rank }
     }
     case 'ridge': {
-      const lambda = opts.ridge * frobenius(xs) ** 2 / Math.max(1, xs.cols)
-      const { weight, rank } = await leastSquares(engine, xs, ys, lambda, ticker)
+      const lambda = opts.ridge * (shared.squaredNorm ??= frobenius(xs) ** 2) / Math.max(1, xs.cols)
+      const { weight, rank } = await leastSquares(engine, xs, ys, lambda, ticker, shared)
       return { weight, bias: new Float64Array(dy), rank: opts.needRank && lambda > 0 ? await numericalRank(engine, xs, ticker) : rank }
     }
     case 'inverse-relative': {
       // W = Âxᵀ·Ây·(ÂyᵀÂy + λI)⁻¹ = Âxᵀ·(ÂyÂyᵀ + λI)⁻¹·Ây.
-      const lambda = opts.ridge * frobenius(ys) ** 2 / Math.max(1, dy)
+      const lambda = opts.ridge * (shared.targetSquaredNorm ??= frobenius(ys) ** 2) / Math.max(1, dy)
       let weight: Matrix64
       let rank: number
       if (ys.rows < dy) {
-        const gram = await product(engine, ys, ys, { transposeB: true })
+        const gram = shared.targetGram ??= await product(engine, ys, ys, { transposeB: true })
         const solved = await psdSolve(engine, addDiagonal(gram, lambda), ys, GRAM_TOLERANCE, ticker)
         weight = await product(engine, xs, solved.x, { transposeA: true })
         rank = solved.rank
       } else {
-        const gram = await product(engine, ys, ys, { transposeA: true })
-        const cross = await product(engine, ys, xs, { transposeA: true })
+        const gram = shared.targetGram ??= await product(engine, ys, ys, { transposeA: true })
+        const cross = shared.targetCross ??= await product(engine, ys, xs, { transposeA: true })
         const solved = await psdSolve(engine, addDiagonal(gram, lambda), cross, GRAM_TOLERANCE, ticker)
         weight = transpose64(solved.x)
         rank = solved.rank

@@ -1,7 +1,18 @@
 import type { LinearMap } from '../translators/map.js'
+import type { ProgressSink } from '../util/progress.js'
 
 export type FitMethod = 'procrustes' | 'linear' | 'affine' | 'ridge' | 'inverse-relative'
 export type Scaling = 'standard' | 'center' | 'l2' | 'none'
+
+/** Where candidates are retrieved when scored: among the raw target vectors, or centred ones. */
+export type SelectionSpace = 'raw' | 'centered'
+/** What ranks candidates: top-1, MRR@5, or the share of rows whose own target is among their k nearest. */
+export type SelectionMetric = 'top1' | 'mrr' | `recall@${number}`
+
+export interface Selection {
+  space: SelectionSpace
+  metric: SelectionMetric
+}
 
 export interface HeldOutScores {
   count: number
@@ -12,8 +23,10 @@ export interface HeldOutScores {
 }
 
 export interface FitOptions {
-  method: FitMethod | 'auto'
-  scaling: Scaling
+  /** Procrustes when absent. */
+  method?: FitMethod | 'auto'
+  /** Chosen among every scaling by cross-validation when absent (the default); ignored by 'auto'. */
+  scaling?: Scaling
   /** Ridge strength for 'ridge' and 'inverse-relative'; chosen by a held-out search when absent. */
   ridge?: number
   /** Fraction of the parallel anchors held out to score the fit (the stored map is refitted on all). */
@@ -21,16 +34,38 @@ export interface FitOptions {
   /** Cross-validation folds for 'auto'. */
   folds: number
   seed: number
+  /** How candidates are scored; raw top-1 when absent. */
+  selection?: Partial<Selection>
+  /**
+   * Which targets a cross-validation fold is retrieved among: its own ('fold', the rule) or every
+   * pool row's ('pool'). Not part of the API: it lets the quality bench compare the two rules.
+   */
+  galleryRule?: 'fold' | 'pool'
+  /** Told after each candidate x fold of the cross-validation (phase "cross-validation"). */
+  progress?: ProgressSink
 }
 
 export interface FitCandidate {
   method: FitMethod
   scaling: Scaling
   ridge?: number
+  /** The selection metric's cross-validated value. */
+  score: number
   top1: number
   meanCosine: number
   mrr: number
   fitMs: number
+  /** Stopped before its last fold: it could no longer reach a rival's score (scores cover the folds run). */
+  pruned?: true
+}
+
+/** What cross-validation chose and how it scored. */
+export interface SelectionReport extends Selection {
+  /** What the options left open: the method (auto), the scaling (the default), the ridge strength. */
+  chose: Array<'method' | 'scaling' | 'ridge'>
+  folds: number
+  /** The chosen configuration's cross-validated value of `metric`. */
+  score: number
 }
 
 export interface FitResult {
@@ -43,11 +78,16 @@ export interface FitResult {
     rank: number
     /** Relative residual ‖X̂ − Y‖_F / ‖Y‖_F of the fitted map on all the anchors, in the target space. */
     fitResidual: number
+    /** Held-out scores in the selection space. */
     heldOut: HeldOutScores | null
-    /** 'auto': every candidate with its cross-validated scores. */
+    /** The same held-out rows scored in both spaces. */
+    heldOutBySpace: { raw: HeldOutScores, centered: HeldOutScores } | null
+    /** Present when anything was chosen by cross-validation. */
+    selection?: SelectionReport
+    /** 'auto', or a scaling left to the default: every candidate with its cross-validated scores. */
     candidates?: FitCandidate[]
     /** Ridge strengths tried and their held-out top-1, when the strength was searched. */
-    ridgeSearch?: Array<{ ridge: number, top1: number, meanCosine: number }>
+    ridgeSearch?: Array<{ ridge: number, score: number, top1: number, meanCosine: number, pruned?: true }>
     fitMs: number
   }
 }

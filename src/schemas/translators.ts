@@ -13,10 +13,16 @@ export const FitBody = z.object({
   source: Name.describe('The space translated from'),
   target: Name.describe('The space translated into'),
   anchorSet: Name.describe('The anchor set whose ids both spaces hold: the parallel anchors'),
-  method: z.enum([...FIT_METHODS, 'auto']).default('procrustes')
-    .describe('procrustes: orthogonal map; linear / affine: least squares (affine adds a bias); ridge: regularised least squares; inverse-relative: relative projection inverted on the target anchors; auto: every method and scaling scored by k-fold cross-validation (each fold translated by the map fitted on the others and retrieved among its own target vectors), the best top1 kept (ties: meanCosine)'),
-  scaling: z.enum(SCALINGS).default('standard')
-    .describe("standard: subtract the anchors' mean, divide by their std; center: subtract the mean; l2: centre, then unit rows (the output is rescaled to the target anchors' mean norm); none. Target statistics are added back, so outputs live in the target space."),
+  method: z.enum([...FIT_METHODS, 'auto']).optional()
+    .describe('procrustes (the default): orthogonal map; linear / affine: least squares (affine adds a bias); ridge: regularised least squares; inverse-relative: relative projection inverted on the target anchors; auto: every method and scaling scored by k-fold cross-validation (each fold translated by the map fitted on the others and retrieved among its own target vectors, as "selection" says), the best kept (ties: meanCosine)'),
+  scaling: z.enum(SCALINGS).optional()
+    .describe("standard: subtract the anchors' mean, divide by their std; center: subtract the mean; l2: centre, then unit rows (the output is rescaled to the target anchors' mean norm); none. Target statistics are added back, so outputs live in the target space. Absent: the four are scored by k-fold cross-validation (as for auto, within the method) and the best kept, reported in diagnostics.selection and diagnostics.candidates; naming one skips that work. Ignored by auto."),
+  selection: z.object({
+    space: z.enum(['raw', 'centered']).default('raw')
+      .describe("raw: translated vectors retrieved among the target anchors' vectors as they are, as a vector index of the target model does; centered: both with the target anchors' mean subtracted"),
+    metric: z.string().regex(/^(top1|mrr|recall@([1-9]|[1-9][0-9]|100))$/, 'top1, mrr, or recall@k with k from 1 to 100')
+      .default('top1').describe('What ranks the candidates: top1, mrr (MRR@5), or recall@k (own target among the k nearest, k ≤ 100); ties go to the higher meanCosine')
+  }).strict().optional().describe('How cross-validation scores candidates (auto, a scaling left open, the ridge search) and which space diagnostics.heldOut is in; default raw top1'),
   ridge: z.number().positive().max(1e12).optional().describe('Ridge strength (ridge, inverse-relative); searched on held-out anchors when absent'),
   holdout: z.number().min(0).max(0.5).default(0.1).describe('Fraction of the parallel anchors held out to measure diagnostics.heldOut; the stored map is then refitted on all of them'),
   folds: z.number().int().min(2).max(20).default(5).describe('Cross-validation folds for method "auto"'),
@@ -76,11 +82,21 @@ export const Translator = z.object({
   diagnostics: z.object({
     rank: z.number().int().nonnegative().describe('Numerical rank of the fitting problem (below min(anchors, dims) means the map is only determined on the anchors\' span)'),
     fitResidual: z.number().describe('‖translated − target‖ / ‖target‖ on all the anchors'),
-    heldOut: HeldOut.nullable().describe('Scores on the held-out anchors, retrieved among all the anchors\' target vectors, of the map fitted on the parallel anchors alone (with refine, refinement.rounds scores every round)'),
+    heldOut: HeldOut.nullable().describe('Scores on the held-out anchors, retrieved among all the anchors\' target vectors in the selection space, of the map fitted on the parallel anchors alone (with refine, refinement.rounds scores every round)'),
+    heldOutBySpace: z.object({ raw: HeldOut, centered: HeldOut }).nullable().optional()
+      .describe('The same held-out anchors scored in both spaces: raw (as a vector index of the target model retrieves) and centred (the target anchors\' mean subtracted)'),
+    selection: z.object({
+      space: z.enum(['raw', 'centered']),
+      metric: z.string(),
+      chose: z.array(z.enum(['method', 'scaling', 'ridge'])).describe('What cross-validation chose: the method (auto), the scaling (left open), the ridge strength (searched)'),
+      folds: z.number().int().nonnegative(),
+      score: z.number().describe('The chosen configuration\'s cross-validated metric')
+    }).optional().describe('Present when cross-validation chose anything'),
     candidates: z.array(z.object({
-      method: z.string(), scaling: z.string(), ridge: z.number().optional(), top1: z.number(), meanCosine: z.number(), mrr: z.number(), fitMs: z.number()
-    })).optional().describe('method "auto": every candidate with its cross-validated scores'),
-    ridgeSearch: z.array(z.object({ ridge: z.number(), top1: z.number(), meanCosine: z.number() })).optional(),
+      method: z.string(), scaling: z.string(), ridge: z.number().optional(), score: z.number().describe('The selection metric'), top1: z.number(), meanCosine: z.number(), mrr: z.number(), fitMs: z.number(),
+      pruned: z.literal(true).optional().describe('Stopped early: it could no longer reach a rival\'s score; its scores cover the folds it ran')
+    })).optional().describe('method "auto", or a scaling left open: every candidate with its cross-validated scores'),
+    ridgeSearch: z.array(z.object({ ridge: z.number(), score: z.number(), top1: z.number(), meanCosine: z.number(), pruned: z.literal(true).optional() })).optional(),
     refinement: Refinement.optional().describe('With "refine": the rounds and which map was stored'),
     fitMs: z.number()
   }).passthrough()

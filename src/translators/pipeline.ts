@@ -17,16 +17,18 @@ import { checkTranslatorSize, fitPlan, type WorkPlan } from '../budget/work.js'
 import type { Engine } from '../engine/types.js'
 import { conflict, notFound, unprocessable } from '../errors.js'
 import { buildConfidence } from '../fit/confidence.js'
-import { FitError, fitTranslator } from '../fit/index.js'
+import { FitError, fitTranslator, ranksFor } from '../fit/index.js'
 import { residual } from '../fit/fit.js'
 import { refineTranslator } from '../fit/refine.js'
-import type { FitOptions } from '../fit/types.js'
+import type { FitOptions, SelectionSpace } from '../fit/types.js'
 import { requireEmbeddings } from '../store/require.js'
 import type { Store, TranslatorListing } from '../store/types.js'
 import { translatorToStored } from './record.js'
 
 /** What to fit: the fit's options (fit/types.ts) and where its anchors are, how to store it. */
-export interface FitRequest extends FitOptions {
+export interface FitRequest extends Omit<FitOptions, 'selection'> {
+  /** The schema checked the metric's form (fitTranslator checks it again). */
+  selection?: { space?: SelectionSpace, metric?: string }
   source: string
   target: string
   anchorSet: string
@@ -69,7 +71,9 @@ export async function prepareFit (deps: PipelineDeps, request: FitRequest): Prom
   }
   const [sourceRows, targetRows] = [held[0].matrix, held[1].matrix]
   const shape = { anchors: ids.length, dx: source.dim, dy: target.dim, sourceRows: sourceRows.rows, targetRows: targetRows.rows }
-  const plan = fitPlan(shape, { method: request.method, ridge: request.ridge, holdout: request.holdout, folds: request.folds }, request.refine)
+  const selection = request.selection as FitOptions['selection']
+  const ranks = ranksFor(selection?.metric)
+  const plan = fitPlan(shape, { method: request.method, scaling: request.scaling, ridge: request.ridge, holdout: request.holdout, folds: request.folds, ranks }, request.refine)
 
   const run = async (signal: AbortSignal): Promise<TranslatorListing> => {
     checkTranslatorSize(source.dim, target.dim, sourceRows.rows, deps.maxTranslatorBytes)
@@ -77,7 +81,7 @@ export async function prepareFit (deps: PipelineDeps, request: FitRequest): Prom
     let result
     try {
       result = await fitTranslator(x, y, {
-        method: request.method, scaling: request.scaling, ridge: request.ridge, holdout: request.holdout, folds: request.folds, seed: request.seed
+        method: request.method, scaling: request.scaling, ridge: request.ridge, holdout: request.holdout, folds: request.folds, seed: request.seed, selection
       }, engine, signal)
     } catch (err) {
       if (err instanceof FitError) throw unprocessable(err.message)

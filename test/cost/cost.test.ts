@@ -4,7 +4,7 @@ import {
   type FitChoice, type FitShape
 } from '../../src/budget/cost.js'
 import { fitPlan } from '../../src/budget/work.js'
-import { fitTranslator } from '../../src/fit/index.js'
+import { fitTranslator, type Scaling } from '../../src/fit/index.js'
 import { testEngine } from '../helpers/app.js'
 import { values } from '../helpers/data.js'
 
@@ -16,7 +16,7 @@ import { values } from '../helpers/data.js'
  */
 
 const shape = (anchors: number, dx: number, dy: number, rows = anchors): FitShape => ({ anchors, dx, dy, sourceRows: rows, targetRows: rows })
-const named: FitChoice = { method: 'procrustes', holdout: 0, folds: 5 }
+const named: FitChoice = { method: 'procrustes', scaling: 'l2', holdout: 0, folds: 5 }
 const ratio = (a: number, b: number): number => a / b
 
 t.test('the fit estimate scales with the dimensions as the products do', async t => {
@@ -39,17 +39,22 @@ t.test('the fit estimate scales with the dimensions as the products do', async t
 t.test('the fit estimate counts the selection: auto, folds, the ridge search', async t => {
   t.equal(crossValidations({ method: 'auto', holdout: 0, folds: 5 }), 52, '5 methods × 4 scalings, the two ridge methods × 5 strengths')
   t.equal(crossValidations({ method: 'auto', ridge: 0.1, holdout: 0, folds: 5 }), 20)
-  t.equal(crossValidations({ method: 'ridge', holdout: 0, folds: 5 }), 5)
-  t.equal(crossValidations({ method: 'ridge', ridge: 0.1, holdout: 0, folds: 5 }), 0)
+  t.equal(crossValidations({ method: 'ridge', scaling: 'center', holdout: 0, folds: 5 }), 5)
+  t.equal(crossValidations({ method: 'ridge', scaling: 'center', ridge: 0.1, holdout: 0, folds: 5 }), 0)
+  t.equal(crossValidations({ holdout: 0, folds: 5 }), 4, 'the default: procrustes with its four scalings')
+  t.equal(crossValidations({ method: 'ridge', holdout: 0, folds: 5 }), 20, 'a ridge method naming no scaling: 4 scalings × 5 strengths')
+  t.equal(crossValidations(named), 0)
   const s = shape(1000, 256, 256)
   const ms = (choice: FitChoice): number => toEstimate(fitCost(s, choice)).ms
   t.ok(ms({ method: 'auto', holdout: 0, folds: 5 }) > 50 * ms(named), 'auto costs at least 50 fits')
   t.ok(ms({ method: 'auto', holdout: 0, folds: 10 }) > 1.8 * ms({ method: 'auto', holdout: 0, folds: 5 }), 'twice the folds, about twice the work')
-  t.ok(ms({ method: 'ridge', holdout: 0, folds: 5 }) > 4 * ms({ method: 'ridge', ridge: 0.1, holdout: 0, folds: 5 }), 'the ridge search costs 5 strengths × 5 folds of fits')
+  t.ok(ms({ method: 'ridge', scaling: 'center', holdout: 0, folds: 5 }) > 4 * ms({ method: 'ridge', scaling: 'center', ridge: 0.1, holdout: 0, folds: 5 }), 'the ridge search costs 5 strengths × 5 folds of fits')
+  const foldFit = toEstimate(fitConfigCost(800, 256, 256, 'procrustes', false)).ms
+  t.ok(ms({ holdout: 0, folds: 5 }) > ms(named) + 20 * foldFit, 'the default adds 4 scalings × 5 folds of Procrustes fits')
   t.ok(ms({ ...named, holdout: 0.1 }) > ms(named), 'a holdout adds a fit')
   // Memory does not add up across sequential fits.
   const auto = toEstimate(fitCost(s, { method: 'auto', holdout: 0, folds: 5 }))
-  t.ok(auto.bytes < 3 * toEstimate(fitCost(s, { method: 'linear', holdout: 0, folds: 5 })).bytes, 'auto peaks at its largest step, not the sum')
+  t.ok(auto.bytes < 3 * toEstimate(fitCost(s, { method: 'linear', scaling: 'center', holdout: 0, folds: 5 })).bytes, 'auto peaks at its largest step, not the sum')
 })
 
 t.test('every method has a cost, and the polar iteration is the dear one with few anchors', async t => {
@@ -105,19 +110,20 @@ async function peakRssGrowth (work: () => Promise<unknown>): Promise<{ peak: num
 t.test('the memory estimate is an upper bound of real fits (peak RSS growth)', async t => {
   const engine = await testEngine(t)
   const cases: Array<{ anchors: number, dx: number, dy: number, choice: FitChoice }> = [
-    { anchors: 8, dx: 768, dy: 768, choice: { method: 'procrustes', holdout: 0, folds: 5 } },
-    { anchors: 1500, dx: 384, dy: 256, choice: { method: 'linear', holdout: 0.1, folds: 5 } },
-    { anchors: 200, dx: 128, dy: 96, choice: { method: 'auto', holdout: 0.1, folds: 3 } }
+    { anchors: 8, dx: 768, dy: 768, choice: { method: 'procrustes', scaling: 'standard', holdout: 0, folds: 5 } },
+    { anchors: 1500, dx: 384, dy: 256, choice: { method: 'linear', scaling: 'standard', holdout: 0.1, folds: 5 } },
+    { anchors: 200, dx: 128, dy: 96, choice: { method: 'auto', holdout: 0.1, folds: 3 } },
+    { anchors: 400, dx: 128, dy: 96, choice: { holdout: 0.1, folds: 5 } }
   ]
   for (const c of cases) {
     const x = { rows: c.anchors, cols: c.dx, data: values(c.anchors * c.dx, 3) }
     const y = { rows: c.anchors, cols: c.dy, data: values(c.anchors * c.dy, 4) }
-    const opts = { method: c.choice.method, scaling: 'standard' as const, holdout: c.choice.holdout, folds: c.choice.folds, seed: 0 }
+    const opts = { method: c.choice.method, scaling: c.choice.scaling as Scaling | undefined, holdout: c.choice.holdout, folds: c.choice.folds, seed: 0 }
     // Warm: the engine's sessions and ORT's arenas exist before the measured run.
     await fitTranslator(x, y, opts, engine)
     const estimate = toEstimate(fitCost(shape(c.anchors, c.dx, c.dy), c.choice))
     const measured = await peakRssGrowth(async () => await fitTranslator(x, y, opts, engine))
-    const label = `${c.choice.method} ${c.anchors} x ${c.dx} → ${c.dy}`
+    const label = `${c.choice.method ?? 'default'} ${c.anchors} x ${c.dx} → ${c.dy}`
     t.ok(measured.peak <= estimate.bytes, `${label}: peak RSS growth ${(measured.peak / 2 ** 20).toFixed(1)} MiB ≤ estimate ${(estimate.bytes / 2 ** 20).toFixed(1)} MiB`)
     t.comment(`${label}: time ${measured.ms.toFixed(0)} ms measured, ${estimate.ms.toFixed(0)} ms estimated (×${(estimate.ms / measured.ms).toFixed(1)})`)
   }

@@ -80,7 +80,7 @@ t.test('a fit just within the memory budget runs; just over it is refused', asyn
 t.test('a fit over the time budget names WORK_TIME_MS and the options to change', async t => {
   const app = await testApp(t, { env: { WORK_TIME_MS: '1' } })
   await spaces(t, app, 200, 48, 40)
-  const res = await fit(app, { method: 'ridge' })
+  const res = await fit(app, { method: 'ridge', scaling: 'center' })
   isProblem(t, res, 'over-budget')
   t.match(json(res).detail, /WORK_TIME_MS=1 \(1 ms\)/)
   t.match(json(res).detail, /a "ridge" value instead of the 5-value ridge search/)

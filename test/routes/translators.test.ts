@@ -69,6 +69,8 @@ function lifecycle (t: Tap, makeApp: (t: Tap) => Promise<FastifyInstance>): void
     t.type(first.diagnostics.rank, 'number')
     t.type(first.diagnostics.fitResidual, 'number')
     t.match(first.diagnostics.heldOut, { count: 8 })
+    t.match(first.diagnostics.heldOutBySpace, { raw: first.diagnostics.heldOut, centered: { count: 8 } }, 'held-out scores in both spaces, heldOut the raw one')
+    t.equal(first.diagnostics.selection, undefined, 'a named method and scaling cross-validate nothing')
 
     const probe = data.x.slice(0, 5)
     const out = await translateJson(app, probe)
@@ -153,9 +155,15 @@ function lifecycle (t: Tap, makeApp: (t: Tap) => Promise<FastifyInstance>): void
     isProblem(t, noEmb, 'not-found')
     const badMethod = await post('/v1/translators', { source: 'src', target: 'tgt', anchorSet: 'pairs', method: 'magic' })
     isProblem(t, badMethod, 'invalid-request')
+    for (const selection of [{ space: 'whitened' }, { metric: 'recall@0' }, { metric: 'recall@101' }, { metric: 'top5' }, { metric: 'top1', extra: 1 }]) {
+      isProblem(t, await post('/v1/translators', { source: 'src', target: 'tgt', anchorSet: 'pairs', selection }), 'invalid-request', `selection ${JSON.stringify(selection)}`)
+    }
 
     isProblem(t, await post('/v1/translate', { source: 'src', target: 'tgt', vectors: data.x.slice(0, 1) }), 'not-found', 'no translator yet')
     const translator = await fit(app)
+    t.match(translator, { method: 'procrustes' }, 'no method: procrustes')
+    t.match(translator.diagnostics.selection, { space: 'raw', metric: 'top1', chose: ['scaling'], folds: 5 }, 'no scaling: chosen by cross-validation, reported')
+    t.equal(translator.diagnostics.candidates.length, 4)
     const wrongDim = await post('/v1/translate', { source: 'src', target: 'tgt', vectors: [[1, 2, 3]] })
     isProblem(t, wrongDim, 'unprocessable')
     t.match(json(wrongDim).detail, /dim 8/)
