@@ -616,7 +616,7 @@ export interface components {
                 rank: number;
                 /** @description ‖translated − target‖ / ‖target‖ on all the anchors */
                 fitResidual: number;
-                /** @description Scores on the held-out anchors, retrieved among all the anchors' target vectors, of the map fitted on the parallel anchors alone (with refine, refinement.rounds scores every round) */
+                /** @description Scores on the held-out anchors, retrieved among all the anchors' target vectors in the selection space, of the map fitted on the parallel anchors alone (with refine, refinement.rounds scores every round) */
                 heldOut: {
                     count: number;
                     meanCosine: number;
@@ -624,20 +624,58 @@ export interface components {
                     top5: number;
                     mrr: number;
                 } | null;
-                /** @description method "auto": every candidate with its cross-validated scores */
+                /** @description The same held-out anchors scored in both spaces: raw (as a vector index of the target model retrieves) and centred (the target anchors' mean subtracted) */
+                heldOutBySpace?: {
+                    raw: {
+                        count: number;
+                        meanCosine: number;
+                        top1: number;
+                        top5: number;
+                        mrr: number;
+                    };
+                    centered: {
+                        count: number;
+                        meanCosine: number;
+                        top1: number;
+                        top5: number;
+                        mrr: number;
+                    };
+                } | null;
+                /** @description Present when cross-validation chose anything */
+                selection?: {
+                    /** @enum {string} */
+                    space: "raw" | "centered";
+                    metric: string;
+                    /** @description What cross-validation chose: the method (auto), the scaling (left open), the ridge strength (searched) */
+                    chose: ("method" | "scaling" | "ridge")[];
+                    folds: number;
+                    /** @description The chosen configuration's cross-validated metric */
+                    score: number;
+                };
+                /** @description method "auto", or a scaling left open: every candidate with its cross-validated scores */
                 candidates?: {
                     method: string;
                     scaling: string;
                     ridge?: number;
+                    /** @description The selection metric */
+                    score: number;
                     top1: number;
                     meanCosine: number;
                     mrr: number;
                     fitMs: number;
+                    /**
+                     * @description Stopped early: it could no longer reach a rival's score; its scores cover the folds it ran
+                     * @constant
+                     */
+                    pruned?: true;
                 }[];
                 ridgeSearch?: {
                     ridge: number;
+                    score: number;
                     top1: number;
                     meanCosine: number;
+                    /** @constant */
+                    pruned?: true;
                 }[];
                 /** @description With "refine": the rounds and which map was stored */
                 refinement?: {
@@ -1131,17 +1169,29 @@ export interface components {
             /** @description The anchor set whose ids both spaces hold: the parallel anchors */
             anchorSet: string;
             /**
-             * @description procrustes: orthogonal map; linear / affine: least squares (affine adds a bias); ridge: regularised least squares; inverse-relative: relative projection inverted on the target anchors; auto: every method and scaling scored by k-fold cross-validation (each fold translated by the map fitted on the others and retrieved among its own target vectors), the best top1 kept (ties: meanCosine)
-             * @default procrustes
+             * @description procrustes (the default): orthogonal map; linear / affine: least squares (affine adds a bias); ridge: regularised least squares; inverse-relative: relative projection inverted on the target anchors; auto: every method and scaling scored by k-fold cross-validation (each fold translated by the map fitted on the others and retrieved among its own target vectors, as "selection" says), the best kept (ties: meanCosine)
              * @enum {string}
              */
             method?: "procrustes" | "linear" | "affine" | "ridge" | "inverse-relative" | "auto";
             /**
-             * @description standard: subtract the anchors' mean, divide by their std; center: subtract the mean; l2: centre, then unit rows (the output is rescaled to the target anchors' mean norm); none. Target statistics are added back, so outputs live in the target space.
-             * @default standard
+             * @description standard: subtract the anchors' mean, divide by their std; center: subtract the mean; l2: centre, then unit rows (the output is rescaled to the target anchors' mean norm); none. Target statistics are added back, so outputs live in the target space. Absent: the four are scored by k-fold cross-validation (as for auto, within the method) and the best kept, reported in diagnostics.selection and diagnostics.candidates; naming one skips that work. Ignored by auto.
              * @enum {string}
              */
             scaling?: "standard" | "center" | "l2" | "none";
+            /** @description How cross-validation scores candidates (auto, a scaling left open, the ridge search) and which space diagnostics.heldOut is in; default raw top1 */
+            selection?: {
+                /**
+                 * @description raw: translated vectors retrieved among the target anchors' vectors as they are, as a vector index of the target model does; centered: both with the target anchors' mean subtracted
+                 * @default raw
+                 * @enum {string}
+                 */
+                space?: "raw" | "centered";
+                /**
+                 * @description What ranks the candidates: top1, mrr (MRR@5), or recall@k (own target among the k nearest, k ≤ 100); ties go to the higher meanCosine
+                 * @default top1
+                 */
+                metric?: string;
+            };
             /** @description Ridge strength (ridge, inverse-relative); searched on held-out anchors when absent */
             ridge?: number;
             /**
