@@ -91,8 +91,14 @@ async function main (): Promise<void> {
         const backward = await top1(engine, p.z, p.x, swapPairs(result.pairs), p.sharedZ, p.sharedX)
         const verdict: UnsupervisedVerdict = judge(result.evidence)
         const s = (performance.now() - started) / 1000
+        const truth = new Map<number, number>()
+        p.sharedX.forEach((i, n) => truth.set(i, p.sharedZ[n]))
         for (const run of [...verdict.runs, verdict.null]) {
-          console.log(`  ${name} seed ${seed} run ${run.restart} (${run.start}): ${run.iterations} it, converged ${String(run.converged)}, objective ${run.objective.toFixed(3)}, meanCsls ${run.meanCsls.toFixed(3)}, mutual ${(run.mutualRate * 100).toFixed(1)}%, ${(run.ms / 1000).toFixed(0)} s`)
+          const pairs = run.restart >= 0 ? result.runPairs[run.restart] : undefined
+          let right = 0
+          if (pairs !== undefined) for (let i = 0; i < pairs.source.length; i++) if (truth.get(pairs.source[i]) === pairs.target[i]) right++
+          const recall = pairs === undefined || truth.size === 0 ? '' : `, shared words paired right ${(right / truth.size).toFixed(3)}`
+          console.log(`  ${name} seed ${seed} run ${run.restart} (${run.start}): ${run.iterations} it, converged ${String(run.converged)}, objective ${run.objective.toFixed(3)}, meanCsls ${run.meanCsls.toFixed(3)}, mutual ${(run.mutualRate * 100).toFixed(1)}%${recall}, ${(run.ms / 1000).toFixed(0)} s`)
         }
         const line = `| ${name} | ${seed} | ${shared} | ${forward.toFixed(3)} | ${backward.toFixed(3)} | ${String(verdict.reliable)} | ${verdict.runs[verdict.best].meanCsls.toFixed(3)} / ${verdict.null.meanCsls.toFixed(3)} | ${(verdict.agreement * 100).toFixed(0)}% | ${s.toFixed(0)} s |`
         console.log(line)

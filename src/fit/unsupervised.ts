@@ -102,6 +102,8 @@ export interface UnsupervisedVerdict extends UnsupervisedEvidence {
 export interface AlignmentResult {
   /** The kept run's mutual CSLS pairs: rows of x and of z. */
   pairs: MutualPairs
+  /** Every restart's mutual pairs, in restart order (for benches and tests that know the truth). */
+  runPairs: MutualPairs[]
   evidence: UnsupervisedEvidence
 }
 
@@ -398,7 +400,7 @@ export async function alignUnsupervised (x: Matrix, z: Matrix, opts: Unsupervise
   for (let r = 1; r < runs.length; r++) if (runs[r].meanCsls > runs[best].meanCsls) best = r
   let agreement = 0
   for (let r = 0; r < runs.length; r++) if (r !== best) agreement = Math.max(agreement, pairAgreement(pairsOf[best], pairsOf[r]))
-  return { pairs: pairsOf[best], evidence: { runs, null: nullRun, best, agreement } }
+  return { pairs: pairsOf[best], runPairs: pairsOf, evidence: { runs, null: nullRun, best, agreement } }
 }
 
 // ---------------------------------------------------------------------------------------------
