@@ -43,11 +43,10 @@ export function unitCentreUnit (m: Matrix): Matrix {
 }
 
 /**
- * (A + εI)^-½ of a symmetric positive semi-definite d × d matrix (row-major float64), by cyclic
- * Jacobi rotations; eigenvalues below 1e-10 of the largest count as zero (their directions carry
- * no row of X, so dropping them changes nothing in X (XᵀX)^-½ Xᵀ).
+ * Eigenvalues and eigenvectors of a symmetric d × d matrix (row-major float64) by cyclic Jacobi
+ * rotations: a = V diag(values) Vᵀ, the eigenvectors in V's columns.
  */
-export async function inverseSqrtPsd (a: Float64Array, d: number, ticker: Ticker): Promise<Float64Array> {
+export async function symmetricEigen (a: Float64Array, d: number, ticker: Ticker): Promise<{ values: Float64Array, vectors: Float64Array }> {
   const m = Float64Array.from(a)
   const v = new Float64Array(d * d)
   for (let i = 0; i < d; i++) v[i * d + i] = 1
@@ -66,7 +65,7 @@ export async function inverseSqrtPsd (a: Float64Array, d: number, ticker: Ticker
         const app = m[p * d + p]
         const aqq = m[q * d + q]
         const theta = (aqq - app) / (2 * apq)
-        const t = Math.sign(theta || 1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1))
+        const t = (theta >= 0 ? 1 : -1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1))
         const c = 1 / Math.sqrt(t * t + 1)
         const s = t * c
         for (let k = 0; k < d; k++) {
@@ -91,13 +90,22 @@ export async function inverseSqrtPsd (a: Float64Array, d: number, ticker: Ticker
       await ticker.tick()
     }
   }
+  const values = new Float64Array(d)
+  for (let i = 0; i < d; i++) values[i] = m[i * d + i]
+  return { values, vectors: v }
+}
+
+/**
+ * V diag(f(λ)) Vᵀ for a symmetric positive semi-definite matrix's eigen-decomposition, with
+ * eigenvalues below 1e-10 of the largest taken as zero (f(0) = 0: those directions carry no row).
+ */
+export function psdFunction (eigen: { values: Float64Array, vectors: Float64Array }, power: number): Float64Array {
+  const { values, vectors: v } = eigen
+  const d = values.length
   let largest = 0
-  for (let i = 0; i < d; i++) largest = Math.max(largest, m[i * d + i])
+  for (let i = 0; i < d; i++) largest = Math.max(largest, values[i])
   const scale = new Float64Array(d)
-  for (let i = 0; i < d; i++) {
-    const lambda = m[i * d + i]
-    scale[i] = lambda > 1e-10 * largest ? 1 / Math.sqrt(lambda) : 0
-  }
+  for (let i = 0; i < d; i++) scale[i] = values[i] > 1e-10 * largest ? values[i] ** power : 0
   const out = new Float64Array(d * d)
   for (let i = 0; i < d; i++) {
     for (let j = i; j < d; j++) {
@@ -108,6 +116,11 @@ export async function inverseSqrtPsd (a: Float64Array, d: number, ticker: Ticker
     }
   }
   return out
+}
+
+/** (A)^-½ of a symmetric positive semi-definite d × d matrix (see psdFunction). */
+export async function inverseSqrtPsd (a: Float64Array, d: number, ticker: Ticker): Promise<Float64Array> {
+  return psdFunction(await symmetricEigen(a, d, ticker), -0.5)
 }
 
 /**

@@ -29,8 +29,7 @@ import { createRng, sampleIndices, type Rng } from '../math/random.js'
 import { mutualNearestCsls, type MutualPairs } from '../analysis/csls.js'
 import type { ProgressSink } from '../util/progress.js'
 import type { FitEngine } from './fit.js'
-import { polarFactor } from './polar.js'
-import { MAX_INIT_ROWS, sortedProfiles, unitCentreUnit } from './unsupervised-init.js'
+import { MAX_INIT_ROWS, psdFunction, sortedProfiles, symmetricEigen, unitCentreUnit } from './unsupervised-init.js'
 
 export interface UnsupervisedOptions {
   /** Alignments from different init subsets and seeds; at least 2 for the agreement evidence. */
@@ -260,17 +259,57 @@ function unitRows (m: Matrix): Matrix {
   return { rows: m.rows, cols: m.cols, data: out }
 }
 
-/** Both pools in one space of min(dx, dy) dimensions under the orthogonal map fitted on the pairs. */
-async function mapped (x: Matrix, z: Matrix, source: Int32Array, target: Int32Array, engine: FitEngine, signal?: AbortSignal): Promise<{ a: Matrix, b: Matrix }> {
+type M64 = { rows: number, cols: number, data: Float64Array }
+
+/**
+ * Both pools in one space of r = min(dx, dy) dimensions under the map fitted on the dictionary
+ * pairs, VecMap's orthogonal mapping with whitening, re-weighting and de-whitening: each side
+ * whitened on the pairs (W₁ = (X_DᵀX_D)^-½), the whitened cross-covariance's SVD U S Vᵀ maps both
+ * sides into one space, each side is re-weighted by S^½ and its whitening undone there
+ * (Uᵀ W₁⁻¹ U). Whitening makes the fit a CCA-like one, which tolerates spaces whose covariances
+ * differ (not merely rotated copies); the result is symmetric in the two sides.
+ */
+async function mapped (x: Matrix, z: Matrix, source: Int32Array, target: Int32Array, engine: FitEngine, ticker: Ticker): Promise<{ a: Matrix, b: Matrix }> {
+  const mm = async (p: M64, q: M64, opts: { transposeA?: boolean, transposeB?: boolean } = {}): Promise<M64> => {
+    const out = await engine.matmul64(p, q, opts)
+    ticker.check()
+    return out
+  }
+  const sq = (data: Float64Array, d: number): M64 => ({ rows: d, cols: d, data })
   const xs = takeRows(x, source)
   const zs = takeRows(z, target)
-  const c = await engine.matmul64(
-    { rows: xs.rows, cols: xs.cols, data: Float64Array.from(xs.data) },
-    { rows: zs.rows, cols: zs.cols, data: Float64Array.from(zs.data) },
-    { transposeA: true })
-  const w = toFloat32((await polarFactor(engine, c, signal)).w)
-  if (x.cols <= z.cols) return { a: x, b: unitRows(await engine.matmul(z, w, { transposeB: true })) }
-  return { a: unitRows(await engine.matmul(x, w)), b: z }
+  const xs64: M64 = { rows: xs.rows, cols: xs.cols, data: Float64Array.from(xs.data) }
+  const zs64: M64 = { rows: zs.rows, cols: zs.cols, data: Float64Array.from(zs.data) }
+  const dx = x.cols
+  const dy = z.cols
+  const ex = await symmetricEigen((await mm(xs64, xs64, { transposeA: true })).data, dx, ticker)
+  const ez = await symmetricEigen((await mm(zs64, zs64, { transposeA: true })).data, dy, ticker)
+  const wx = sq(psdFunction(ex, -0.5), dx)
+  const wz = sq(psdFunction(ez, -0.5), dy)
+  const cw = await mm(await mm(wx, await mm(xs64, zs64, { transposeA: true })), wz)
+  // SVD of the dx × dy whitened cross-covariance through the smaller side's Gram.
+  const r = Math.min(dx, dy)
+  const small = dx <= dy ? await mm(cw, cw, { transposeB: true }) : await mm(cw, cw, { transposeA: true })
+  const e = await symmetricEigen(small.data, r, ticker)
+  const order = Array.from({ length: r }, (_, i) => i).sort((i, j) => e.values[j] - e.values[i])
+  const sv = Float64Array.from(order, i => Math.sqrt(Math.max(0, e.values[i])))
+  const basis = new Float64Array(r * r)
+  for (let i = 0; i < r; i++) for (let k = 0; k < r; k++) basis[i * r + k] = e.vectors[i * r + order[k]]
+  // The other side's singular vectors: V = Cwᵀ U S⁻¹ (or U = Cw V S⁻¹); null directions stay 0.
+  const other = dx <= dy ? await mm(cw, sq(basis, r), { transposeA: true }) : await mm(cw, sq(basis, r))
+  for (let i = 0; i < other.rows; i++) for (let k = 0; k < r; k++) other.data[i * r + k] = sv[k] > 1e-12 * sv[0] ? other.data[i * r + k] / sv[k] : 0
+  const u: M64 = dx <= dy ? sq(basis, r) : other
+  const v: M64 = dx <= dy ? other : sq(basis, r)
+  const side = async (w: M64, eigen: { values: Float64Array, vectors: Float64Array }, d: number, vectors: M64): Promise<Matrix> => {
+    // w · vectors · S^½ · (vectorsᵀ · w⁻¹ · vectors): d × r.
+    const whitenedBasis = await mm(w, vectors)
+    for (let i = 0; i < d; i++) for (let k = 0; k < r; k++) whitenedBasis.data[i * r + k] *= Math.sqrt(sv[k])
+    const back = await mm(vectors, await mm(sq(psdFunction(eigen, 0.5), d), vectors), { transposeA: true })
+    return toFloat32(await mm(whitenedBasis, back))
+  }
+  const mx = await side(wx, ex, dx, u)
+  const mz = await side(wz, ez, dy, v)
+  return { a: unitRows(await engine.matmul(x, mx)), b: unitRows(await engine.matmul(z, mz)) }
 }
 
 interface RunSetup {
@@ -292,7 +331,7 @@ async function selfLearn (x: Matrix, z: Matrix, setup: RunSetup, opts: Unsupervi
   let converged = false
   let it = 0
   for (; it < opts.maxIterations; it++) {
-    const { a, b } = await mapped(x, z, dictionary.source, dictionary.target, engine, ticker.signal)
+    const { a, b } = await mapped(x, z, dictionary.source, dictionary.target, engine, ticker)
     const induced = await induce(a, b, opts.k, keep, rng, engine, ticker)
     objective = induced.objective
     dictionary = induced
@@ -309,7 +348,7 @@ async function selfLearn (x: Matrix, z: Matrix, setup: RunSetup, opts: Unsupervi
       stageStart = it
     }
   }
-  const { a, b } = await mapped(x, z, dictionary.source, dictionary.target, engine, ticker.signal)
+  const { a, b } = await mapped(x, z, dictionary.source, dictionary.target, engine, ticker)
   const pairs = await mutualNearestCsls(a, b, opts.k, engine)
   ticker.check()
   return {
