@@ -19,22 +19,42 @@ import { alignUnsupervised, judge, MIN_POOL_ROWS, UNSUPERVISED_DEFAULTS, type Un
 import { MAX_INIT_ROWS } from '../fit/unsupervised-init.js'
 import { Ticker } from '../math/linalg.js'
 import { takeRows } from '../math/matrix.js'
-import type { SpaceRecord, TranslatorListing } from '../store/types.js'
+import type { SpaceRecord, Store, TranslatorListing } from '../store/types.js'
+import type { Engine } from '../engine/types.js'
+import type { Scaling } from '../fit/types.js'
+import type { WorkPlan } from '../budget/work.js'
 import type { ProgressSink } from '../util/progress.js'
 import { applyMap } from './map.js'
-import type { FitRequest, PipelineDeps, PreparedFit } from './pipeline.js'
 import { translatorToStored } from './record.js'
+
+/** The fit request's fields this fit reads (pipeline.ts's FitRequest has them all). */
+export interface UnsupervisedFitRequest {
+  source: string
+  target: string
+  anchorSet: string
+  method: string
+  scaling: Scaling
+  seed: number
+  name?: string
+  activate?: boolean
+  refine?: unknown
+  unsupervised?: Partial<Omit<UnsupervisedOptions, 'seed'>>
+}
+
+/** pipeline.ts's PipelineDeps and PreparedFit, by shape (that module imports this one). */
+export interface UnsupervisedFitDeps { store: Store, engine: Engine, maxTranslatorBytes: number }
+export interface PreparedUnsupervisedFit { plan: WorkPlan, rows: number, run: (signal: AbortSignal, progress?: ProgressSink) => Promise<TranslatorListing> }
 
 /** Ids both pools hold that the anchor check translates at most (a bound on its cost). */
 const MAX_CHECKED = 2000
 
 /** The request's alignment options with the defaults filled in. */
-export function unsupervisedOptions (request: FitRequest): UnsupervisedOptions {
+export function unsupervisedOptions (request: UnsupervisedFitRequest): UnsupervisedOptions {
   return { ...UNSUPERVISED_DEFAULTS, ...request.unsupervised, seed: request.seed }
 }
 
 /** 422s for options that mean nothing without parallel anchors, and pools too small to align. */
-function checkRequest (request: FitRequest, sourceRows: number, targetRows: number): void {
+function checkRequest (request: UnsupervisedFitRequest, sourceRows: number, targetRows: number): void {
   if (request.refine !== undefined) {
     throw unprocessable('"refine" learns from parallel anchors plus unpaired rows; with "anchors": "none" self-learning is already how the map is found. Remove "refine", or fit on parallel anchors ("anchors": "parallel")')
   }
@@ -49,7 +69,7 @@ function checkRequest (request: FitRequest, sourceRows: number, targetRows: numb
   if (init > MAX_INIT_ROWS) throw unprocessable(`unsupervised.initRows must be at most ${MAX_INIT_ROWS}`)
 }
 
-export function prepareUnsupervisedFit (deps: PipelineDeps, request: FitRequest, source: SpaceRecord, target: SpaceRecord, held: [HeldRows, HeldRows]): PreparedFit {
+export function prepareUnsupervisedFit (deps: UnsupervisedFitDeps, request: UnsupervisedFitRequest, source: SpaceRecord, target: SpaceRecord, held: [HeldRows, HeldRows]): PreparedUnsupervisedFit {
   const [x, z] = [held[0].matrix, held[1].matrix]
   checkRequest(request, x.rows, z.rows)
   const opts = unsupervisedOptions(request)
