@@ -261,15 +261,30 @@ function unitRows (m: Matrix): Matrix {
 
 type M64 = { rows: number, cols: number, data: Float64Array }
 
+/** A pool's whitening (W = G^-½ of its Gram G) and its inverse (G^½), fixed for every iteration. */
+interface Whitening { w: M64, inverse: M64 }
+
+/**
+ * Whitening of a pool on all its rows. VecMap whitens on the dictionary's rows each iteration; its
+ * union dictionary holds every row of both pools (some twice), so the pool's own Gram is nearly
+ * the same and is decomposed once instead of every iteration.
+ */
+async function whitening (m: Matrix, engine: FitEngine, ticker: Ticker): Promise<Whitening> {
+  const m64: M64 = { rows: m.rows, cols: m.cols, data: Float64Array.from(m.data) }
+  const eigen = await symmetricEigen((await engine.matmul64(m64, m64, { transposeA: true })).data, m.cols, ticker)
+  ticker.check()
+  return { w: { rows: m.cols, cols: m.cols, data: psdFunction(eigen, -0.5) }, inverse: { rows: m.cols, cols: m.cols, data: psdFunction(eigen, 0.5) } }
+}
+
 /**
  * Both pools in one space of r = min(dx, dy) dimensions under the map fitted on the dictionary
  * pairs, VecMap's orthogonal mapping with whitening, re-weighting and de-whitening: each side
- * whitened on the pairs (W₁ = (X_DᵀX_D)^-½), the whitened cross-covariance's SVD U S Vᵀ maps both
- * sides into one space, each side is re-weighted by S^½ and its whitening undone there
- * (Uᵀ W₁⁻¹ U). Whitening makes the fit a CCA-like one, which tolerates spaces whose covariances
- * differ (not merely rotated copies); the result is symmetric in the two sides.
+ * whitened (W), the whitened cross-covariance's SVD U S Vᵀ maps both sides into one space, each
+ * side is re-weighted by S^½ and its whitening undone there (Uᵀ W⁻¹ U). Whitening makes the fit
+ * CCA-like, which tolerates spaces whose covariances differ (not merely rotated copies); the
+ * result is symmetric in the two sides.
  */
-async function mapped (x: Matrix, z: Matrix, source: Int32Array, target: Int32Array, engine: FitEngine, ticker: Ticker): Promise<{ a: Matrix, b: Matrix }> {
+async function mapped (x: Matrix, z: Matrix, wx: Whitening, wz: Whitening, source: Int32Array, target: Int32Array, engine: FitEngine, ticker: Ticker): Promise<{ a: Matrix, b: Matrix }> {
   const mm = async (p: M64, q: M64, opts: { transposeA?: boolean, transposeB?: boolean } = {}): Promise<M64> => {
     const out = await engine.matmul64(p, q, opts)
     ticker.check()
@@ -278,15 +293,10 @@ async function mapped (x: Matrix, z: Matrix, source: Int32Array, target: Int32Ar
   const sq = (data: Float64Array, d: number): M64 => ({ rows: d, cols: d, data })
   const xs = takeRows(x, source)
   const zs = takeRows(z, target)
-  const xs64: M64 = { rows: xs.rows, cols: xs.cols, data: Float64Array.from(xs.data) }
-  const zs64: M64 = { rows: zs.rows, cols: zs.cols, data: Float64Array.from(zs.data) }
   const dx = x.cols
   const dy = z.cols
-  const ex = await symmetricEigen((await mm(xs64, xs64, { transposeA: true })).data, dx, ticker)
-  const ez = await symmetricEigen((await mm(zs64, zs64, { transposeA: true })).data, dy, ticker)
-  const wx = sq(psdFunction(ex, -0.5), dx)
-  const wz = sq(psdFunction(ez, -0.5), dy)
-  const cw = await mm(await mm(wx, await mm(xs64, zs64, { transposeA: true })), wz)
+  const cross = await mm({ rows: xs.rows, cols: dx, data: Float64Array.from(xs.data) }, { rows: zs.rows, cols: dy, data: Float64Array.from(zs.data) }, { transposeA: true })
+  const cw = await mm(await mm(wx.w, cross), wz.w)
   // SVD of the dx × dy whitened cross-covariance through the smaller side's Gram.
   const r = Math.min(dx, dy)
   const small = dx <= dy ? await mm(cw, cw, { transposeB: true }) : await mm(cw, cw, { transposeA: true })
@@ -300,15 +310,15 @@ async function mapped (x: Matrix, z: Matrix, source: Int32Array, target: Int32Ar
   for (let i = 0; i < other.rows; i++) for (let k = 0; k < r; k++) other.data[i * r + k] = sv[k] > 1e-12 * sv[0] ? other.data[i * r + k] / sv[k] : 0
   const u: M64 = dx <= dy ? sq(basis, r) : other
   const v: M64 = dx <= dy ? other : sq(basis, r)
-  const side = async (w: M64, eigen: { values: Float64Array, vectors: Float64Array }, d: number, vectors: M64): Promise<Matrix> => {
-    // w · vectors · S^½ · (vectorsᵀ · w⁻¹ · vectors): d × r.
-    const whitenedBasis = await mm(w, vectors)
+  const side = async (white: Whitening, d: number, vectors: M64): Promise<Matrix> => {
+    // W · vectors · S^½ · (vectorsᵀ · W⁻¹ · vectors): d × r.
+    const whitenedBasis = await mm(white.w, vectors)
     for (let i = 0; i < d; i++) for (let k = 0; k < r; k++) whitenedBasis.data[i * r + k] *= Math.sqrt(sv[k])
-    const back = await mm(vectors, await mm(sq(psdFunction(eigen, 0.5), d), vectors), { transposeA: true })
+    const back = await mm(vectors, await mm(white.inverse, vectors), { transposeA: true })
     return toFloat32(await mm(whitenedBasis, back))
   }
-  const mx = await side(wx, ex, dx, u)
-  const mz = await side(wz, ez, dy, v)
+  const mx = await side(wx, dx, u)
+  const mz = await side(wz, dy, v)
   return { a: unitRows(await engine.matmul(x, mx)), b: unitRows(await engine.matmul(z, mz)) }
 }
 
@@ -319,7 +329,7 @@ interface RunSetup {
   initial: { source: Int32Array, target: Int32Array }
 }
 
-async function selfLearn (x: Matrix, z: Matrix, setup: RunSetup, opts: UnsupervisedOptions, engine: FitEngine, ticker: Ticker, progress: ProgressSink, phase: string): Promise<{ run: AlignmentRun, pairs: MutualPairs }> {
+async function selfLearn (x: Matrix, z: Matrix, wx: Whitening, wz: Whitening, setup: RunSetup, opts: UnsupervisedOptions, engine: FitEngine, ticker: Ticker, progress: ProgressSink, phase: string): Promise<{ run: AlignmentRun, pairs: MutualPairs }> {
   const started = performance.now()
   const rng = createRng(setup.seed)
   let dictionary = setup.initial
@@ -331,7 +341,7 @@ async function selfLearn (x: Matrix, z: Matrix, setup: RunSetup, opts: Unsupervi
   let converged = false
   let it = 0
   for (; it < opts.maxIterations; it++) {
-    const { a, b } = await mapped(x, z, dictionary.source, dictionary.target, engine, ticker)
+    const { a, b } = await mapped(x, z, wx, wz, dictionary.source, dictionary.target, engine, ticker)
     const induced = await induce(a, b, opts.k, keep, rng, engine, ticker)
     objective = induced.objective
     dictionary = induced
@@ -348,7 +358,7 @@ async function selfLearn (x: Matrix, z: Matrix, setup: RunSetup, opts: Unsupervi
       stageStart = it
     }
   }
-  const { a, b } = await mapped(x, z, dictionary.source, dictionary.target, engine, ticker)
+  const { a, b } = await mapped(x, z, wx, wz, dictionary.source, dictionary.target, engine, ticker)
   const pairs = await mutualNearestCsls(a, b, opts.k, engine)
   ticker.check()
   return {
@@ -422,6 +432,8 @@ export async function alignUnsupervised (x: Matrix, z: Matrix, opts: Unsupervise
   const ticker = new Ticker(undefined, signal)
   const xn = unitCentreUnit(x)
   const zn = unitCentreUnit(z)
+  const wx = await whitening(xn, engine, ticker)
+  const wz = await whitening(zn, engine, ticker)
   const runs: AlignmentRun[] = []
   const pairsOf: MutualPairs[] = []
   for (let r = 0; r < opts.restarts; r++) {
@@ -429,12 +441,12 @@ export async function alignUnsupervised (x: Matrix, z: Matrix, opts: Unsupervise
     const rng = createRng(seed)
     progress({ phase: `start ${r + 1}/${opts.restarts}`, done: 0, total: 1 })
     const initial = await sortedStart(xn, zn, opts.initRows, opts.k, rng, engine, ticker)
-    const { run, pairs } = await selfLearn(xn, zn, { restart: r, seed, start: 'sorted-similarity', initial }, opts, engine, ticker, progress, `self-learning ${r + 1}/${opts.restarts}`)
+    const { run, pairs } = await selfLearn(xn, zn, wx, wz, { restart: r, seed, start: 'sorted-similarity', initial }, opts, engine, ticker, progress, `self-learning ${r + 1}/${opts.restarts}`)
     runs.push(run)
     pairsOf.push(pairs)
   }
   const nullSeed = runSeed(opts.seed, 1000)
-  const nullRun = (await selfLearn(xn, zn, { restart: -1, seed: nullSeed, start: 'random', initial: randomStart(xn, zn, createRng(nullSeed)) }, opts, engine, ticker, progress, 'null (random start)')).run
+  const nullRun = (await selfLearn(xn, zn, wx, wz, { restart: -1, seed: nullSeed, start: 'random', initial: randomStart(xn, zn, createRng(nullSeed)) }, opts, engine, ticker, progress, 'null (random start)')).run
   let best = 0
   for (let r = 1; r < runs.length; r++) if (runs[r].meanCsls > runs[best].meanCsls) best = r
   let agreement = 0
