@@ -370,8 +370,8 @@ const CACHE_VALUES = 1 << 24
 
 /**
  * `restarts` alignments from a sorted-similarity start plus one null from a random start, each
- * counted at its iteration cap: per iteration the cross-covariance of up to nx + nz pairs, its polar
- * factor, one side mapped, the nx × nz similarities (once when they fit the cache, else twice) and
+ * counted at its iteration cap, after both pools' whitening: per iteration the cross-covariance of
+ * up to nx + nz pairs, its whitened SVD, both sides mapped, the nx × nz similarities (once when they fit the cache, else twice) and
  * their JS scans; per restart, both sides' m × m similarity profiles (Gram, Jacobi, product, sort)
  * and their m × m comparison; per run, the final mutual pairs and the stored map's fit.
  */
@@ -384,8 +384,10 @@ export function unsupervisedCost (shape: UnsupervisedShape, choice: Unsupervised
   const blockRows = Math.max(1, Math.floor((1 << 20) / Math.max(1, nz)))
   const iteration = seq(
     product64(dx, nx + nz, dy),
-    { bytes: F64 * 4 * dx * dy, engine: 40 * 3 * dx * dy * small, js: 0, calls: 40 },
-    product32(Math.max(nx, nz), large, small),
+    // The whitened cross-covariance, its SVD (Jacobi on the r × r Gram) and both sides' maps.
+    { bytes: F64 * 6 * large * large, engine: 8 * large * large * large, js: 20 * small * small * small, calls: 8 },
+    product32(nx, dx, small),
+    product32(nz, dy, small),
     { bytes: F32 * Math.min(sims, CACHE_VALUES) + F64 * 6 * (nx + nz), engine: passes * sims * small, js: SCAN_STEPS * sims, calls: passes * Math.ceil(nx / blockRows) }
   )
   const m = Math.min(choice.initRows, nx, nz)
@@ -394,5 +396,6 @@ export function unsupervisedCost (shape: UnsupervisedShape, choice: Unsupervised
   const finish = seq(neighboursCost(nx, nz, small, 10), neighboursCost(nx, nz, small, 10), fitConfigCost(Math.min(nx, nz), dx, dy, 'procrustes', true))
   const run = seq(repeat(iteration, choice.maxIterations), finish)
   const pools = F32 * 2 * (nx * dx + nz * dy)
-  return holding(pools, seq(repeat(start, choice.restarts), repeat(run, choice.restarts + 1), confidenceCost({ anchors: 0, dx, dy, sourceRows: nx, targetRows: nz })))
+  const whitening = seq(product64(dx, nx, dx), js(F64 * 3 * dx * dx, 20 * dx * dx * dx), product64(dy, nz, dy), js(F64 * 3 * dy * dy, 20 * dy * dy * dy))
+  return holding(pools, seq(whitening, repeat(start, choice.restarts), repeat(run, choice.restarts + 1), confidenceCost({ anchors: 0, dx, dy, sourceRows: nx, targetRows: nz })))
 }
