@@ -26,6 +26,9 @@ const SEEDS = (process.env.SEEDS ?? '0,1,2').split(',').map(Number)
 const CASES = (process.env.CASES ?? 'glove-word2vec,disjoint,word2vec-use').split(',')
 const RESTARTS = Number(process.env.RESTARTS ?? UNSUPERVISED_DEFAULTS.restarts)
 const VERBOSE = process.env.VERBOSE === '1'
+const INIT_ROWS = Number(process.env.INIT_ROWS ?? UNSUPERVISED_DEFAULTS.initRows)
+const PATIENCE = Number(process.env.PATIENCE ?? UNSUPERVISED_DEFAULTS.patience)
+const MAX_ITERATIONS = Number(process.env.MAX_ITERATIONS ?? UNSUPERVISED_DEFAULTS.maxIterations)
 
 interface Pools {
   x: Matrix
@@ -84,7 +87,7 @@ async function main (): Promise<void> {
       for (const seed of SEEDS) {
         const p = pools(space(a), space(b), words.ids.length, shared, seed)
         const started = performance.now()
-        const result = await alignUnsupervised(p.x, p.z, { ...UNSUPERVISED_DEFAULTS, restarts: RESTARTS, seed }, engine, undefined, progress => {
+        const result = await alignUnsupervised(p.x, p.z, { ...UNSUPERVISED_DEFAULTS, restarts: RESTARTS, initRows: INIT_ROWS, patience: PATIENCE, maxIterations: MAX_ITERATIONS, seed }, engine, undefined, progress => {
           if (VERBOSE && progress.done % 10 === 0) console.error(`    ${name} seed ${seed} ${progress.phase}: ${progress.done} (${((performance.now() - started) / 1000).toFixed(0)} s)`)
         })
         const forward = await top1(engine, p.x, p.z, result.pairs, p.sharedX, p.sharedZ)
@@ -109,7 +112,7 @@ async function main (): Promise<void> {
   } finally {
     await engine.close()
   }
-  console.log(`\npools of ${POOL} per side, ${RESTARTS} restarts + 1 null each; top-1 on the shared words among the whole target pool\n`)
+  console.log(`\npools of ${POOL} per side, ${RESTARTS} restarts + 1 null each, initRows ${INIT_ROWS}, patience ${PATIENCE}, maxIterations ${MAX_ITERATIONS}; top-1 on the shared words among the whole target pool\n`)
   console.log(`| case | seed | shared | top-1 a→b | top-1 b→a | reliable | mean CSLS kept / null | agreement | time |`)
   console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- |')
   for (const line of rows) console.log(line)

@@ -378,7 +378,7 @@ async function selfLearn (x: Matrix, z: Matrix, wx: Whitening, wz: Whitening, se
 }
 
 /** The start of one restart: sorted-profile matches among `initRows` rows drawn from each pool. */
-async function sortedStart (x: Matrix, z: Matrix, rows: number, k: number, rng: Rng, engine: FitEngine, ticker: Ticker): Promise<{ source: Int32Array, target: Int32Array }> {
+export async function sortedStart (x: Matrix, z: Matrix, rows: number, k: number, rng: Rng, engine: FitEngine, ticker: Ticker): Promise<{ source: Int32Array, target: Int32Array }> {
   const pick = (n: number): Int32Array => n <= rows ? Int32Array.from({ length: n }, (_, i) => i) : Int32Array.from(sampleIndices(rng, n, rows)).sort()
   const xi = pick(x.rows)
   const zi = pick(z.rows)
