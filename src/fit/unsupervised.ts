@@ -347,7 +347,6 @@ async function selfLearn (x: Matrix, z: Matrix, wx: Whitening, wz: Whitening, se
     dictionary = induced
     if (objective - best >= OBJECTIVE_THRESHOLD) { best = objective; lastImprovement = it }
     progress({ phase, done: it + 1, total: opts.maxIterations })
-    if (process.env.UNSUP_DEBUG === '1') console.error(`      ${phase} it ${it} keep ${keep} objective ${objective.toFixed(5)} best ${best.toFixed(5)}`)
     // A stage ends when the objective stalls, or after STAGE_PATIENCES patiences at most (at
     // keep < 1 the objective can creep up for a long time; the last, deterministic stage must stall).
     const stalled = it - lastImprovement > opts.patience
@@ -377,7 +376,10 @@ async function selfLearn (x: Matrix, z: Matrix, wx: Whitening, wz: Whitening, se
   }
 }
 
-/** The start of one restart: sorted-profile matches among `initRows` rows drawn from each pool. */
+/**
+ * The start of one restart: sorted-profile matches among `initRows` rows drawn from each pool (all
+ * rows when a pool has no more). Exported for measuring how many of its pairs are right.
+ */
 export async function sortedStart (x: Matrix, z: Matrix, rows: number, k: number, rng: Rng, engine: FitEngine, ticker: Ticker): Promise<{ source: Int32Array, target: Int32Array }> {
   const pick = (n: number): Int32Array => n <= rows ? Int32Array.from({ length: n }, (_, i) => i) : Int32Array.from(sampleIndices(rng, n, rows)).sort()
   const xi = pick(x.rows)
