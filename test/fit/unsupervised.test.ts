@@ -31,3 +31,26 @@ t.test('pools that share nothing are found unreliable', async t => {
   const verdict = judge((await alignUnsupervised(w.x, w.z, OPTS, engine)).evidence)
   t.equal(verdict.reliable, false, verdict.reasons.join('; '))
 })
+
+t.test('progress is reported per step, and the signal stops the work between steps', async t => {
+  const engine = await testEngine(t)
+  const w = world(11, true)
+  const controller = new AbortController()
+  const phases: string[] = []
+  await t.rejects(alignUnsupervised(w.x, w.z, OPTS, engine, controller.signal, progress => {
+    phases.push(progress.phase)
+    t.ok(progress.done <= progress.total, 'done never passes total')
+    if (progress.phase.startsWith('self-learning') && progress.done === 3) controller.abort(new Error('stopped by the test'))
+  }), { message: 'stopped by the test' })
+  t.same(phases[0], 'start 1/2', 'the first restart\'s start is reported first')
+  t.equal(phases.filter(p => p.startsWith('self-learning')).length, 3, 'no step after the abort')
+})
+
+t.test('options out of range are refused', async t => {
+  const engine = await testEngine(t)
+  const w = world(11, true)
+  await t.rejects(alignUnsupervised(w.x, w.z, { ...OPTS, restarts: 0 }, engine), RangeError)
+  await t.rejects(alignUnsupervised(w.x, w.z, { ...OPTS, initRows: 5000 }, engine), RangeError)
+  const few = { rows: 10, cols: w.x.cols, data: w.x.data.subarray(0, 10 * w.x.cols) }
+  await t.rejects(alignUnsupervised(few, w.z, OPTS, engine), RangeError)
+})
