@@ -1,16 +1,15 @@
 /**
  * Alignment of two spaces with no known pair: two pools of rows, one per space, of which some
  * (unknown) items are the same. A start from each space's own geometry (unsupervised-init.ts), then
- * self-learning (VecMap, Artetxe et al. 2018): fit an orthogonal map on the current dictionary,
- * induce the next dictionary from the CSLS nearest neighbours in both directions (with stochastic
+ * self-learning (VecMap, Artetxe et al. 2018): fit a whitened orthogonal map on the current
+ * dictionary (`mapped`), induce the next dictionary from the CSLS nearest neighbours in both directions (with stochastic
  * dictionary induction: each similarity is dropped with probability 1 − p, p doubling from 0.1
  * whenever the objective stalls, so early rounds can leave a wrong basin), until p = 1 and the
  * objective stops rising. Several restarts (different init subsets and seeds); the best by the
  * unsupervised criterion is kept.
  *
- * The alignment is symmetric: the map is fitted between both sides' normalised rows and the side
- * of more dimensions is projected into the other's (W = polar(XᵀZ) maps x to xW; zWᵀ is z seen
- * from the source's side), so the dictionary does not depend on which space is called the source.
+ * The alignment is symmetric: both pools are mapped into one space of min(dx, dy) dimensions, so
+ * the dictionary does not depend on which space is called the source.
  *
  * The verdict. A run can fail (a wrong basin), and pools may share nothing; nothing in a run's own
  * numbers says so on an absolute scale. So the evidence is relative (see `judge`):
