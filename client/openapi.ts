@@ -1223,6 +1223,30 @@ export interface components {
                  */
                 k?: number;
             };
+            /**
+             * @description parallel: the ids both spaces hold are parallel anchors. none: no pair is known; each space's rows of the set are an unpaired pool (even where ids coincide) and the map is found from the pools' own structure (sorted-similarity start, CSLS self-learning, restarts). Its verdict is diagnostics.unsupervised: an unreliable map is stored inactive, never activated by the fit. Method procrustes (or auto) only; no refine, no holdout (ids both pools hold, if any, check the verdict instead)
+             * @default parallel
+             * @enum {string}
+             */
+            anchors?: "parallel" | "none";
+            /** @description With "anchors": "none" only */
+            unsupervised?: {
+                /**
+                 * @description Alignments from different init subsets and seeds; the verdict needs 2 to compare
+                 * @default 3
+                 */
+                restarts?: number;
+                /**
+                 * @description Rows per side whose sorted similarity profiles make each start
+                 * @default 2000
+                 */
+                initRows?: number;
+                /**
+                 * @description Self-learning iterations per run at most; a run cut there is not converged
+                 * @default 150
+                 */
+                maxIterations?: number;
+            };
         };
         /**
          * @example {

@@ -412,3 +412,46 @@ export function reportCost (rows: number, directions: ReportDirectionShape[]): C
   const inputs = directions.reduce((sum, d) => sum + F32 * rows * d.from, 0)
   return holding(inputs, seq(...directions.map(direction)))
 }
+
+// ---------------------------------------------------------------------------------------------
+// Zero-anchor alignment (src/fit/unsupervised.ts)
+
+export interface UnsupervisedShape { sourceRows: number, targetRows: number, dx: number, dy: number }
+export interface UnsupervisedChoice { restarts: number, initRows: number, maxIterations: number }
+
+/** JS steps per similarity of one self-learning iteration: two scans, both k-NN radii, two draws. */
+const SCAN_STEPS = 12
+/** Similarities held at once by an iteration (fit/unsupervised.ts CACHE_VALUES). */
+const CACHE_VALUES = 1 << 24
+
+/**
+ * `restarts` alignments from a sorted-similarity start plus one null from a random start, each
+ * counted at its iteration cap, after both pools' whitening: per iteration the cross-covariance of
+ * up to nx + nz pairs, its whitened SVD, both sides mapped, the nx × nz similarities (once when they fit the cache, else twice) and
+ * their JS scans; per restart, both sides' m × m similarity profiles (Gram, Jacobi, product, sort)
+ * and their m × m comparison; per run, the final mutual pairs and the stored map's fit.
+ */
+export function unsupervisedCost (shape: UnsupervisedShape, choice: UnsupervisedChoice): Cost {
+  const { sourceRows: nx, targetRows: nz, dx, dy } = shape
+  const small = Math.min(dx, dy)
+  const large = Math.max(dx, dy)
+  const sims = nx * nz
+  const passes = sims <= CACHE_VALUES ? 1 : 2
+  const blockRows = Math.max(1, Math.floor((1 << 20) / Math.max(1, nz)))
+  const iteration = seq(
+    product64(dx, nx + nz, dy),
+    // The whitened cross-covariance, its SVD (Jacobi on the r × r Gram) and both sides' maps.
+    { bytes: F64 * 6 * large * large, engine: 8 * large * large * large, js: 20 * small * small * small, calls: 8 },
+    product32(nx, dx, small),
+    product32(nz, dy, small),
+    { bytes: F32 * Math.min(sims, CACHE_VALUES) + F64 * 6 * (nx + nz), engine: passes * sims * small, js: SCAN_STEPS * sims, calls: passes * Math.ceil(nx / blockRows) }
+  )
+  const m = Math.min(choice.initRows, nx, nz)
+  const profiles = (d: number): Cost => seq(product64(d, m, d), js(F64 * 3 * d * d, 20 * d * d * d), product32(m, d, d), product32(m, d, m), js(F32 * 2 * m * m, m * m * Math.log2(m + 1)))
+  const start = holding(F32 * 2 * m * m, seq(profiles(dx), profiles(dy), product32(m, m, m), js(0, SCAN_STEPS * m * m)))
+  const finish = seq(neighboursCost(nx, nz, small, 10), neighboursCost(nx, nz, small, 10), fitConfigCost(Math.min(nx, nz), dx, dy, 'procrustes', true))
+  const run = seq(repeat(iteration, choice.maxIterations), finish)
+  const pools = F32 * 2 * (nx * dx + nz * dy)
+  const whitening = seq(product64(dx, nx, dx), js(F64 * 3 * dx * dx, 20 * dx * dx * dx), product64(dy, nz, dy), js(F64 * 3 * dy * dy, 20 * dy * dy * dy))
+  return holding(pools, seq(whitening, repeat(start, choice.restarts), repeat(run, choice.restarts + 1), confidenceCost({ anchors: 0, dx, dy, sourceRows: nx, targetRows: nz })))
+}

@@ -5,7 +5,8 @@
 import { ProblemError } from '../errors.js'
 import {
   crossValidations, evaluateCost, reportCost, seq, worst, fitCost, refineCost, selectCost, similarityCost, translatorBytes,
-  type Cost, type FitChoice, type ReportDirectionShape, type FitMethodName, type FitShape, type RefineChoice
+  type Cost, type FitChoice, type ReportDirectionShape, type FitMethodName, type FitShape, type RefineChoice,
+  unsupervisedCost, type UnsupervisedChoice, type UnsupervisedShape
 } from './cost.js'
 import { mib } from './budget.js'
 
@@ -80,5 +81,19 @@ export function selectPlan (rows: number, d: number, k: number, strategy: 'fps' 
     what: `this selection (${k} of ${rows} rows, ${d} dims, ${strategy})`,
     cost: selectCost(rows, d, k, strategy),
     instead: [`a smaller "k" (${k} now)`, ...(strategy !== 'random' ? ['"strategy": "random", which costs nothing'] : []), ...(strategy === 'kmeans' ? ['"strategy": "fps", one pass per pick'] : [])]
+  }
+}
+
+/** A zero-anchor fit ("anchors": "none"): every restart and the null counted at their iteration cap. */
+export function unsupervisedPlan (shape: UnsupervisedShape, choice: UnsupervisedChoice): WorkPlan {
+  return {
+    what: `this zero-anchor fit (${shape.sourceRows} and ${shape.targetRows} rows, ${shape.dx} → ${shape.dy} dims, ${choice.restarts} restarts + 1 null of up to ${choice.maxIterations} iterations)`,
+    cost: unsupervisedCost(shape, choice),
+    instead: [
+      `fewer "unsupervised.restarts" (${choice.restarts} now; at least 2 for a reliable verdict)`,
+      `fewer "unsupervised.maxIterations" (${choice.maxIterations} now)`,
+      `smaller pools (${shape.sourceRows} and ${shape.targetRows} rows now; every iteration compares every row with every other)`,
+      'a few parallel anchors and "anchors": "parallel" with "refine"'
+    ]
   }
 }

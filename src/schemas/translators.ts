@@ -32,7 +32,15 @@ export const FitBody = z.object({
   refine: z.object({
     iterations: z.number().int().min(1).max(50).default(5).describe('Rounds of pairing and refitting at most (stops early once the pairs stop changing)'),
     k: z.number().int().min(1).max(100).default(10).describe('CSLS neighbourhood size')
-  }).strict().optional().describe('Self-learning refinement from unpaired rows (ids of the set that only one of the two spaces holds): each round translates the source\'s unpaired rows, pairs them with the target\'s unpaired rows that are mutual nearest neighbours under CSLS, and refits on the parallel anchors plus those pairs. The refined map is stored unless the mean CSLS of mutual pairs and the held-out anchors show it worse; diagnostics.refinement says which happened. 422 when either space holds no unpaired rows.')
+  }).strict().optional().describe('Self-learning refinement from unpaired rows (ids of the set that only one of the two spaces holds): each round translates the source\'s unpaired rows, pairs them with the target\'s unpaired rows that are mutual nearest neighbours under CSLS, and refits on the parallel anchors plus those pairs. The refined map is stored unless the mean CSLS of mutual pairs and the held-out anchors show it worse; diagnostics.refinement says which happened. 422 when either space holds no unpaired rows.'),
+  // Zero parallel anchors (src/translators/pipeline-unsupervised.ts).
+  anchors: z.enum(['parallel', 'none']).default('parallel')
+    .describe('parallel: the ids both spaces hold are parallel anchors. none: no pair is known; each space\'s rows of the set are an unpaired pool (even where ids coincide) and the map is found from the pools\' own structure (sorted-similarity start, CSLS self-learning, restarts). Its verdict is diagnostics.unsupervised: an unreliable map is stored inactive, never activated by the fit. Method procrustes (or auto) only; no refine, no holdout (ids both pools hold, if any, check the verdict instead)'),
+  unsupervised: z.object({
+    restarts: z.number().int().min(1).max(8).default(3).describe('Alignments from different init subsets and seeds; the verdict needs 2 to compare'),
+    initRows: z.number().int().min(50).max(4000).default(2000).describe('Rows per side whose sorted similarity profiles make each start'),
+    maxIterations: z.number().int().min(10).max(1000).default(150).describe('Self-learning iterations per run at most; a run cut there is not converged')
+  }).strict().optional().describe('With "anchors": "none" only')
 }).strict().meta({ example: { source: 'demo-a', target: 'demo-b', anchorSet: 'demo', method: 'procrustes', scaling: 'center', holdout: 0 }, id: 'FitRequest' })
 
 const HeldOut = z.object({

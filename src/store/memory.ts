@@ -225,7 +225,7 @@ export class MemoryStore implements Store {
 
   // Translators
 
-  async createTranslator (rec: TranslatorRecord, opts: { activate: boolean }): Promise<CreateTranslatorOutcome> {
+  async createTranslator (rec: TranslatorRecord, opts: { activate: boolean, neverActivate?: boolean }): Promise<CreateTranslatorOutcome> {
     const { meta } = rec
     if (this.spaces.get(meta.source)?.dim !== meta.sourceDim) return { status: 'missing', what: 'source' }
     if (this.spaces.get(meta.target)?.dim !== meta.targetDim) return { status: 'missing', what: 'target' }
@@ -237,7 +237,7 @@ export class MemoryStore implements Store {
     const stored = copyTranslator({ meta: { ...meta, version }, params: rec.params })
     this.translators.set(meta.id, stored)
     const changes: StoreChange[] = [{ kind: 'translator', key: meta.id }]
-    const active = opts.activate || !this.active.has(pair)
+    const active = opts.neverActivate !== true && (opts.activate || !this.active.has(pair))
     if (active) {
       this.active.set(pair, meta.id)
       changes.push({ kind: 'active', key: pair })

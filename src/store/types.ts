@@ -218,10 +218,11 @@ export interface Store {
   // Translators
   /**
    * Stores a translator whole, assigning the next version of its (source, target) pair. It becomes
-   * the pair's active translator when `activate` is true or the pair has none. Fails with 'missing'
+   * the pair's active translator when `activate` is true or the pair has none, unless
+   * `neverActivate` (a translator that must not be used until someone activates it). Fails with 'missing'
    * when source, target or anchor set no longer exist (or a space's dim is no longer sourceDim/targetDim). `meta.version` is ignored and assigned here.
    */
-  createTranslator (rec: TranslatorRecord, opts: { activate: boolean }): Promise<CreateTranslatorOutcome>
+  createTranslator (rec: TranslatorRecord, opts: { activate: boolean, neverActivate?: boolean }): Promise<CreateTranslatorOutcome>
   getTranslator (id: string): Promise<TranslatorRecord | null>
   getTranslatorMeta (id: string): Promise<TranslatorListing | null>
   /** Whether the translator is stored: one small read, for callers that hold it decoded already. */

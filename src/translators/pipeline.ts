@@ -21,9 +21,11 @@ import { FitError, fitTranslator, ranksFor } from '../fit/index.js'
 import { residual } from '../fit/fit.js'
 import { refineTranslator } from '../fit/refine.js'
 import type { FitOptions, SelectionSpace } from '../fit/types.js'
+import type { UnsupervisedOptions } from '../fit/unsupervised.js'
 import { requireEmbeddings } from '../store/require.js'
 import type { Store, TranslatorListing } from '../store/types.js'
 import { translatorToStored } from './record.js'
+import { prepareUnsupervisedFit } from './pipeline-unsupervised.js'
 
 /** What to fit: the fit's options (fit/types.ts) and where its anchors are, how to store it. */
 export interface FitRequest extends Omit<FitOptions, 'selection'> {
@@ -35,6 +37,9 @@ export interface FitRequest extends Omit<FitOptions, 'selection'> {
   name?: string
   activate?: boolean
   refine?: { iterations: number, k: number }
+  /** 'none': the set's rows of each space are unpaired pools (pipeline-unsupervised.ts). */
+  anchors?: 'parallel' | 'none'
+  unsupervised?: Partial<Omit<UnsupervisedOptions, 'seed'>>
 }
 
 export interface PipelineDeps {
@@ -60,6 +65,8 @@ export async function prepareFit (deps: PipelineDeps, request: FitRequest): Prom
   if (source === null) throw notFound(`space "${request.source}" does not exist`)
   if (target === null) throw notFound(`space "${request.target}" does not exist`)
   const held = await Promise.all([requireEmbeddings(store, request.anchorSet, request.source), requireEmbeddings(store, request.anchorSet, request.target)])
+  if (request.anchors === 'none') return prepareUnsupervisedFit(deps, request, source, target, held)
+  if (request.unsupervised !== undefined) throw unprocessable('"unsupervised" tunes the zero-anchor alignment; send it with "anchors": "none", or leave it out')
   const { ids, x, y, unpairedX, unpairedY } = splitRows(held[0], held[1])
   if (ids.length < 2) {
     throw unprocessable(`spaces "${request.source}" and "${request.target}" hold ${ids.length} anchor${ids.length === 1 ? '' : 's'} in common in set "${request.anchorSet}"; a translator needs at least 2 parallel anchors (and about as many as the larger dimension to be well determined)`)

@@ -442,6 +442,18 @@ export function storeContract (t: Test, makeStore: MakeStore): void {
     t.equal(await store.getEmbeddings('free', 'A'), null)
   })
 
+  withStore('translators: neverActivate keeps even a pair\'s first translator inactive', async (t, { store }) => {
+    for (const name of ['A', 'B']) await store.putSpace(space(name, 2))
+    await store.putAnchorSet(anchorSet('wiki', ['a', 'b']))
+    const first = await store.createTranslator(translator('u1', 'A', 'B', 'wiki'), { activate: true, neverActivate: true })
+    t.same(first.status === 'created' && [first.value.version, first.value.active], [1, false])
+    t.equal(await store.getActiveTranslatorId('A', 'B'), null, 'the pair still has no active translator')
+    const next = await store.createTranslator(translator('u2', 'A', 'B', 'wiki'), { activate: false })
+    t.same(next.status === 'created' && next.value.active, true, 'the next one is the pair\'s first active')
+    await store.createTranslator(translator('u3', 'A', 'B', 'wiki'), { activate: false, neverActivate: true })
+    t.equal(await store.getActiveTranslatorId('A', 'B'), 'u2')
+  })
+
   withStore('translators: versions, activation, listing, delete', async (t, { store }) => {
     for (const name of ['A', 'B']) await store.putSpace(space(name, 2))
     await store.putAnchorSet(anchorSet('wiki', ['a', 'b']))

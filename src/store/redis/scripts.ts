@@ -271,7 +271,7 @@ return { 'deleted', {}, translators }
 // both spaces (with those dims) and the anchor set exist; it becomes the pair's active one when
 // asked to or when the pair has none.
 // ARGV: tag, channel, id, source, target, anchorSet, meta body (no version, no closing brace),
-// refs JSON, activate ('1' | '0'), source dim, target dim, then parameter name/bytes pairs
+// refs JSON, activate ('1' | '0' | 'never'), source dim, target dim, then parameter name/bytes pairs
 // → {status, version | what, active}. A space recreated with another dim counts as missing.
 const createTranslatorLua = `
 local id, source, target, anchorSet = ARGV[3], ARGV[4], ARGV[5], ARGV[6]
@@ -288,7 +288,7 @@ redis.call('HSET', refsKey, id, ARGV[8])
 for i = 12, #ARGV, 2 do redis.call('HSET', paramsKey(id), ARGV[i], ARGV[i + 1]) end
 notify('translator', id)
 local active = 0
-if ARGV[9] == '1' or redis.call('HEXISTS', activeKey, pair) == 0 then
+if ARGV[9] == '1' or (ARGV[9] == '0' and redis.call('HEXISTS', activeKey, pair) == 0) then
   redis.call('HSET', activeKey, pair, id)
   active = 1
   notify('active', pair)

@@ -281,7 +281,7 @@ export class RedisStore implements Store {
 
   // Translators
 
-  async createTranslator (rec: TranslatorRecord, opts: { activate: boolean }): Promise<CreateTranslatorOutcome> {
+  async createTranslator (rec: TranslatorRecord, opts: { activate: boolean, neverActivate?: boolean }): Promise<CreateTranslatorOutcome> {
     // The script appends the version it assigns; the caller's version is dropped.
     const { version: _callersVersion, ...meta } = rec.meta
     const metaJson = JSON.stringify(meta)
@@ -291,7 +291,7 @@ export class RedisStore implements Store {
       meta.id, meta.source, meta.target, meta.anchorSet,
       openJson(metaJson),
       JSON.stringify([meta.source, meta.target, meta.anchorSet]),
-      opts.activate ? '1' : '0',
+      opts.neverActivate === true ? 'never' : opts.activate ? '1' : '0',
       String(meta.sourceDim), String(meta.targetDim),
       ...params
     ]))

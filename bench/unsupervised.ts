@@ -1,0 +1,121 @@
+/**
+ * Zero-anchor alignment on the word data set (issue 19's goal table): per seed, two pools of
+ * POOL words per side drawn from the 7,898; in the "half" case they share POOL/2 words (the same
+ * items under no common id: the target pool is shuffled), in "disjoint" none. alignUnsupervised
+ * runs once per case and seed (its dictionary does not depend on the direction); the stored map
+ * is then fitted both ways on the kept pairs (procrustes, centred) exactly as the service does, and
+ * top-1 is measured on the shared words: each translated source word retrieves among the whole
+ * target pool by cosine after centring on the pool's mean. Prints one line per run and the table.
+ *
+ *   WORDS_DIR=/path/to/words npx tsx bench/unsupervised.ts
+ *   SEEDS=0,1,2 CASES=glove-word2vec,disjoint,word2vec-use POOL=3000 RESTARTS=3 npx tsx bench/unsupervised.ts
+ */
+import { normalizeRows, topNeighbours } from '../src/analysis/neighbours.js'
+import { createEngine, defaultEngineConfig } from '../src/engine/index.js'
+import type { Engine } from '../src/engine/types.js'
+import { fitConfig } from '../src/fit/fit.js'
+import { alignUnsupervised, judge, UNSUPERVISED_DEFAULTS, type UnsupervisedVerdict } from '../src/fit/unsupervised.js'
+import { Ticker } from '../src/math/linalg.js'
+import { takeRows, type Matrix } from '../src/math/matrix.js'
+import { createRng, shuffle } from '../src/math/random.js'
+import { applyMap } from '../src/translators/map.js'
+import { loadWords, missingWordFile, wordsDir } from './lib/words.js'
+
+const POOL = Number(process.env.POOL ?? 3000)
+const SEEDS = (process.env.SEEDS ?? '0,1,2').split(',').map(Number)
+const CASES = (process.env.CASES ?? 'glove-word2vec,disjoint,word2vec-use').split(',')
+const RESTARTS = Number(process.env.RESTARTS ?? UNSUPERVISED_DEFAULTS.restarts)
+const VERBOSE = process.env.VERBOSE === '1'
+const INIT_ROWS = Number(process.env.INIT_ROWS ?? UNSUPERVISED_DEFAULTS.initRows)
+const PATIENCE = Number(process.env.PATIENCE ?? UNSUPERVISED_DEFAULTS.patience)
+const MAX_ITERATIONS = Number(process.env.MAX_ITERATIONS ?? UNSUPERVISED_DEFAULTS.maxIterations)
+
+interface Pools {
+  x: Matrix
+  z: Matrix
+  /** Shared words: row in x, row in z. */
+  sharedX: Int32Array
+  sharedZ: Int32Array
+}
+
+/** Pools of POOL rows; `shared` words common to both, the target pool shuffled. */
+function pools (a: Matrix, b: Matrix, words: number, shared: number, seed: number): Pools {
+  const order = shuffle(createRng(seed), Int32Array.from({ length: words }, (_, i) => i))
+  const common = order.subarray(0, shared)
+  const onlyX = order.subarray(shared, POOL)
+  const onlyZ = order.subarray(POOL, 2 * POOL - shared)
+  const xRows = Int32Array.from([...common, ...onlyX])
+  const zRows = shuffle(createRng(seed + 1000), Int32Array.from([...common, ...onlyZ]))
+  const where = new Map<number, number>()
+  zRows.forEach((w, j) => where.set(w, j))
+  return {
+    x: takeRows(a, xRows),
+    z: takeRows(b, zRows),
+    sharedX: Int32Array.from({ length: shared }, (_, i) => i),
+    sharedZ: Int32Array.from(common, w => where.get(w) as number)
+  }
+}
+
+async function top1 (engine: Engine, x: Matrix, z: Matrix, pairs: { source: Int32Array, target: Int32Array }, sharedX: Int32Array, sharedZ: Int32Array): Promise<number> {
+  if (sharedX.length === 0) return NaN
+  const { map } = await fitConfig(engine, takeRows(x, pairs.source), takeRows(z, pairs.target), undefined, { method: 'procrustes', scaling: 'center', ridge: 0 }, false, new Ticker())
+  const translated = await applyMap(takeRows(x, sharedX), map, engine)
+  const mean = new Float64Array(z.cols)
+  for (let i = 0; i < z.rows; i++) for (let j = 0; j < z.cols; j++) mean[j] += z.data[i * z.cols + j] / z.rows
+  const centred = (m: Matrix): Matrix => normalizeRows({ rows: m.rows, cols: m.cols, data: m.data.map((v, i) => v - mean[i % m.cols]) })
+  const nearest = await topNeighbours(centred(translated), centred(z), 1, engine)
+  let hits = 0
+  for (let i = 0; i < sharedX.length; i++) if (nearest[i] === sharedZ[i]) hits++
+  return hits / sharedX.length
+}
+
+function swapPairs (p: { source: Int32Array, target: Int32Array }): { source: Int32Array, target: Int32Array } {
+  return { source: p.target, target: p.source }
+}
+
+async function main (): Promise<void> {
+  const dir = wordsDir()
+  const missing = missingWordFile(dir)
+  if (missing !== undefined) { console.log(`skipped: ${missing} not found (set WORDS_DIR)`); return }
+  const words = loadWords(dir)
+  const space = (name: string): Matrix => (words.spaces.find(s => s.name === name) as { matrix: Matrix }).matrix
+  const engine = await createEngine(defaultEngineConfig())
+  const rows: string[] = []
+  try {
+    for (const name of CASES) {
+      const [a, b, shared] = name === 'glove-word2vec' ? ['glove', 'word2vec', POOL / 2] : name === 'disjoint' ? ['glove', 'word2vec', 0] : ['word2vec', 'use', POOL / 2]
+      for (const seed of SEEDS) {
+        const p = pools(space(a), space(b), words.ids.length, shared, seed)
+        const started = performance.now()
+        const result = await alignUnsupervised(p.x, p.z, { ...UNSUPERVISED_DEFAULTS, restarts: RESTARTS, initRows: INIT_ROWS, patience: PATIENCE, maxIterations: MAX_ITERATIONS, seed }, engine, undefined, progress => {
+          if (VERBOSE && progress.done % 10 === 0) console.error(`    ${name} seed ${seed} ${progress.phase}: ${progress.done} (${((performance.now() - started) / 1000).toFixed(0)} s)`)
+        })
+        const forward = await top1(engine, p.x, p.z, result.pairs, p.sharedX, p.sharedZ)
+        const backward = await top1(engine, p.z, p.x, swapPairs(result.pairs), p.sharedZ, p.sharedX)
+        const verdict: UnsupervisedVerdict = judge(result.evidence)
+        const s = (performance.now() - started) / 1000
+        const truth = new Map<number, number>()
+        p.sharedX.forEach((i, n) => truth.set(i, p.sharedZ[n]))
+        for (const run of [...verdict.runs, verdict.null]) {
+          const pairs = run.restart >= 0 ? result.runPairs[run.restart] : undefined
+          let right = 0
+          if (pairs !== undefined) for (let i = 0; i < pairs.source.length; i++) if (truth.get(pairs.source[i]) === pairs.target[i]) right++
+          const recall = pairs === undefined || truth.size === 0 ? '' : `, shared words paired right ${(right / truth.size).toFixed(3)}`
+          console.log(`  ${name} seed ${seed} run ${run.restart} (${run.start}): ${run.iterations} it, converged ${String(run.converged)}, objective ${run.objective.toFixed(3)}, meanCsls ${run.meanCsls.toFixed(3)}, mutual ${(run.mutualRate * 100).toFixed(1)}%${recall}, ${(run.ms / 1000).toFixed(0)} s`)
+        }
+        const line = `| ${name} | ${seed} | ${shared} | ${forward.toFixed(3)} | ${backward.toFixed(3)} | ${String(verdict.reliable)} | ${verdict.runs[verdict.best].meanCsls.toFixed(3)} / ${verdict.null.meanCsls.toFixed(3)} | ${(verdict.agreement * 100).toFixed(0)}% | ${s.toFixed(0)} s |`
+        console.log(line)
+        console.log(`    ${verdict.reasons.join('; ')}`)
+        rows.push(line)
+      }
+    }
+  } finally {
+    await engine.close()
+  }
+  console.log(`\npools of ${POOL} per side, ${RESTARTS} restarts + 1 null each, initRows ${INIT_ROWS}, patience ${PATIENCE}, maxIterations ${MAX_ITERATIONS}; top-1 on the shared words among the whole target pool\n`)
+  console.log(`| case | seed | shared | top-1 a→b | top-1 b→a | reliable | mean CSLS kept / null | agreement | time |`)
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- |')
+  for (const line of rows) console.log(line)
+}
+
+await main()

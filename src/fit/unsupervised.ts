@@ -1,0 +1,508 @@
+/**
+ * Alignment of two spaces with no known pair: two pools of rows, one per space, of which some
+ * (unknown) items are the same. A start from each space's own geometry (unsupervised-init.ts), then
+ * self-learning (VecMap, Artetxe et al. 2018): fit a whitened orthogonal map on the current
+ * dictionary (`mapped`), induce the next dictionary from the CSLS nearest neighbours in both directions (with stochastic
+ * dictionary induction: each similarity is dropped with probability 1 − p, p doubling from 0.1
+ * whenever the objective stalls, so early rounds can leave a wrong basin), until p = 1 and the
+ * objective stops rising. Several restarts (different init subsets and seeds); the best by the
+ * unsupervised criterion is kept.
+ *
+ * The alignment is symmetric: both pools are mapped into one space of min(dx, dy) dimensions, so
+ * the dictionary does not depend on which space is called the source.
+ *
+ * The verdict. A run can fail (a wrong basin), and pools may share nothing; nothing in a run's own
+ * numbers says so on an absolute scale. So the evidence is relative (see `judge`):
+ *   - a null: the same self-learning from a random dictionary on the same pools; a run that found
+ *     a real correspondence scores well above it, a failed one sits at its level;
+ *   - agreement: a second restart, from another subset and seed, reaches the same pairs;
+ *   - the mutual nearest-neighbour rate of the final map, against the null's;
+ *   - the run finished its schedule (p reached 1 and the objective settled).
+ * Every product goes through the engine in row blocks; memory O(block × pool) beyond the pools,
+ * or one pool × pool float32 matrix when that is at most CACHE_VALUES.
+ */
+import type { Matrix } from '../math/matrix.js'
+import { takeRows } from '../math/matrix.js'
+import { Ticker, toFloat32 } from '../math/linalg.js'
+import { createRng, sampleIndices, type Rng } from '../math/random.js'
+import { mutualNearestCsls, type MutualPairs } from '../analysis/csls.js'
+import type { ProgressSink } from '../util/progress.js'
+import type { FitEngine } from './fit.js'
+import { MAX_INIT_ROWS, psdFunction, sortedProfiles, symmetricEigen, unitCentreUnit } from './unsupervised-init.js'
+
+export interface UnsupervisedOptions {
+  /** Alignments from different init subsets and seeds; at least 2 for the agreement evidence. */
+  restarts: number
+  /** Rows per side whose sorted similarity profiles make the start (≤ MAX_INIT_ROWS). */
+  initRows: number
+  /** CSLS neighbourhood size. */
+  k: number
+  /** Iterations without a rise of the objective before the keep probability doubles. */
+  patience: number
+  /** Iterations per run at most; a run cut there has not converged. */
+  maxIterations: number
+  seed: number
+}
+
+export const UNSUPERVISED_DEFAULTS: Omit<UnsupervisedOptions, 'seed'> = {
+  restarts: 3,
+  initRows: 2000,
+  k: 10,
+  patience: 6,
+  maxIterations: 150
+}
+
+/** Rows per side an alignment needs at least. */
+export const MIN_POOL_ROWS = 50
+
+/** Similarities held in one matrix when both passes of an iteration can share it (64 MiB). */
+export const CACHE_VALUES = 1 << 24
+
+const INITIAL_KEEP = 0.1
+const OBJECTIVE_THRESHOLD = 1e-3
+/** Longest stochastic stage, in patiences. */
+const STAGE_PATIENCES = 3
+
+export interface AlignmentRun {
+  /** 0.. for restarts; -1 for the null. */
+  restart: number
+  seed: number
+  start: 'sorted-similarity' | 'random'
+  iterations: number
+  /** The keep probability reached 1 and the objective then stopped rising within maxIterations. */
+  converged: boolean
+  /** VecMap's objective at the end: mean best cosine, both directions averaged. */
+  objective: number
+  /** Mutual CSLS nearest neighbours of the final map, as a fraction of the smaller pool. */
+  mutualRate: number
+  /** Mean CSLS of those pairs: the criterion restarts are ranked by. */
+  meanCsls: number
+  ms: number
+}
+
+export interface UnsupervisedEvidence {
+  runs: AlignmentRun[]
+  null: AlignmentRun
+  /** Restart kept (the highest meanCsls). */
+  best: number
+  /** Fraction of the best run's pairs that the most agreeing other restart also found (0 with one restart). */
+  agreement: number
+  /** The anchors' check when ids the pools share were given: their top-1 under the kept map. */
+  anchorCheck?: { count: number, top1: number }
+}
+
+export interface UnsupervisedVerdict extends UnsupervisedEvidence {
+  reliable: boolean
+  /** Why, in words: the rule's parts that held or failed. */
+  reasons: string[]
+}
+
+export interface AlignmentResult {
+  /** The kept run's mutual CSLS pairs: rows of x and of z. */
+  pairs: MutualPairs
+  /** Every restart's mutual pairs, in restart order (for benches and tests that know the truth). */
+  runPairs: MutualPairs[]
+  evidence: UnsupervisedEvidence
+}
+
+// ---------------------------------------------------------------------------------------------
+// Similarity passes
+
+/** k largest values per slot (unordered) and their mean. */
+class TopMean {
+  private readonly values: Float32Array
+  private readonly minAt: Int32Array
+  private readonly size: Int32Array
+  constructor (private readonly slots: number, private readonly k: number) {
+    this.values = new Float32Array(slots * k)
+    this.minAt = new Int32Array(slots)
+    this.size = new Int32Array(slots)
+  }
+
+  add (slot: number, v: number): void {
+    const base = slot * this.k
+    const size = this.size[slot]
+    if (size < this.k) {
+      this.values[base + size] = v
+      if (size === 0 || v < this.values[base + this.minAt[slot]]) this.minAt[slot] = size
+      this.size[slot] = size + 1
+      return
+    }
+    if (v <= this.values[base + this.minAt[slot]]) return
+    this.values[base + this.minAt[slot]] = v
+    let m = 0
+    for (let i = 1; i < this.k; i++) if (this.values[base + i] < this.values[base + m]) m = i
+    this.minAt[slot] = m
+  }
+
+  means (): Float64Array {
+    const out = new Float64Array(this.slots)
+    for (let s = 0; s < this.slots; s++) {
+      let sum = 0
+      const size = this.size[s]
+      for (let i = 0; i < size; i++) sum += this.values[s * this.k + i]
+      out[s] = size === 0 ? 0 : sum / size
+    }
+    return out
+  }
+}
+
+/** Visits a · bᵀ in blocks of a's rows; computed once and reused when it fits CACHE_VALUES. */
+class Similarities {
+  private cached: Float32Array | null = null
+  constructor (private readonly a: Matrix, private readonly b: Matrix, private readonly engine: FitEngine, private readonly ticker: Ticker) {}
+
+  async forEach (visit: (sims: Float32Array, start: number, end: number) => void): Promise<void> {
+    const { a, b } = this
+    if (this.cached !== null) { visit(this.cached, 0, a.rows); return }
+    const cache = a.rows * b.rows <= CACHE_VALUES
+    const blockRows = Math.max(1, Math.floor((1 << 20) / Math.max(1, b.rows)))
+    const full = cache ? new Float32Array(a.rows * b.rows) : null
+    for (let start = 0; start < a.rows; start += blockRows) {
+      const end = Math.min(a.rows, start + blockRows)
+      const block = { rows: end - start, cols: a.cols, data: a.data.subarray(start * a.cols, end * a.cols) }
+      const sims = (await this.engine.matmul(block, b, { transposeB: true })).data
+      this.ticker.check()
+      if (full !== null) full.set(sims, start * b.rows)
+      else visit(sims, start, end)
+      await this.ticker.tick()
+    }
+    if (full !== null) {
+      this.cached = full
+      visit(full, 0, a.rows)
+    }
+  }
+}
+
+interface Induced {
+  source: Int32Array
+  target: Int32Array
+  objective: number
+}
+
+/**
+ * One dictionary induction (VecMap's "union" direction with CSLS): every source row paired with
+ * its best target and every target row with its best source, where best is by 2·cos − the other
+ * side's k-NN radius and each candidate is zeroed with probability 1 − keep (stochastic
+ * induction). `a` and `b` are unit rows of the same dimension.
+ */
+async function induce (a: Matrix, b: Matrix, k: number, keep: number, rng: Rng, engine: FitEngine, ticker: Ticker): Promise<Induced> {
+  const na = a.rows
+  const nb = b.rows
+  const sims = new Similarities(a, b, engine, ticker)
+  const rowTop = new TopMean(na, Math.min(k, nb))
+  const colTop = new TopMean(nb, Math.min(k, na))
+  const rowMax = new Float64Array(na).fill(-Infinity)
+  const colMax = new Float64Array(nb).fill(-Infinity)
+  await sims.forEach((s, start, end) => {
+    for (let i = start; i < end; i++) {
+      const offset = (i - start) * nb
+      for (let j = 0; j < nb; j++) {
+        const v = s[offset + j]
+        rowTop.add(i, v)
+        colTop.add(j, v)
+        if (v > rowMax[i]) rowMax[i] = v
+        if (v > colMax[j]) colMax[j] = v
+      }
+    }
+  })
+  const rA = rowTop.means()
+  const rB = colTop.means()
+  const rowBest = new Int32Array(na)
+  const rowScore = new Float64Array(na).fill(-Infinity)
+  const colBest = new Int32Array(nb)
+  const colScore = new Float64Array(nb).fill(-Infinity)
+  // One 32-bit draw decides both candidates' dropout (16 bits each).
+  const threshold = Math.floor(keep * 65536)
+  const stochastic = keep < 1
+  await sims.forEach((s, start, end) => {
+    for (let i = start; i < end; i++) {
+      const offset = (i - start) * nb
+      const ri = rA[i] / 2
+      for (let j = 0; j < nb; j++) {
+        const v = s[offset + j]
+        let forRow = v - rB[j] / 2
+        let forCol = v - ri
+        if (stochastic) {
+          const draw = rng.uint32()
+          if ((draw & 0xffff) >= threshold) forRow = 0
+          if ((draw >>> 16) >= threshold) forCol = 0
+        }
+        if (forRow > rowScore[i]) { rowScore[i] = forRow; rowBest[i] = j }
+        if (forCol > colScore[j]) { colScore[j] = forCol; colBest[j] = i }
+      }
+    }
+  })
+  const source = new Int32Array(na + nb)
+  const target = new Int32Array(na + nb)
+  let fwd = 0
+  for (let i = 0; i < na; i++) { source[i] = i; target[i] = rowBest[i]; fwd += rowMax[i] }
+  let bwd = 0
+  for (let j = 0; j < nb; j++) { source[na + j] = colBest[j]; target[na + j] = j; bwd += colMax[j] }
+  return { source, target, objective: (fwd / na + bwd / nb) / 2 }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Self-learning
+
+/** Unit rows. */
+function unitRows (m: Matrix): Matrix {
+  const out = new Float32Array(m.data)
+  for (let i = 0; i < m.rows; i++) {
+    let s = 0
+    for (let j = 0; j < m.cols; j++) s += out[i * m.cols + j] ** 2
+    const norm = Math.sqrt(s)
+    if (norm < 1e-12) continue
+    for (let j = 0; j < m.cols; j++) out[i * m.cols + j] /= norm
+  }
+  return { rows: m.rows, cols: m.cols, data: out }
+}
+
+type M64 = { rows: number, cols: number, data: Float64Array }
+
+/** A pool's whitening (W = G^-½ of its Gram G) and its inverse (G^½), fixed for every iteration. */
+interface Whitening { w: M64, inverse: M64 }
+
+/**
+ * Whitening of a pool on all its rows. VecMap whitens on the dictionary's rows each iteration; its
+ * union dictionary holds every row of both pools (some twice), so the pool's own Gram is nearly
+ * the same and is decomposed once instead of every iteration.
+ */
+async function whitening (m: Matrix, engine: FitEngine, ticker: Ticker): Promise<Whitening> {
+  const m64: M64 = { rows: m.rows, cols: m.cols, data: Float64Array.from(m.data) }
+  const eigen = await symmetricEigen((await engine.matmul64(m64, m64, { transposeA: true })).data, m.cols, ticker)
+  ticker.check()
+  return { w: { rows: m.cols, cols: m.cols, data: psdFunction(eigen, -0.5) }, inverse: { rows: m.cols, cols: m.cols, data: psdFunction(eigen, 0.5) } }
+}
+
+/**
+ * Both pools in one space of r = min(dx, dy) dimensions under the map fitted on the dictionary
+ * pairs, VecMap's orthogonal mapping with whitening, re-weighting and de-whitening: each side
+ * whitened (W), the whitened cross-covariance's SVD U S Vᵀ maps both sides into one space, each
+ * side is re-weighted by S^½ and its whitening undone there (Uᵀ W⁻¹ U). Whitening makes the fit
+ * CCA-like, which tolerates spaces whose covariances differ (not merely rotated copies); the
+ * result is symmetric in the two sides.
+ */
+async function mapped (x: Matrix, z: Matrix, wx: Whitening, wz: Whitening, source: Int32Array, target: Int32Array, engine: FitEngine, ticker: Ticker): Promise<{ a: Matrix, b: Matrix }> {
+  const mm = async (p: M64, q: M64, opts: { transposeA?: boolean, transposeB?: boolean } = {}): Promise<M64> => {
+    const out = await engine.matmul64(p, q, opts)
+    ticker.check()
+    return out
+  }
+  const sq = (data: Float64Array, d: number): M64 => ({ rows: d, cols: d, data })
+  const xs = takeRows(x, source)
+  const zs = takeRows(z, target)
+  const dx = x.cols
+  const dy = z.cols
+  const cross = await mm({ rows: xs.rows, cols: dx, data: Float64Array.from(xs.data) }, { rows: zs.rows, cols: dy, data: Float64Array.from(zs.data) }, { transposeA: true })
+  const cw = await mm(await mm(wx.w, cross), wz.w)
+  // SVD of the dx × dy whitened cross-covariance through the smaller side's Gram.
+  const r = Math.min(dx, dy)
+  const small = dx <= dy ? await mm(cw, cw, { transposeB: true }) : await mm(cw, cw, { transposeA: true })
+  const e = await symmetricEigen(small.data, r, ticker)
+  const order = Array.from({ length: r }, (_, i) => i).sort((i, j) => e.values[j] - e.values[i])
+  const sv = Float64Array.from(order, i => Math.sqrt(Math.max(0, e.values[i])))
+  const basis = new Float64Array(r * r)
+  for (let i = 0; i < r; i++) for (let k = 0; k < r; k++) basis[i * r + k] = e.vectors[i * r + order[k]]
+  // The other side's singular vectors: V = Cwᵀ U S⁻¹ (or U = Cw V S⁻¹); null directions stay 0.
+  const other = dx <= dy ? await mm(cw, sq(basis, r), { transposeA: true }) : await mm(cw, sq(basis, r))
+  for (let i = 0; i < other.rows; i++) for (let k = 0; k < r; k++) other.data[i * r + k] = sv[k] > 1e-12 * sv[0] ? other.data[i * r + k] / sv[k] : 0
+  const u: M64 = dx <= dy ? sq(basis, r) : other
+  const v: M64 = dx <= dy ? other : sq(basis, r)
+  const side = async (white: Whitening, d: number, vectors: M64): Promise<Matrix> => {
+    // W · vectors · S^½ · (vectorsᵀ · W⁻¹ · vectors): d × r.
+    const whitenedBasis = await mm(white.w, vectors)
+    for (let i = 0; i < d; i++) for (let k = 0; k < r; k++) whitenedBasis.data[i * r + k] *= Math.sqrt(sv[k])
+    const back = await mm(vectors, await mm(white.inverse, vectors), { transposeA: true })
+    return toFloat32(await mm(whitenedBasis, back))
+  }
+  const mx = await side(wx, dx, u)
+  const mz = await side(wz, dy, v)
+  return { a: unitRows(await engine.matmul(x, mx)), b: unitRows(await engine.matmul(z, mz)) }
+}
+
+interface RunSetup {
+  restart: number
+  seed: number
+  start: AlignmentRun['start']
+  initial: { source: Int32Array, target: Int32Array }
+}
+
+async function selfLearn (x: Matrix, z: Matrix, wx: Whitening, wz: Whitening, setup: RunSetup, opts: UnsupervisedOptions, engine: FitEngine, ticker: Ticker, progress: ProgressSink, phase: string): Promise<{ run: AlignmentRun, pairs: MutualPairs }> {
+  const started = performance.now()
+  const rng = createRng(setup.seed)
+  let dictionary = setup.initial
+  let keep = INITIAL_KEEP
+  let best = -Infinity
+  let lastImprovement = 0
+  let stageStart = 0
+  let objective = 0
+  let converged = false
+  let it = 0
+  for (; it < opts.maxIterations; it++) {
+    const { a, b } = await mapped(x, z, wx, wz, dictionary.source, dictionary.target, engine, ticker)
+    const induced = await induce(a, b, opts.k, keep, rng, engine, ticker)
+    objective = induced.objective
+    dictionary = induced
+    if (objective - best >= OBJECTIVE_THRESHOLD) { best = objective; lastImprovement = it }
+    progress({ phase, done: it + 1, total: opts.maxIterations })
+    // A stage ends when the objective stalls, or after STAGE_PATIENCES patiences at most (at
+    // keep < 1 the objective can creep up for a long time; the last, deterministic stage must stall).
+    const stalled = it - lastImprovement > opts.patience
+    if (stalled && keep >= 1) { converged = true; it++; break }
+    if (keep < 1 && (stalled || it - stageStart >= STAGE_PATIENCES * opts.patience)) {
+      keep = Math.min(1, 2 * keep)
+      lastImprovement = it
+      stageStart = it
+    }
+  }
+  const { a, b } = await mapped(x, z, wx, wz, dictionary.source, dictionary.target, engine, ticker)
+  const pairs = await mutualNearestCsls(a, b, opts.k, engine)
+  ticker.check()
+  return {
+    run: {
+      restart: setup.restart,
+      seed: setup.seed,
+      start: setup.start,
+      iterations: it,
+      converged,
+      objective,
+      mutualRate: pairs.source.length / Math.min(x.rows, z.rows),
+      meanCsls: pairs.meanScore,
+      ms: performance.now() - started
+    },
+    pairs
+  }
+}
+
+/**
+ * The start of one restart: sorted-profile matches among `initRows` rows drawn from each pool (all
+ * rows when a pool has no more). Exported for measuring how many of its pairs are right.
+ */
+export async function sortedStart (x: Matrix, z: Matrix, rows: number, k: number, rng: Rng, engine: FitEngine, ticker: Ticker): Promise<{ source: Int32Array, target: Int32Array }> {
+  const pick = (n: number): Int32Array => n <= rows ? Int32Array.from({ length: n }, (_, i) => i) : Int32Array.from(sampleIndices(rng, n, rows)).sort()
+  const xi = pick(x.rows)
+  const zi = pick(z.rows)
+  const m = Math.min(xi.length, zi.length)
+  // Profiles must have the same length to be compared: both sides use m rows.
+  const px = await sortedProfiles(takeRows(x, xi.subarray(0, m)), engine, ticker)
+  const pz = await sortedProfiles(takeRows(z, zi.subarray(0, m)), engine, ticker)
+  const induced = await induce(px, pz, k, 1, rng, engine, ticker)
+  return {
+    source: induced.source.map(i => xi[i]),
+    target: induced.target.map(j => zi[j])
+  }
+}
+
+function randomStart (x: Matrix, z: Matrix, rng: Rng): { source: Int32Array, target: Int32Array } {
+  const n = Math.min(x.rows, z.rows)
+  return { source: Int32Array.from(sampleIndices(rng, x.rows, n)), target: Int32Array.from(sampleIndices(rng, z.rows, n)) }
+}
+
+/** Fraction of a's pairs whose source row b pairs with the same target. */
+export function pairAgreement (a: MutualPairs, b: MutualPairs): number {
+  if (a.source.length === 0) return 0
+  const other = new Map<number, number>()
+  for (let i = 0; i < b.source.length; i++) other.set(b.source[i], b.target[i])
+  let same = 0
+  for (let i = 0; i < a.source.length; i++) if (other.get(a.source[i]) === a.target[i]) same++
+  return same / a.source.length
+}
+
+function checkOptions (x: Matrix, z: Matrix, opts: UnsupervisedOptions): void {
+  const positive = (name: keyof UnsupervisedOptions): void => {
+    if (!Number.isInteger(opts[name]) || opts[name] < 1) throw new RangeError(`${name} must be a positive integer, got ${opts[name]}`)
+  }
+  positive('restarts'); positive('initRows'); positive('k'); positive('patience'); positive('maxIterations')
+  if (opts.initRows > MAX_INIT_ROWS) throw new RangeError(`initRows must be at most ${MAX_INIT_ROWS}, got ${opts.initRows}`)
+  if (!Number.isSafeInteger(opts.seed)) throw new RangeError(`seed must be a safe integer, got ${opts.seed}`)
+  if (x.rows < MIN_POOL_ROWS || z.rows < MIN_POOL_ROWS) throw new RangeError(`each pool needs at least ${MIN_POOL_ROWS} rows, got ${x.rows} and ${z.rows}`)
+}
+
+/** Seeds of the restarts and the null: distinct and fixed by the request's seed. */
+function runSeed (seed: number, restart: number): number {
+  return (seed * 1000003 + (restart + 1) * 7919) % 4294967296
+}
+
+/**
+ * Aligns pool x (source rows) and pool z (target rows) with no known pair; returns the kept run's
+ * mutual pairs and the evidence for `judge`. Cancelled by `signal` between engine calls.
+ */
+export async function alignUnsupervised (x: Matrix, z: Matrix, opts: UnsupervisedOptions, engine: FitEngine, signal?: AbortSignal, progress: ProgressSink = () => {}): Promise<AlignmentResult> {
+  checkOptions(x, z, opts)
+  const ticker = new Ticker(undefined, signal)
+  const xn = unitCentreUnit(x)
+  const zn = unitCentreUnit(z)
+  const wx = await whitening(xn, engine, ticker)
+  const wz = await whitening(zn, engine, ticker)
+  const runs: AlignmentRun[] = []
+  const pairsOf: MutualPairs[] = []
+  for (let r = 0; r < opts.restarts; r++) {
+    const seed = runSeed(opts.seed, r)
+    const rng = createRng(seed)
+    progress({ phase: `start ${r + 1}/${opts.restarts}`, done: 0, total: 1 })
+    const initial = await sortedStart(xn, zn, opts.initRows, opts.k, rng, engine, ticker)
+    const { run, pairs } = await selfLearn(xn, zn, wx, wz, { restart: r, seed, start: 'sorted-similarity', initial }, opts, engine, ticker, progress, `self-learning ${r + 1}/${opts.restarts}`)
+    runs.push(run)
+    pairsOf.push(pairs)
+  }
+  const nullSeed = runSeed(opts.seed, 1000)
+  const nullRun = (await selfLearn(xn, zn, wx, wz, { restart: -1, seed: nullSeed, start: 'random', initial: randomStart(xn, zn, createRng(nullSeed)) }, opts, engine, ticker, progress, 'null (random start)')).run
+  let best = 0
+  for (let r = 1; r < runs.length; r++) if (runs[r].meanCsls > runs[best].meanCsls) best = r
+  let agreement = 0
+  for (let r = 0; r < runs.length; r++) if (r !== best) agreement = Math.max(agreement, pairAgreement(pairsOf[best], pairsOf[r]))
+  return { pairs: pairsOf[best], runPairs: pairsOf, evidence: { runs, null: nullRun, best, agreement } }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The verdict
+
+/** The kept run's mean CSLS must exceed the null's by this much... */
+export const MIN_CSLS_GAIN = 0.05
+/** ...and by this factor. */
+export const MIN_CSLS_RATIO = 1.5
+/** Fraction of the kept run's pairs another restart must reproduce. */
+export const MIN_AGREEMENT = 0.5
+/**
+ * Mutual-NN rate at least this, and above the null's. Only a floor: in few dimensions even a
+ * random map leaves many mutual pairs, so the rate separates less than the mean CSLS does.
+ */
+export const MIN_MUTUAL_RATE = 0.1
+/** Ids both pools hold, when at least this many, check the map: top-1 at least MIN_ANCHOR_TOP1. */
+export const MIN_CHECK_ANCHORS = 5
+export const MIN_ANCHOR_TOP1 = 0.5
+
+/**
+ * Reliable only when every part holds: the kept run converged, beat the null by MIN_CSLS_GAIN and
+ * MIN_CSLS_RATIO, another restart reproduced at least MIN_AGREEMENT of its pairs, its mutual-NN
+ * rate clears MIN_MUTUAL_RATE and the null's, and (when known pairs were
+ * given) those pairs agree. A failed or unmatched alignment sits at the null's level on the first
+ * and reproduces nothing on the second, so each of the two alone would refuse it.
+ */
+export function judge (evidence: UnsupervisedEvidence): UnsupervisedVerdict {
+  const reasons: string[] = []
+  let reliable = true
+  const fail = (why: string): void => { reliable = false; reasons.push(why) }
+  const best = evidence.runs[evidence.best]
+  const n = evidence.null
+  if (!best.converged) fail(`the kept restart did not converge within its ${best.iterations} iterations`)
+  const csls = `mean CSLS ${best.meanCsls.toFixed(3)} against ${n.meanCsls.toFixed(3)} from a random start (the null)`
+  if (best.meanCsls - n.meanCsls < MIN_CSLS_GAIN || best.meanCsls < MIN_CSLS_RATIO * Math.max(n.meanCsls, 0)) {
+    fail(`${csls}: not clearly above what no correspondence gives (needs +${MIN_CSLS_GAIN} and ×${MIN_CSLS_RATIO})`)
+  } else reasons.push(`${csls}`)
+  const agree = `${(100 * evidence.agreement).toFixed(0)}% of its pairs reproduced by another restart`
+  if (evidence.runs.length < 2) fail('one restart only: nothing to check its pairs against (use restarts ≥ 2)')
+  else if (evidence.agreement < MIN_AGREEMENT) fail(`${agree} (needs ${100 * MIN_AGREEMENT}%)`)
+  else reasons.push(agree)
+  const rate = `mutual nearest neighbours for ${(100 * best.mutualRate).toFixed(1)}% of the rows against ${(100 * n.mutualRate).toFixed(1)}% for the null`
+  if (best.mutualRate < MIN_MUTUAL_RATE || !(best.mutualRate > n.mutualRate)) fail(`${rate} (needs ${100 * MIN_MUTUAL_RATE}% and more than the null)`)
+  else reasons.push(rate)
+  const check = evidence.anchorCheck
+  if (check !== undefined && check.count >= MIN_CHECK_ANCHORS) {
+    const said = `${check.count} ids both pools hold: top-1 ${check.top1.toFixed(3)} under the map`
+    if (check.top1 < MIN_ANCHOR_TOP1) fail(`${said} (needs ${MIN_ANCHOR_TOP1})`)
+    else reasons.push(said)
+  }
+  return { ...evidence, reliable, reasons }
+}

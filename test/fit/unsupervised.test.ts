@@ -1,0 +1,56 @@
+import t from 'tap'
+import { alignUnsupervised, judge, pairAgreement, type UnsupervisedOptions } from '../../src/fit/unsupervised.js'
+import { testEngine } from '../helpers/app.js'
+import { POOL, world } from './fixtures/unsupervised-world.js'
+
+/** Small and fast, as the service would never be asked, but the same method. */
+const OPTS: UnsupervisedOptions = { restarts: 2, initRows: POOL, k: 10, patience: 4, maxIterations: 80, seed: 0 }
+
+function recovered (pairs: { source: Int32Array, target: Int32Array }, truth: Map<number, number>): number {
+  let right = 0
+  for (let i = 0; i < pairs.source.length; i++) if (truth.get(pairs.source[i]) === pairs.target[i]) right++
+  return right / truth.size
+}
+
+t.test('a hidden correspondence is recovered and found reliable, reproducibly', async t => {
+  const engine = await testEngine(t)
+  const w = world(11, true)
+  const result = await alignUnsupervised(w.x, w.z, OPTS, engine)
+  const verdict = judge(result.evidence)
+  t.ok(recovered(result.pairs, w.truth) >= 0.8, `shared items paired right: ${recovered(result.pairs, w.truth).toFixed(3)}`)
+  t.equal(verdict.reliable, true, verdict.reasons.join('; '))
+  t.ok(verdict.runs[verdict.best].meanCsls > verdict.null.meanCsls, 'the kept run beats the null')
+  const again = await alignUnsupervised(w.x, w.z, OPTS, engine)
+  t.same(Array.from(again.pairs.target), Array.from(result.pairs.target), 'the same seed gives the same pairs')
+  t.equal(pairAgreement(again.pairs, result.pairs), 1)
+})
+
+t.test('pools that share nothing are found unreliable', async t => {
+  const engine = await testEngine(t)
+  const w = world(11, false)
+  const verdict = judge((await alignUnsupervised(w.x, w.z, OPTS, engine)).evidence)
+  t.equal(verdict.reliable, false, verdict.reasons.join('; '))
+})
+
+t.test('progress is reported per step, and the signal stops the work between steps', async t => {
+  const engine = await testEngine(t)
+  const w = world(11, true)
+  const controller = new AbortController()
+  const phases: string[] = []
+  await t.rejects(alignUnsupervised(w.x, w.z, OPTS, engine, controller.signal, progress => {
+    phases.push(progress.phase)
+    t.ok(progress.done <= progress.total, 'done never passes total')
+    if (progress.phase.startsWith('self-learning') && progress.done === 3) controller.abort(new Error('stopped by the test'))
+  }), { message: 'stopped by the test' })
+  t.same(phases[0], 'start 1/2', 'the first restart\'s start is reported first')
+  t.equal(phases.filter(p => p.startsWith('self-learning')).length, 3, 'no step after the abort')
+})
+
+t.test('options out of range are refused', async t => {
+  const engine = await testEngine(t)
+  const w = world(11, true)
+  await t.rejects(alignUnsupervised(w.x, w.z, { ...OPTS, restarts: 0 }, engine), RangeError)
+  await t.rejects(alignUnsupervised(w.x, w.z, { ...OPTS, initRows: 5000 }, engine), RangeError)
+  const few = { rows: 10, cols: w.x.cols, data: w.x.data.subarray(0, 10 * w.x.cols) }
+  await t.rejects(alignUnsupervised(few, w.z, OPTS, engine), RangeError)
+})
