@@ -117,6 +117,8 @@ export type RevisionPrecondition = '*' | string[]
 
 export type CreateTranslatorOutcome =
   | { status: 'created', value: TranslatorListing }
+  /** A translator with this id and pair is stored already (a re-run of the same work): it, unchanged. */
+  | { status: 'exists', value: TranslatorListing }
   | { status: 'missing', what: 'source' | 'target' | 'anchorSet' }
 
 /**
@@ -188,6 +190,9 @@ export interface Store {
    * Stores a translator whole, assigning the next version of its (source, target) pair. It becomes
    * the pair's active translator when `activate` is true or the pair has none. Fails with 'missing'
    * when source, target or anchor set no longer exist (or a space's dim is no longer sourceDim/targetDim). `meta.version` is ignored and assigned here.
+   * Idempotent on the id: when a translator with this id and the same source and target is stored
+   * already, that one is returned ('exists') and nothing changes, so work that is run again (a job
+   * retried after its replica died) stores one translator. The same id for another pair is an error.
    */
   createTranslator (rec: TranslatorRecord, opts: { activate: boolean }): Promise<CreateTranslatorOutcome>
   getTranslator (id: string): Promise<TranslatorRecord | null>
