@@ -23,6 +23,7 @@ import { applyMap, type LinearMap } from '../translators/map.js'
 import { buildMap } from './map.js'
 import { buildGallery, emptyTally, scoresOf, subGallery, tallyRows, type Gallery } from './score.js'
 import type { PolarStepper } from './polar.js'
+import type { ProgressSink } from '../util/progress.js'
 
 export const FIT_METHODS: readonly FitMethod[] = ['procrustes', 'linear', 'affine', 'ridge', 'inverse-relative']
 export const SCALINGS: readonly Scaling[] = ['standard', 'center', 'l2', 'none']
@@ -142,6 +143,9 @@ async function scoreSplit (engine: FitEngine, x: Matrix, y: Matrix, train: Int32
   return { tally, ms: fitted.ms }
 }
 
+/** Called after each cross-validation fold of a fit that reports progress (keyed by its ticker). */
+const foldDone = new WeakMap<Ticker, () => void>()
+
 /** Each fold translated by the map fitted on the others, retrieved among the fold's own targets. */
 async function crossValidate (engine: FitEngine, x: Matrix, y: Matrix, folds: Int32Array[], pool: Int32Array, config: Config, gallery: Gallery, ticker: Ticker): Promise<Evaluation> {
   const tally = emptyTally()
@@ -152,6 +156,7 @@ async function crossValidate (engine: FitEngine, x: Matrix, y: Matrix, folds: In
     const translated = await applyMap(takeRows(x, fold), fitted.map, engine)
     await tallyRows(translated, Int32Array.from(fold, (_, i) => i), subGallery(gallery, fold), engine, tally)
     ms += fitted.ms
+    foldDone.get(ticker)?.()
   }
   return { scores: scoresOf(tally), fitMs: ms / folds.length }
 }
@@ -225,7 +230,7 @@ function checkInputs (x: Matrix, y: Matrix): void {
  * Throws FitError when there are too few anchors for the options, RangeError for bad options or
  * shapes. Heavy products run in the engine's workers; JS loops yield every few milliseconds.
  */
-export async function fitTranslator (x: Matrix, y: Matrix, opts: FitOptions, engine: FitEngine, signal?: AbortSignal): Promise<FitResult> {
+export async function fitTranslator (x: Matrix, y: Matrix, opts: FitOptions, engine: FitEngine, signal?: AbortSignal, progress?: ProgressSink): Promise<FitResult> {
   const started = performance.now()
   checkOptions(opts)
   checkInputs(x, y)
@@ -233,6 +238,16 @@ export async function fitTranslator (x: Matrix, y: Matrix, opts: FitOptions, eng
   const needsSelection = opts.method === 'auto' || (usesRidge(opts.method) && opts.ridge === undefined)
   checkAnchorCount(n, opts, needsSelection)
   const ticker = new Ticker(undefined, signal)
+  if (progress !== undefined && needsSelection) {
+    // Progress in folds fitted: every configuration the selection cross-validates, times the folds.
+    const configs = opts.method === 'auto'
+      ? FIT_METHODS.reduce((sum, m) => sum + SCALINGS.length * (usesRidge(m) && opts.ridge === undefined ? RIDGE_GRID.length : 1), 0)
+      : RIDGE_GRID.length
+    const total = configs * opts.folds
+    let done = 0
+    progress({ phase: 'cross-validation', done, total })
+    foldDone.set(ticker, () => { done = Math.min(done + 1, total); progress({ phase: 'cross-validation', done, total }) })
+  }
   const gallery = buildGallery(y)
 
   const { heldOut, pool } = holdoutSplit(n, opts.holdout, opts.seed)
