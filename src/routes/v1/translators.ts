@@ -1,3 +1,4 @@
+import type { FastifyReply } from 'fastify'
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import { linearCka, retrievalScores } from '../../analysis/similarity.js'
@@ -20,27 +21,9 @@ import type { Store, TranslatorListing } from '../../store/types.js'
 import { prepareFit } from '../../translators/pipeline.js'
 import { cancellable } from '../../budget/cancel.js'
 import { evaluatePlan } from '../../budget/work.js'
-
-function translatorOut (t: TranslatorListing): z.infer<typeof Translator> {
-  const ridge = t.settings.ridge
-  return {
-    id: t.id,
-    name: t.name,
-    source: t.source,
-    target: t.target,
-    anchorSet: t.anchorSet,
-    method: t.method,
-    scaling: t.scaling,
-    ...(typeof ridge === 'number' ? { ridge } : {}),
-    version: t.version,
-    createdAt: t.createdAt,
-    active: t.active,
-    anchorsUsed: t.anchorsUsed,
-    sourceDim: t.sourceDim,
-    targetDim: t.targetDim,
-    diagnostics: t.diagnostics as z.infer<typeof Translator>['diagnostics']
-  }
-}
+import { AsyncHeaders, Operation } from '../../schemas/operations.js'
+import { answerWithOperation, runsAsOperation } from './operations.js'
+import { translatorOut } from './translator-out.js'
 
 /**
  * A fitted translator never changes (id + version); only whether it is its pair's active one does,
@@ -71,15 +54,22 @@ const translators: FastifyPluginAsyncZod<{ maxRows: number }> = async (app, opts
       tags: ['translators'],
       summary: 'Fit a translator from one space into another on their parallel anchors',
       operationId: 'fitTranslator',
-      description: 'The parallel anchors are the ids of the anchor set that both spaces hold. The first translator of a (source, target) pair, and any later one with "activate": true, becomes the pair\'s active translator.',
+      description: 'The parallel anchors are the ids of the anchor set that both spaces hold. The first translator of a (source, target) pair, and any later one with "activate": true, becomes the pair\'s active translator. ' +
+        'With `Prefer: respond-async`, or when the fit is estimated to take longer than ASYNC_AFTER_MS, the answer is 202 with `Location: /v1/operations/{id}` and the operation: wait for it with GET /v1/operations/{id}?wait=30. ' +
+        'With an `Idempotency-Key`, the same key and body answer the same operation or translator, never a second one.',
+      headers: AsyncHeaders,
       body: FitBody,
-      response: { 201: Translator, ...problemResponses(400, 401, 403, 404, 409, 422) }
+      response: { 201: Translator, 202: Operation.describe('The fit runs as an operation: poll Location'), ...problemResponses(400, 401, 403, 404, 409, 422, 429) }
     }
   }, async (request, reply) => {
     const prepared = await prepareFit({ store: app.store, engine: app.engine, maxTranslatorBytes: app.budgets.maxTranslatorBytes }, request.body)
     request.rows = prepared.rows
-    const stored = await app.runBudgeted(request, prepared.plan, prepared.run)
-    return reply.code(201).header('etag', strongEtag(translatorTag(stored, true))).header('location', `/v1/translators/${encodeURIComponent(stored.id)}`).send(translatorOut(stored))
+    const created = (stored: TranslatorListing): FastifyReply =>
+      reply.code(201).header('etag', strongEtag(translatorTag(stored, true))).header('location', `/v1/translators/${encodeURIComponent(stored.id)}`).send(translatorOut(stored))
+    if (runsAsOperation(request, prepared.plan)) {
+      return await answerWithOperation(request, reply, { plan: prepared.plan, kind: 'fit', input: request.body }, result => created(result as TranslatorListing))
+    }
+    return created(await app.runBudgeted(request, prepared.plan, prepared.run))
   })
 
   app.get('/v1/translators', {
