@@ -1,5 +1,6 @@
 import type { FitRequest, PipelineDeps } from '../translators/pipeline.js'
 import { prepareFit } from '../translators/pipeline.js'
+import { prepareEvaluate, type EvaluateRequest } from '../translators/evaluate.js'
 import type { PreparedJob } from './types.js'
 
 /**
@@ -14,6 +15,19 @@ export const JOB_KINDS: Record<string, JobKind> = {
     const request = input as FitRequest
     const prepared = await prepareFit(deps, request, { translatorId: id })
     return { plan: prepared.plan, phases: fitPhases(request), run: prepared.run }
+  },
+  evaluate: async (input, deps) => {
+    const prepared = await prepareEvaluate(deps, input as EvaluateRequest)
+    return {
+      plan: prepared.plan,
+      phases: ['evaluation'],
+      run: async (signal, progress) => {
+        progress({ phase: 'evaluation', done: 0, total: 1 })
+        const result = await prepared.run(signal)
+        progress({ phase: 'evaluation', done: 1, total: 1 })
+        return result
+      }
+    }
   }
 }
 

@@ -4,7 +4,7 @@ import { problemType, testApp } from '../helpers/app.js'
 import { values } from '../helpers/data.js'
 import { redisForTests, redisSkipReason } from '../helpers/redis-server.js'
 import { redisHarness } from '../helpers/redis-store.js'
-import { bytes, injectApi, setUpPair, type Api } from '../helpers/service.js'
+import { bytes, injectApi, pairData, rowsOf, setUpPair, SOURCE_DIM, TARGET_DIM, type Api } from '../helpers/service.js'
 
 /*
  * Operations through the real app, on the memory store (in-process queue) and on a real Redis
@@ -58,6 +58,9 @@ async function finished (api: Api, id: string): Promise<any> {
   }
 }
 
+/** The rows setUpPair uploads (its default rows and seed). */
+const setUpPairData = async (): Promise<{ x: Float32Array, y: Float32Array }> => pairData(80, 11)
+
 const translatorCount = async (api: Api): Promise<number> => (await api('GET', '/v1/translators')).body.translators.length
 
 function suite (t: Test, name: string, factory: Factory): void {
@@ -93,10 +96,22 @@ function suite (t: Test, name: string, factory: Factory): void {
     t.same(stored.body, done.result, 'the result is the stored translator as the sync route answers it')
     t.equal(await translatorCount(api), 1)
 
+    // An evaluation as an operation answers what the synchronous evaluation answers.
+    const rows = 20
+    const pair = await setUpPairData()
+    const evalBody = { vectors: rowsOf(pair.x.subarray(0, rows * SOURCE_DIM), SOURCE_DIM), targetVectors: rowsOf(pair.y.subarray(0, rows * TARGET_DIM), TARGET_DIM), k: 5 }
+    const syncEval = await api('POST', `/v1/translators/${op.id}/evaluate`, evalBody)
+    t.equal(syncEval.status, 200)
+    const asyncEval = await api('POST', `/v1/translators/${op.id}/evaluate`, evalBody, ASYNC)
+    t.equal(asyncEval.status, 202)
+    const evaluated = await finished(api, asyncEval.body.id)
+    t.match(evaluated, { kind: 'evaluate', status: 'succeeded' })
+    t.same(evaluated.result, syncEval.body, 'the evaluation operation has the synchronous answer as its result')
+
     const listed = await api('GET', '/v1/operations?status=succeeded&kind=fit')
     t.same(listed.body.operations.map((o: { id: string }) => o.id), [op.id])
     t.same((await api('GET', '/v1/operations?status=running')).body.operations, [])
-    t.equal((await api('GET', '/v1/operations?kind=evaluate')).body.operations.length, 0)
+    t.equal((await api('GET', '/v1/operations?kind=evaluate')).body.operations.length, 1)
     const missing = await api('GET', '/v1/operations/00000000-0000-4000-8000-000000000000')
     t.equal(missing.status, 404)
     t.equal(missing.body.type, problemType('not-found'))
