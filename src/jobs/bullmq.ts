@@ -204,7 +204,8 @@ export class BullQueue implements OperationQueue {
       ...(status === 'cancelled' ? { error: cancelledError() } : {}),
       attempts: job.attemptsStarted,
       createdAt: new Date(job.timestamp).toISOString(),
-      startedAt: iso(job.processedOn),
+      // A worker stamps processedOn with the time it began fetching, which can precede the job's creation.
+      startedAt: iso(job.processedOn === undefined ? undefined : Math.max(job.processedOn, job.timestamp)),
       finishedAt: status === 'cancelled' && state !== 'failed' ? null : iso(job.finishedOn)
     }
   }

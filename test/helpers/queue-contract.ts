@@ -84,7 +84,7 @@ export function queueContract (t: Test, name: string, factory: QueueFactory): vo
     const done = await finished(queue, operation.id)
     t.match(done, { status: 'succeeded', result: { echoed: 'a' }, attempts: 1 })
     t.equal(done.error, undefined)
-    t.ok(done.createdAt <= (done.startedAt as string) && (done.startedAt as string) <= (done.finishedAt as string), 'created ≤ started ≤ finished')
+    t.ok(done.createdAt <= (done.startedAt as string) && (done.startedAt as string) <= (done.finishedAt as string), `created ≤ started ≤ finished: ${done.createdAt} ${String(done.startedAt)} ${String(done.finishedAt)}`)
     t.same(done.progress, { phase: 'work', done: 3, total: 3, fraction: 1 }, 'the last progress published')
     t.same(await queue.get('00000000-0000-4000-8000-000000000000'), null, 'an unknown id is null')
   })
