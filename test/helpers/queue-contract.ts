@@ -75,7 +75,9 @@ export function queueContract (t: Test, name: string, factory: QueueFactory): vo
     t.teardown(async () => { await queue.close() })
     const { operation, created } = await queue.enqueue('echo', { name: 'a', steps: 3 })
     t.equal(created, true)
-    t.match(operation, { kind: 'echo', status: 'queued', progress: null, startedAt: null, finishedAt: null })
+    // A worker may have taken it already by the time enqueue reads it back.
+    t.ok(['queued', 'running'].includes(operation.status), `enqueued: ${operation.status}`)
+    t.match(operation, { kind: 'echo', finishedAt: null })
     t.match(operation.id, /^[0-9a-f-]{36}$/)
     await waitUntil('the job to start', () => g.started('a'))
     await waitUntil('running', async () => (await queue.get(operation.id))?.status === 'running')
