@@ -183,9 +183,12 @@ export class BullQueue implements OperationQueue {
     }
   }
 
-  private async toOperation (job: Job<JobData>): Promise<Operation> {
+  private async toOperation (read: Job<JobData>): Promise<Operation> {
+    let job = read
     const id = String(job.id)
     const [state, cancelAsked] = await Promise.all([job.getState(), this.client.exists(this.key('cancel', id))])
+    // The job's fields were read before its state: one that finished in between is read again.
+    if ((state === 'completed' || state === 'failed') && (job.finishedOn === undefined || job.finishedOn === null)) job = await this.queue.getJob(id) ?? job
     let status: OperationStatus
     switch (state) {
       case 'completed': status = 'succeeded'; break
@@ -199,14 +202,14 @@ export class BullQueue implements OperationQueue {
       kind: job.data.kind,
       status,
       progress,
-      ...(status === 'succeeded' ? { result: job.returnvalue } : {}),
+      ...(status === 'succeeded' && job.returnvalue !== null && job.returnvalue !== undefined ? { result: job.returnvalue } : {}),
       ...(status === 'failed' ? { error: parseError(job.failedReason) } : {}),
       ...(status === 'cancelled' ? { error: cancelledError() } : {}),
       attempts: job.attemptsStarted,
       createdAt: new Date(job.timestamp).toISOString(),
       // A worker stamps processedOn with the time it began fetching, which can precede the job's creation.
       startedAt: iso(job.processedOn === undefined ? undefined : Math.max(job.processedOn, job.timestamp)),
-      finishedAt: status === 'cancelled' && state !== 'failed' ? null : iso(job.finishedOn)
+      finishedAt: state === 'completed' || state === 'failed' ? iso(job.finishedOn) : null
     }
   }
 

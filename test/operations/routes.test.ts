@@ -112,6 +112,10 @@ function suite (t: Test, name: string, factory: Factory): void {
     t.same(listed.body.operations.map((o: { id: string }) => o.id), [op.id])
     t.same((await api('GET', '/v1/operations?status=running')).body.operations, [])
     t.equal((await api('GET', '/v1/operations?kind=evaluate')).body.operations.length, 1)
+    const metrics = (await api('GET', '/metrics')).raw.toString()
+    t.match(metrics, /latentbridge_operation_duration_seconds_count\{kind="fit",outcome="succeeded"\} 1\n/, 'the fit\'s run is measured by kind and outcome')
+    t.match(metrics, /latentbridge_operations_queued 0\n/)
+    t.match(metrics, /latentbridge_operations_running 0\n/)
     const missing = await api('GET', '/v1/operations/00000000-0000-4000-8000-000000000000')
     t.equal(missing.status, 404)
     t.equal(missing.body.type, problemType('not-found'))
@@ -133,6 +137,7 @@ function suite (t: Test, name: string, factory: Factory): void {
     t.notOk('result' in cancelled)
     t.equal(await translatorCount(api), 0, 'nothing stored')
     t.equal(app.workPool.inUse, 0, 'the reservation is released')
+    t.match((await api('GET', '/metrics')).raw.toString(), /latentbridge_operation_duration_seconds_count\{kind="fit",outcome="cancelled"\} 1\n/)
     const next = (await api('POST', '/v1/translators', SMALL_FIT, ASYNC)).body
     t.equal((await finished(api, next.id)).status, 'succeeded', 'the worker ran the next job')
     t.equal(await translatorCount(api), 1)
