@@ -98,9 +98,10 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
     queueRows: config.QUEUE_MAX_ROWS,
     retryAfterSeconds: config.QUEUE_RETRY_AFTER_S
   })
-  // Operations run on BullMQ when the store is on Redis (the same Redis), else in process.
+  // Operations run on BullMQ when the app's store is on the configured Redis (the same Redis), else
+  // in process. A store handed in by the caller (tests) says nothing of where its Redis is.
   await fastify.register(operationsService, {
-    redis: opts.store.kind === 'redis' ? redisTargetFromConfig(config) : undefined,
+    redis: opts.ownsStore && opts.store.kind === 'redis' ? redisTargetFromConfig(config) : undefined,
     keyPrefix: config.REDIS_KEY_PREFIX,
     concurrency: config.FIT_CONCURRENCY,
     asyncAfterMs: config.ASYNC_AFTER_MS,

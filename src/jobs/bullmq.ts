@@ -2,7 +2,7 @@ import { createHash, randomUUID } from 'node:crypto'
 import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq'
 import type { Cluster, Redis } from 'ioredis'
 import { ProblemError } from '../errors.js'
-import type { RedisTarget } from '../store/redis/connection.js'
+import { withTimeout, type RedisTarget } from '../store/redis/connection.js'
 import { keyReused, queueFull, type QueueOptions } from './memory.js'
 import { createJobConnection } from './redis.js'
 import {
@@ -114,17 +114,16 @@ export class BullQueue implements OperationQueue {
       if (job.attemptsMade < (job.opts.attempts ?? 1)) this.events.onRetry?.(String(job.id), job.attemptsMade + 1)
     })
     this.worker.on('error', (err: Error) => { this.opts.logger?.warn({ err }, 'operations worker: Redis error') })
+    this.queue.on('error', (err: Error) => { this.opts.logger?.warn({ err }, 'operations queue: Redis error') })
   }
 
+  /**
+   * The queue and this replica's worker. Start-up does not wait for Redis (the store's own
+   * connection is the readiness gate): the connections reconnect by themselves and the worker
+   * takes jobs once they are up.
+   */
   static async connect (processor: JobProcessor, opts: BullQueueOptions, events: QueueEvents = {}): Promise<BullQueue> {
     const queue = new BullQueue(processor, opts, events)
-    try {
-      await queue.queue.waitUntilReady()
-      await queue.worker.waitUntilReady()
-    } catch (err) {
-      await queue.close()
-      throw err
-    }
     void queue.worker.run().catch((err: unknown) => { opts.logger?.error({ err }, 'operations worker stopped') })
     return queue
   }
@@ -284,8 +283,9 @@ export class BullQueue implements OperationQueue {
     this.closed = true
     // Running jobs stop at their next step and go back to the queue (a retry) for another replica.
     for (const controller of this.running.values()) controller.abort(new Error('shutting down'))
-    await this.worker.close().catch(() => {})
-    await this.queue.close().catch(() => {})
+    // Bounded: a queue whose Redis never answered must not hold the shutdown.
+    await withTimeout(Promise.all([this.worker.close(), this.queue.close()]), 5000, 'closing the operations queue timed out').catch(() => {})
+    await withTimeout(Promise.all([this.worker.disconnect(), this.queue.disconnect()]), 1000, 'disconnecting the operations queue timed out').catch(() => {})
     this.client.disconnect()
     this.workerClient.disconnect()
   }

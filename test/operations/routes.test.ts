@@ -1,9 +1,10 @@
 import t, { type Test } from 'tap'
 import type { FastifyInstance } from 'fastify'
-import { problemType, testApp } from '../helpers/app.js'
+import { problemType, testApp, testEngine } from '../helpers/app.js'
+import { buildApp } from '../../src/app.js'
+import { loadConfig } from '../../src/config.js'
 import { values } from '../helpers/data.js'
 import { redisForTests, redisSkipReason } from '../helpers/redis-server.js'
-import { redisHarness } from '../helpers/redis-store.js'
 import { bytes, injectApi, pairData, rowsOf, setUpPair, SOURCE_DIM, TARGET_DIM, type Api } from '../helpers/service.js'
 
 /*
@@ -16,12 +17,16 @@ type Factory = (t: Test, env?: Record<string, string>) => Promise<FastifyInstanc
 
 const memory: Factory = async (t, env = {}) => await testApp(t, { env })
 
+/** The app as the server builds it from REDIS_URL: its own Redis store, and so BullMQ for operations. */
 const redis: Factory = async (t, env = {}) => {
   const server = await redisForTests(t)
   const prefix = server.newPrefix()
-  const harness = await redisHarness({ url: server.url, keyPrefix: prefix }, async () => { await server.deletePrefix(prefix) })
-  t.teardown(harness.cleanup)
-  return await testApp(t, { env: { REDIS_URL: server.url, REDIS_KEY_PREFIX: prefix, ...env }, store: harness.store })
+  const config = loadConfig({ MAX_EVENT_LOOP_DELAY_MS: '0', MAX_HEAP_USED_BYTES: '0', ASYNC_AFTER_MS: '86400000', REDIS_URL: server.url, REDIS_KEY_PREFIX: prefix, ...env })
+  const app = await buildApp(config, { engine: await testEngine(t), logger: false })
+  await app.ready()
+  t.teardown(async () => { await app.close() })
+  if (app.operations.queue.backend !== 'bullmq') throw new Error('expected the BullMQ queue')
+  return app
 }
 
 const NAMES = { source: 'src', target: 'tgt', set: 'set' }
