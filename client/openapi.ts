@@ -242,7 +242,7 @@ export interface paths {
         put?: never;
         /**
          * Fit a translator from one space into another on their parallel anchors
-         * @description The parallel anchors are the ids of the anchor set that both spaces hold. The first translator of a (source, target) pair, and any later one with "activate": true, becomes the pair's active translator.
+         * @description The parallel anchors are the ids of the anchor set that both spaces hold. The first translator of a (source, target) pair, and any later one with "activate": true, becomes the pair's active translator. With `Prefer: respond-async`, or when the fit is estimated to take longer than ASYNC_AFTER_MS, the answer is 202 with `Location: /v1/operations/{id}` and the operation: wait for it with GET /v1/operations/{id}?wait=30. With an `Idempotency-Key`, the same key and body answer the same operation or translator, never a second one.
          */
         post: operations["fitTranslator"];
         delete?: never;
@@ -340,7 +340,7 @@ export interface paths {
         put?: never;
         /**
          * Score a translator on pairs of source and true target vectors
-         * @description Retrieval is among the given target rows, by cosine or (retrieval: "csls") by CSLS, which discounts target rows that are close to everything (hubs).
+         * @description Retrieval is among the given target rows, by cosine or (retrieval: "csls") by CSLS, which discounts target rows that are close to everything (hubs). With `Prefer: respond-async`, an estimate over ASYNC_AFTER_MS, or an `Idempotency-Key`, it runs as an operation as POST /v1/translators does (202 and Location when not answered in the request).
          */
         post: operations["evaluateTranslator"];
         delete?: never;
@@ -360,9 +360,69 @@ export interface paths {
         put?: never;
         /**
          * Migration report: what switching to translated vectors costs in retrieval
-         * @description Held-out items embedded by both models: each source row is translated and searched, as a query, among the target model's vectors of the items as they are (cosine, raw, as a vector index of the target model holds them). Per direction: neighbour recall@1/5/10 of translated queries against native ones, own-item retrieval@1/5/10, MRR, and the confidence-coverage curve (for confidence thresholds 0 to 1: the share of rows kept and their top-1 and recall@10) to pick a threshold below which items are re-embedded instead. The reverse direction is reported too when the reverse pair has an active translator. JSON by default; with Accept: text/html, one self-contained page.
+         * @description Held-out items embedded by both models: each source row is translated and searched, as a query, among the target model's vectors of the items as they are (cosine, raw, as a vector index of the target model holds them). Per direction: neighbour recall@1/5/10 of translated queries against native ones, own-item retrieval@1/5/10, MRR, and the confidence-coverage curve (for confidence thresholds 0 to 1: the share of rows kept and their top-1 and recall@10) to pick a threshold below which items are re-embedded instead. The reverse direction is reported too when the reverse pair has an active translator. JSON by default; with Accept: text/html, one self-contained page. With `Prefer: respond-async`, or when the report is estimated to take longer than ASYNC_AFTER_MS, the answer is 202 with `Location: /v1/operations/{id}`, and the operation's result is the report as JSON.
          */
         post: operations["translatorReport"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/operations/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get an operation (long poll with ?wait=SECONDS)
+         * @description Status, progress, and the result or the problem once finished. With `wait`, the answer is held until the operation ends or that many seconds pass (at most 60): poll in a loop with wait=30 rather than rapidly without it.
+         */
+        get: operations["getOperation"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/operations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List operations, optionally by status and kind
+         * @description Oldest first among the most recent 1,000 of each state, a page at a time: follow `next` until it is null.
+         */
+        get: operations["listOperations"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/operations/{id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Cancel an operation
+         * @description A queued operation is cancelled at once; a running one stops at its next step (status "cancelled" once it has) and stores nothing. A finished operation is answered as it is.
+         */
+        post: operations["cancelOperation"];
         delete?: never;
         options?: never;
         head?: never;
@@ -439,9 +499,12 @@ export interface components {
              *     | `urn:latentbridge:problem:over-budget` | 422 | The estimated memory or time of the work asked for (estimated from the shapes and options before it starts) exceeds WORK_MEMORY_BYTES or WORK_TIME_MS, or the translator it would store exceeds MAX_TRANSLATOR_BYTES. Nothing was run or stored. | `detail` gives the estimate, the limit and what to send instead: fewer anchors or dimensions, a named method instead of `auto`, fewer folds, a `ridge` value instead of the search, fewer rows. |
              *     | `urn:latentbridge:problem:busy` | 503 | The work fits the budget, but other requests hold too much of the working-memory pool (WORK_MEMORY_BYTES) right now. | Retry after the Retry-After seconds. |
              *     | `urn:latentbridge:problem:precondition-failed` | 412 | The request carried If-Match and the resource no longer has (or never had) one of the entity tags it names: another client changed or deleted it since it was read; or it carried If-None-Match (* : only create) and the resource exists. Nothing was changed. | GET the resource again for its current ETag (and content), reconcile, and send the request again with that ETag in If-Match. |
+             *     | `urn:latentbridge:problem:operations-full` | 429 | OPERATIONS_MAX_QUEUED operations are waiting for a worker already; no more are accepted until some start. | Retry after the Retry-After seconds, or wait for your queued operations (GET /v1/operations?status=queued). |
+             *     | `urn:latentbridge:problem:idempotency-key-reused` | 422 | The Idempotency-Key was sent earlier (within IDEMPOTENCY_TTL) with another request body or to another route; a key names one request. | Send the original body with this key to get its operation or result, or use a new key for a new request. |
+             *     | `urn:latentbridge:problem:cancelled` | 409 | The operation was cancelled (POST /v1/operations/{id}/cancel) before it finished; nothing was stored. | Start the work again if it is still wanted. |
              * @enum {string}
              */
-            type: "urn:latentbridge:problem:invalid-request" | "urn:latentbridge:problem:unauthenticated" | "urn:latentbridge:problem:forbidden" | "urn:latentbridge:problem:not-found" | "urn:latentbridge:problem:no-route" | "urn:latentbridge:problem:not-acceptable" | "urn:latentbridge:problem:request-timeout" | "urn:latentbridge:problem:conflict" | "urn:latentbridge:problem:body-too-large" | "urn:latentbridge:problem:uri-too-long" | "urn:latentbridge:problem:unsupported-media-type" | "urn:latentbridge:problem:unprocessable" | "urn:latentbridge:problem:headers-too-large" | "urn:latentbridge:problem:queue-full" | "urn:latentbridge:problem:internal" | "urn:latentbridge:problem:overloaded" | "urn:latentbridge:problem:timeout" | "urn:latentbridge:problem:unavailable" | "urn:latentbridge:problem:over-budget" | "urn:latentbridge:problem:busy" | "urn:latentbridge:problem:precondition-failed";
+            type: "urn:latentbridge:problem:invalid-request" | "urn:latentbridge:problem:unauthenticated" | "urn:latentbridge:problem:forbidden" | "urn:latentbridge:problem:not-found" | "urn:latentbridge:problem:no-route" | "urn:latentbridge:problem:not-acceptable" | "urn:latentbridge:problem:request-timeout" | "urn:latentbridge:problem:conflict" | "urn:latentbridge:problem:body-too-large" | "urn:latentbridge:problem:uri-too-long" | "urn:latentbridge:problem:unsupported-media-type" | "urn:latentbridge:problem:unprocessable" | "urn:latentbridge:problem:headers-too-large" | "urn:latentbridge:problem:queue-full" | "urn:latentbridge:problem:internal" | "urn:latentbridge:problem:overloaded" | "urn:latentbridge:problem:timeout" | "urn:latentbridge:problem:unavailable" | "urn:latentbridge:problem:over-budget" | "urn:latentbridge:problem:busy" | "urn:latentbridge:problem:precondition-failed" | "urn:latentbridge:problem:operations-full" | "urn:latentbridge:problem:idempotency-key-reused" | "urn:latentbridge:problem:cancelled";
             title: string;
             status: number;
             detail: string;
@@ -771,6 +834,40 @@ export interface components {
              */
             retrieval: "cosine" | "csls";
             cslsK?: number;
+        };
+        OperationProgress: {
+            /** @description What the work is doing: "cross-validation" (candidates × folds), "refinement" (rounds), "confidence" */
+            phase: string;
+            /** @description Steps of this phase done */
+            done: number;
+            /** @description Steps this phase has */
+            total: number;
+            /** @description Of the whole work, 0 to 1; never decreases, retries included */
+            fraction: number;
+        };
+        Operation: {
+            /** @description The operation id; a fit stores its translator under this same id */
+            id: string;
+            /** @description "fit" (POST /v1/translators) or "evaluate" (POST /v1/translators/{id}/evaluate) */
+            kind: string;
+            /** @enum {string} */
+            status: "queued" | "running" | "succeeded" | "failed" | "cancelled";
+            /** @description null until the work reports its first step */
+            progress: components["schemas"]["OperationProgress"] | null;
+            /** @description When succeeded: what the synchronous request answers (the translator, or the evaluation) */
+            result?: components["schemas"]["Translator"] | components["schemas"]["EvaluateResult"];
+            /** @description When failed or cancelled: the problem */
+            error?: components["schemas"]["Problem"];
+            /** @description Runs started: more than 1 after a retry or after the replica running it died */
+            attempts: number;
+            createdAt: string;
+            startedAt: string | null;
+            finishedAt: string | null;
+        };
+        OperationList: {
+            operations: components["schemas"]["Operation"][];
+            /** @description The cursor of the next page (send it as ?cursor=), or null on the last page */
+            next: string | null;
         };
         /**
          * @example {
@@ -2828,7 +2925,12 @@ export interface operations {
     fitTranslator: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description respond-async: answer 202 with the operation at once instead of waiting for the work (RFC 7240) */
+                prefer?: string;
+                /** @description A key of your choosing: the same key with the same body within IDEMPOTENCY_TTL_S answers the same operation or result, never a second one; with another body, 422 */
+                "idempotency-key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -2847,6 +2949,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Translator"];
+                };
+            };
+            /** @description The fit runs as an operation: poll Location */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Operation"];
                 };
             };
             /** @description Malformed request: the problem names the field and what it should be */
@@ -2897,6 +3008,17 @@ export interface operations {
             /** @description Well-formed but invalid: wrong dimension, non-finite value (first bad row and column named), too few anchors */
             422: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The compute queue is full (QUEUE_MAX_ROWS rows in flight): retry after Retry-After seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "retry-after"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3368,7 +3490,12 @@ export interface operations {
     evaluateTranslator: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description respond-async: answer 202 with the operation at once instead of waiting for the work (RFC 7240) */
+                prefer?: string;
+                /** @description A key of your choosing: the same key with the same body within IDEMPOTENCY_TTL_S answers the same operation or result, never a second one; with another body, 422 */
+                "idempotency-key"?: string;
+            };
             path: {
                 /** @description Translator id, as returned when it was fitted */
                 id: string;
@@ -3396,6 +3523,15 @@ export interface operations {
                     "application/json": components["schemas"]["EvaluateResult"];
                 };
             };
+            /** @description The evaluation runs as an operation: poll Location */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Operation"];
+                };
+            };
             /** @description Malformed request: the problem names the field and what it should be */
             400: {
                 headers: {
@@ -3435,6 +3571,23 @@ export interface operations {
             /** @description Well-formed but invalid: wrong dimension, non-finite value (first bad row and column named), too few anchors */
             422: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The compute queue is full (QUEUE_MAX_ROWS rows in flight): retry after Retry-After seconds */
+            429: {
+                headers: {
+                    /** @description ms the request waited for its micro-batch to run */
+                    "x-queue-time"?: string;
+                    /** @description ms of the engine run that computed it */
+                    "x-compute-time"?: string;
+                    /** @description ms from the request arriving to the response being sent */
+                    "x-total-time"?: string;
+                    /** @description Seconds to wait before retrying */
+                    "retry-after"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3457,7 +3610,12 @@ export interface operations {
     translatorReport: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description respond-async: answer 202 with the operation at once instead of waiting for the work (RFC 7240) */
+                prefer?: string;
+                /** @description A key of your choosing: the same key with the same body within IDEMPOTENCY_TTL_S answers the same operation or result, never a second one; with another body, 422 */
+                "idempotency-key"?: string;
+            };
             path: {
                 /** @description Translator id, as returned when it was fitted */
                 id: string;
@@ -3478,6 +3636,15 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ReportResult"];
                     "text/html": string;
+                };
+            };
+            /** @description The report runs as an operation: poll Location */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Operation"];
                 };
             };
             /** @description Malformed request: the problem names the field and what it should be */
@@ -3518,6 +3685,207 @@ export interface operations {
             };
             /** @description Well-formed but invalid: wrong dimension, non-finite value (first bad row and column named), too few anchors */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The compute queue is full (QUEUE_MAX_ROWS rows in flight): retry after Retry-After seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "retry-after"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unavailable for now (the store or the compute engine is down, the server is overloaded, the handler timed out, or working memory is busy): retry after Retry-After seconds */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "retry-after"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getOperation: {
+        parameters: {
+            query?: {
+                /** @description Long poll: hold the request until the operation ends or this many seconds pass (0 to 60), then answer with it as it is */
+                wait?: number;
+            };
+            header?: never;
+            path: {
+                /** @description Operation id, from the Location of the 202 answer */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Operation"];
+                };
+            };
+            /** @description Malformed request: the problem names the field and what it should be */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key (only when API_KEYS is configured) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The resource does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unavailable for now (the store or the compute engine is down, the server is overloaded, the handler timed out, or working memory is busy): retry after Retry-After seconds */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "retry-after"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listOperations: {
+        parameters: {
+            query?: {
+                /** @description Items per page: 1 to 1000, default 100 */
+                limit?: number;
+                /** @description The `next` of the previous page; omit for the first page */
+                cursor?: string;
+                status?: "queued" | "running" | "succeeded" | "failed" | "cancelled";
+                kind?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OperationList"];
+                };
+            };
+            /** @description Malformed request: the problem names the field and what it should be */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key (only when API_KEYS is configured) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unavailable for now (the store or the compute engine is down, the server is overloaded, the handler timed out, or working memory is busy): retry after Retry-After seconds */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "retry-after"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    cancelOperation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Operation id, from the Location of the 202 answer */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Operation"];
+                };
+            };
+            /** @description Malformed request: the problem names the field and what it should be */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key (only when API_KEYS is configured) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The API key lacks the write scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The resource does not exist */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

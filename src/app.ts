@@ -25,8 +25,10 @@ import translators from './routes/v1/translators.js'
 import report from './routes/v1/report.js'
 import info from './routes/v1/info.js'
 import translatorsPlugin from './services/translators.js'
+import operationsService from './services/operations.js'
+import operationRoutes from './routes/v1/operations.js'
 import spaces from './routes/v1/spaces.js'
-import { createStore, storeOptionsFromConfig } from './store/index.js'
+import { createStore, redisTargetFromConfig, storeOptionsFromConfig } from './store/index.js'
 import type { Store } from './store/types.js'
 import { VERSION } from './version.js'
 
@@ -97,6 +99,23 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
     queueRows: config.QUEUE_MAX_ROWS,
     retryAfterSeconds: config.QUEUE_RETRY_AFTER_S
   })
+  // Operations run on BullMQ when the app's store is on the configured Redis (the same Redis), else
+  // in process. A store handed in by the caller (tests) says nothing of where its Redis is.
+  await fastify.register(operationsService, {
+    redis: opts.ownsStore && opts.store.kind === 'redis' ? redisTargetFromConfig(config) : undefined,
+    keyPrefix: config.REDIS_KEY_PREFIX,
+    concurrency: config.FIT_CONCURRENCY,
+    asyncAfterMs: config.ASYNC_AFTER_MS,
+    syncWaitMs: config.HANDLER_TIMEOUT_MS > 0 ? Math.max(0, config.HANDLER_TIMEOUT_MS - 1000) : 300_000,
+    ttlMs: config.OPERATION_TTL_S * 1000,
+    maxQueued: config.OPERATIONS_MAX_QUEUED,
+    retryAfterSeconds: config.OPERATIONS_RETRY_AFTER_S,
+    idempotencyTtlMs: config.IDEMPOTENCY_TTL_S * 1000,
+    attempts: config.OPERATION_ATTEMPTS,
+    lockMs: config.OPERATION_LOCK_MS,
+    stalledIntervalMs: config.OPERATION_STALLED_INTERVAL_MS,
+    maxStalled: config.OPERATION_MAX_STALLED
+  })
   await fastify.register(swagger, { version: VERSION, docs: config.DOCS_ENABLED })
 
   const api = fastify.withTypeProvider<ZodTypeProvider>()
@@ -106,6 +125,7 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
   await api.register(computeRoutes, { maxRows: config.MAX_ROWS_PER_REQUEST })
   await api.register(translators, { maxRows: config.MAX_ROWS_PER_REQUEST })
   await api.register(report, { maxRows: config.MAX_ROWS_PER_REQUEST })
+  await api.register(operationRoutes)
   await api.register(info, { config })
 }
 

@@ -167,7 +167,18 @@ export const configSchema = z.object({
   WORK_MEMORY_BYTES: int(MiB, Number.MAX_SAFE_INTEGER).default(Math.floor(Math.min(4096 * MiB, totalmem() * 0.25))),
   WORK_TIME_MS: int(1, 86_400_000).default(120_000),
   WORK_RETRY_AFTER_S: int(1, 3600).default(5),
-  MAX_TRANSLATOR_BYTES: int(1, Number.MAX_SAFE_INTEGER).default(512 * MiB)
+  MAX_TRANSLATOR_BYTES: int(1, Number.MAX_SAFE_INTEGER).default(512 * MiB),
+  // Long work as operations (issue 15): workers, retention, queue bound, idempotency, stall detection.
+  FIT_CONCURRENCY: int(1, 64).default(1),
+  ASYNC_AFTER_MS: int(0, 86_400_000).default(5000),
+  OPERATION_TTL_S: int(1, 365 * 86_400).default(86_400),
+  OPERATIONS_MAX_QUEUED: int(1, 1_000_000).default(100),
+  OPERATIONS_RETRY_AFTER_S: int(1, 3600).default(10),
+  IDEMPOTENCY_TTL_S: int(1, 365 * 86_400).default(86_400),
+  OPERATION_ATTEMPTS: int(1, 100).default(3),
+  OPERATION_LOCK_MS: int(500, 3_600_000).default(30_000),
+  OPERATION_STALLED_INTERVAL_MS: int(100, 3_600_000).default(30_000),
+  OPERATION_MAX_STALLED: int(0, 100).default(1)
 }).superRefine((c, ctx) => {
   const given = (['REDIS_URL', 'REDIS_CLUSTER_NODES', 'REDIS_SENTINELS'] as const).filter(name => c[name] !== undefined)
   for (const name of given.slice(1)) {

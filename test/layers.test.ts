@@ -13,7 +13,7 @@ const SRC = new URL('../src/', import.meta.url).pathname
 const RANKS: Record<string, number> = {
   math: 0, util: 0, 'errors.ts': 0, 'version.ts': 0,
   codecs: 1, engine: 1, store: 1, anchors: 1, http: 1, budget: 1, 'config.ts': 1,
-  fit: 2, analysis: 2, compute: 2, translators: 2,
+  fit: 2, analysis: 2, compute: 2, translators: 2, jobs: 2,
   schemas: 3, plugins: 3, services: 3,
   routes: 4,
   'app.ts': 5, 'metrics-server.ts': 5, 'server.ts': 6

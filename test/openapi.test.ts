@@ -160,7 +160,7 @@ t.test('every error response has examples of the problem types that operation an
   const kinds = (path: string, method: string, status: number): string[] => Object.keys(doc.paths[path][method].responses[status].content['application/problem+json'].examples)
   t.same(kinds('/v1/spaces/{space}', 'get', 404), ['not-found', 'no-route'], 'a path with a name can miss its route')
   t.same(kinds('/v1/relative', 'post', 404), ['not-found'], 'a fixed path cannot')
-  t.same(kinds('/v1/translators', 'post', 422), ['unprocessable', 'over-budget'], 'a fit runs under the budgets')
+  t.same(kinds('/v1/translators', 'post', 422), ['unprocessable', 'over-budget', 'idempotency-key-reused'], 'a fit runs under the budgets and takes an Idempotency-Key')
   t.same(kinds('/v1/translate', 'post', 422), ['unprocessable'], 'a translate does not')
   t.same(kinds('/v1/translators', 'post', 503), ['overloaded', 'timeout', 'unavailable', 'busy'])
   t.same(kinds('/v1/spaces/{space}', 'put', 503), ['overloaded', 'timeout', 'unavailable'])

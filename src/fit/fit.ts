@@ -26,6 +26,7 @@ import { applyMap, type LinearMap } from '../translators/map.js'
 import { buildMap } from './map.js'
 import { buildGallery, emptyTally, MAX_RECALL_K, metricOf, metricSum, ranksFor, recallK, scoresOf, subGallery, tallyRows, type Gallery, type Tally } from './score.js'
 import type { PolarStepper } from './polar.js'
+import type { ProgressSink } from '../util/progress.js'
 
 export const FIT_METHODS: readonly FitMethod[] = ['procrustes', 'linear', 'affine', 'ridge', 'inverse-relative']
 export const SCALINGS: readonly Scaling[] = ['standard', 'center', 'l2', 'none']
@@ -330,7 +331,7 @@ function checkInputs (x: Matrix, y: Matrix): void {
  * Throws FitError when there are too few anchors for the options, RangeError for bad options or
  * shapes. Heavy products run in the engine's workers; JS loops yield every few milliseconds.
  */
-export async function fitTranslator (x: Matrix, y: Matrix, opts: FitOptions, engine: FitEngine, signal?: AbortSignal): Promise<FitResult> {
+export async function fitTranslator (x: Matrix, y: Matrix, opts: FitOptions, engine: FitEngine, signal?: AbortSignal, progress?: ProgressSink): Promise<FitResult> {
   const started = performance.now()
   checkOptions(opts)
   checkInputs(x, y)
@@ -341,7 +342,7 @@ export async function fitTranslator (x: Matrix, y: Matrix, opts: FitOptions, eng
   let scalingOpen = method !== 'auto' && opts.scaling === undefined
   const ridgeOpen = method !== 'auto' && usesRidge(method) && opts.ridge === undefined
   if (scalingOpen && !ridgeOpen && !canCrossValidate(n - heldOutCount(n, opts.holdout), opts.folds)) scalingOpen = false
-  const resolved: FitOptions = { ...opts, method, scaling: opts.scaling ?? (scalingOpen ? undefined : FALLBACK_SCALING) }
+  const resolved: FitOptions = { ...opts, method, scaling: opts.scaling ?? (scalingOpen ? undefined : FALLBACK_SCALING), progress: progress ?? opts.progress }
   const needsSelection = method === 'auto' || ridgeOpen || scalingOpen
   checkAnchorCount(n, resolved, needsSelection)
   const ticker = new Ticker(undefined, signal)

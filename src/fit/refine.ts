@@ -25,6 +25,7 @@ import { fitConfig, holdoutSplit, type Config, type FitEngine } from './fit.js'
 import { applyMap, type LinearMap } from '../translators/map.js'
 import { buildGallery, centredUnitRows, emptyTally, scoresOf, tallyRows } from './score.js'
 import type { HeldOutScores } from './types.js'
+import type { ProgressSink } from '../util/progress.js'
 
 export interface RefineOptions {
   /** Rounds of pair-finding and refitting (at most; stops early once the pairs stop changing). */
@@ -131,7 +132,7 @@ export function choose (rounds: RefineRound[]): { round: number, reason: string 
  */
 export async function refineTranslator (
   x: Matrix, y: Matrix, unpairedX: Matrix, unpairedY: Matrix,
-  config: Config, unrefined: { map: LinearMap, rank: number }, opts: RefineOptions, engine: FitEngine, signal?: AbortSignal
+  config: Config, unrefined: { map: LinearMap, rank: number }, opts: RefineOptions, engine: FitEngine, signal?: AbortSignal, progress?: ProgressSink
 ): Promise<RefineResult> {
   const started = performance.now()
   if (!Number.isInteger(opts.iterations) || opts.iterations < 1) throw new RangeError(`iterations must be a positive integer, got ${opts.iterations}`)
@@ -154,6 +155,8 @@ export async function refineTranslator (
   const pairsOf: MutualPairs[] = []
   let previous: MutualPairs | undefined
   let converged = false
+  // Progress in rounds (round 0 scores the unrefined map); a converged loop jumps to the end.
+  progress?.({ phase: 'refinement', done: 0, total: opts.iterations + 1 })
   for (let r = 0; r <= opts.iterations; r++) {
     let map: LinearMap
     if (r === 0) {
@@ -175,6 +178,7 @@ export async function refineTranslator (
     await ticker.tick()
     rounds.push({ round: r, pairs: r === 0 ? 0 : (previous as MutualPairs).source.length, heldOut: held, mutualPairs: mutual.source.length, meanCsls: mutual.meanScore })
     pairsOf.push(mutual)
+    progress?.({ phase: 'refinement', done: r + 1, total: opts.iterations + 1 })
     if (r > 0 && previous !== undefined && samePairs(previous, mutual)) {
       // The next fit would see exactly these pairs again: nothing more can change.
       converged = r < opts.iterations
@@ -183,6 +187,7 @@ export async function refineTranslator (
     previous = mutual
   }
 
+  progress?.({ phase: 'refinement', done: opts.iterations + 1, total: opts.iterations + 1 })
   const chosen = choose(rounds)
   let map = unrefined.map
   let rank = unrefined.rank

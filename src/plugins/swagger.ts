@@ -94,12 +94,16 @@ function documentProblemTypes (doc: Json): void {
 const BUDGETED_OPERATIONS = new Set(['fitTranslator', 'similarity', 'evaluateTranslator', 'selectAnchors', 'translatorReport'])
 
 /** The problem kinds of a status that an operation really answers. */
+/** Operations that may run as operations (docs/operations.md): Idempotency-Key, a full queue, a cancelled run. */
+const ASYNC_OPERATIONS = new Set(['fitTranslator', 'evaluateTranslator', 'translatorReport'])
+
 function kindsFor (op: Json, path: string, status: number): ProblemKind[] {
   return (Object.keys(PROBLEM_KINDS) as ProblemKind[]).filter(kind => {
     if (PROBLEM_KINDS[kind].status !== status) return false
     // A name holding an unencoded "/" matches no route; paths without parameters cannot miss that way.
     if (kind === 'no-route') return path.includes('{')
     if (kind === 'over-budget' || kind === 'busy') return BUDGETED_OPERATIONS.has(op.operationId)
+    if (kind === 'idempotency-key-reused' || kind === 'operations-full' || kind === 'cancelled') return ASYNC_OPERATIONS.has(op.operationId)
     return true
   })
 }

@@ -230,7 +230,11 @@ export class MemoryStore implements Store {
     if (this.spaces.get(meta.source)?.dim !== meta.sourceDim) return { status: 'missing', what: 'source' }
     if (this.spaces.get(meta.target)?.dim !== meta.targetDim) return { status: 'missing', what: 'target' }
     if (!this.sets.has(meta.anchorSet)) return { status: 'missing', what: 'anchorSet' }
-    if (this.translators.has(meta.id)) throw new Error(`translator id already exists: ${meta.id}`)
+    const existing = this.translators.get(meta.id)
+    if (existing !== undefined) {
+      if (existing.meta.source !== meta.source || existing.meta.target !== meta.target) throw new Error(`translator id already exists: ${meta.id}`)
+      return { status: 'exists', value: this.listing(existing.meta) }
+    }
     const pair = pairKey(meta.source, meta.target)
     const version = (this.versions.get(pair) ?? 0) + 1
     this.versions.set(pair, version)

@@ -140,6 +140,8 @@ export interface WritePreconditions {
 
 export type CreateTranslatorOutcome =
   | { status: 'created', value: TranslatorListing }
+  /** A translator with this id and pair is stored already (a re-run of the same work): it, unchanged. */
+  | { status: 'exists', value: TranslatorListing }
   | { status: 'missing', what: 'source' | 'target' | 'anchorSet' }
 
 /**
@@ -221,6 +223,9 @@ export interface Store {
    * the pair's active translator when `activate` is true or the pair has none, unless
    * `neverActivate` (a translator that must not be used until someone activates it). Fails with 'missing'
    * when source, target or anchor set no longer exist (or a space's dim is no longer sourceDim/targetDim). `meta.version` is ignored and assigned here.
+   * Idempotent on the id: when a translator with this id and the same source and target is stored
+   * already, that one is returned ('exists') and nothing changes, so work that is run again (a job
+   * retried after its replica died) stores one translator. The same id for another pair is an error.
    */
   createTranslator (rec: TranslatorRecord, opts: { activate: boolean, neverActivate?: boolean }): Promise<CreateTranslatorOutcome>
   getTranslator (id: string): Promise<TranslatorRecord | null>

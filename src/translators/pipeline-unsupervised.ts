@@ -69,7 +69,7 @@ function checkRequest (request: UnsupervisedFitRequest, sourceRows: number, targ
   if (init > MAX_INIT_ROWS) throw unprocessable(`unsupervised.initRows must be at most ${MAX_INIT_ROWS}`)
 }
 
-export function prepareUnsupervisedFit (deps: UnsupervisedFitDeps, request: UnsupervisedFitRequest, source: SpaceRecord, target: SpaceRecord, held: [HeldRows, HeldRows]): PreparedUnsupervisedFit {
+export function prepareUnsupervisedFit (deps: UnsupervisedFitDeps, request: UnsupervisedFitRequest, source: SpaceRecord, target: SpaceRecord, held: [HeldRows, HeldRows], translatorId?: string): PreparedUnsupervisedFit {
   const [x, z] = [held[0].matrix, held[1].matrix]
   checkRequest(request, x.rows, z.rows)
   const opts = unsupervisedOptions(request)
@@ -133,7 +133,7 @@ export function prepareUnsupervisedFit (deps: UnsupervisedFitDeps, request: Unsu
     }
     const outcome = await deps.store.createTranslator({
       meta: {
-        id: randomUUID(),
+        id: translatorId ?? randomUUID(),
         name: request.name ?? `${request.source} → ${request.target}`,
         source: request.source,
         target: request.target,

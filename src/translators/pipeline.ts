@@ -24,6 +24,7 @@ import type { FitOptions, SelectionSpace } from '../fit/types.js'
 import type { UnsupervisedOptions } from '../fit/unsupervised.js'
 import { requireEmbeddings } from '../store/require.js'
 import type { Store, TranslatorListing } from '../store/types.js'
+import type { ProgressSink } from '../util/progress.js'
 import { translatorToStored } from './record.js'
 import { prepareUnsupervisedFit } from './pipeline-unsupervised.js'
 
@@ -53,19 +54,32 @@ export interface PreparedFit {
   plan: WorkPlan
   /** Rows of the set both spaces hold (for the request log). */
   rows: number
-  run: (signal: AbortSignal) => Promise<TranslatorListing>
+  /**
+   * Fits and stores. `progress` hears the fit's steps (cross-validation folds, refinement rounds,
+   * confidence). Run again with the same `translatorId`, it stores nothing new: it returns the
+   * translator the first run stored.
+   */
+  run: (signal: AbortSignal, progress?: ProgressSink) => Promise<TranslatorListing>
+}
+
+export interface PrepareOptions {
+  /**
+   * The id to store the translator under (an operation's own id, so that a job run again after
+   * its replica died finds its translator instead of storing a second); a random one without.
+   */
+  translatorId?: string
 }
 
 const enc = encodeURIComponent
 
-export async function prepareFit (deps: PipelineDeps, request: FitRequest): Promise<PreparedFit> {
+export async function prepareFit (deps: PipelineDeps, request: FitRequest, opts: PrepareOptions = {}): Promise<PreparedFit> {
   const { store } = deps
   if (request.source === request.target) throw unprocessable('source and target are the same space; a translator maps one space into another')
   const [source, target] = await Promise.all([store.getSpace(request.source), store.getSpace(request.target)])
   if (source === null) throw notFound(`space "${request.source}" does not exist`)
   if (target === null) throw notFound(`space "${request.target}" does not exist`)
   const held = await Promise.all([requireEmbeddings(store, request.anchorSet, request.source), requireEmbeddings(store, request.anchorSet, request.target)])
-  if (request.anchors === 'none') return prepareUnsupervisedFit(deps, request, source, target, held)
+  if (request.anchors === 'none') return prepareUnsupervisedFit(deps, request, source, target, held, opts.translatorId)
   if (request.unsupervised !== undefined) throw unprocessable('"unsupervised" tunes the zero-anchor alignment; send it with "anchors": "none", or leave it out')
   const { ids, x, y, unpairedX, unpairedY } = splitRows(held[0], held[1])
   if (ids.length < 2) {
@@ -82,14 +96,14 @@ export async function prepareFit (deps: PipelineDeps, request: FitRequest): Prom
   const ranks = ranksFor(selection?.metric)
   const plan = fitPlan(shape, { method: request.method, scaling: request.scaling, ridge: request.ridge, holdout: request.holdout, folds: request.folds, ranks }, request.refine)
 
-  const run = async (signal: AbortSignal): Promise<TranslatorListing> => {
+  const run = async (signal: AbortSignal, progress?: ProgressSink): Promise<TranslatorListing> => {
     checkTranslatorSize(source.dim, target.dim, sourceRows.rows, deps.maxTranslatorBytes)
     const engine = cancellable(deps.engine, signal)
     let result
     try {
       result = await fitTranslator(x, y, {
         method: request.method, scaling: request.scaling, ridge: request.ridge, holdout: request.holdout, folds: request.folds, seed: request.seed, selection
-      }, engine, signal)
+      }, engine, signal, progress)
     } catch (err) {
       if (err instanceof FitError) throw unprocessable(err.message)
       throw err
@@ -99,7 +113,7 @@ export async function prepareFit (deps: PipelineDeps, request: FitRequest): Prom
     if (request.refine !== undefined) {
       const refined = await refineTranslator(x, y, unpairedX, unpairedY,
         { method: result.method, scaling: result.scaling, ridge: result.ridge ?? 0 }, { map: result.map, rank: result.diagnostics.rank },
-        { iterations: request.refine.iterations, k: request.refine.k, holdout: request.holdout, seed: request.seed }, engine, signal)
+        { iterations: request.refine.iterations, k: request.refine.k, holdout: request.holdout, seed: request.seed }, engine, signal, progress)
       const report = refined.report
       map = refined.map
       diagnostics = {
@@ -111,13 +125,15 @@ export async function prepareFit (deps: PipelineDeps, request: FitRequest): Prom
       }
     }
     // Confidence support: every source row of the set; margins among every target row.
+    progress?.({ phase: 'confidence', done: 0, total: 1 })
     const confidence = await buildConfidence(sourceRows, targetRows, map, engine, { seed: request.seed, signal })
+    progress?.({ phase: 'confidence', done: 1, total: 1 })
     const { params, settings } = translatorToStored(map, confidence)
     // Work whose client left or whose time ran out stores nothing.
     signal.throwIfAborted()
     const outcome = await store.createTranslator({
       meta: {
-        id: randomUUID(),
+        id: opts.translatorId ?? randomUUID(),
         name: request.name ?? `${request.source} → ${request.target}`,
         source: request.source,
         target: request.target,

@@ -34,7 +34,8 @@ export async function testApp (t: Tap, opts: { env?: Record<string, string>, sto
   // The overload guard measures the real event loop and heap: on a loaded CI machine (coverage on,
   // jobs in parallel) a large upload would trip it and turn other tests' answers into 503s. Off in
   // tests unless a test sets it (test/overload.test.ts does).
-  const config = loadConfig({ MAX_EVENT_LOOP_DELAY_MS: '0', MAX_HEAP_USED_BYTES: '0', ...opts.env })
+  // Fits stay synchronous in tests unless a test sets ASYNC_AFTER_MS (test/operations/).
+  const config = loadConfig({ MAX_EVENT_LOOP_DELAY_MS: '0', MAX_HEAP_USED_BYTES: '0', ASYNC_AFTER_MS: '86400000', ...opts.env })
   const engine = await testEngine(t)
   const app = await buildApp(config, { store: opts.store ?? new MemoryStore(), engine, logger: false })
   await app.ready()

@@ -48,7 +48,7 @@ export async function seedTranslator (store: Store, opts: { source: string, targ
     },
     params
   }, { activate: opts.activate ?? true })
-  if (outcome.status !== 'created') throw new Error(`seedTranslator: ${outcome.status} ${outcome.what}`)
+  if (outcome.status === 'missing') throw new Error(`seedTranslator: missing ${outcome.what}`)
   return id
 }
 

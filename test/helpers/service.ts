@@ -61,6 +61,8 @@ export async function startService (env: Record<string, string>, opts: { readyTi
       ENGINE_WORKERS: '1',
       ENGINE_THREADS: '1',
       DOCS_ENABLED: 'false',
+      // Fits stay synchronous unless a test sets ASYNC_AFTER_MS.
+      ASYNC_AFTER_MS: '86400000',
       ...env
     },
     stdio: ['ignore', 'pipe', 'pipe']

@@ -406,6 +406,8 @@ t.test('hostile input: every /v1 route answers 4xx problem+json and the store is
   await setup('PUT', `/v1/anchor-sets/${SET}/embeddings/${SRC}`, { vectors: rowsOf(IDS.length, SRC_DIM, 21) })
   await setup('PUT', `/v1/anchor-sets/${SET}/embeddings/${TGT}`, { vectors: rowsOf(IDS.length, TGT_DIM, 22) })
   const T = await seedTranslator(app.store, { source: SRC, target: TGT, anchorSet: SET, sourceDim: SRC_DIM, targetDim: TGT_DIM })
+  // No operation exists: every id is absent (404), and bad keys are refused before the handler.
+  const OP = '00000000-0000-4000-8000-000000000000'
 
   const names = { bad: badName, absent: absentName }
   const notAnId = fc.oneof(
@@ -662,6 +664,35 @@ t.test('hostile input: every /v1 route answers 4xx problem+json and the store is
         badCascade.map(c => del(`/v1/anchor-sets/${SET}/embeddings/${SRC}?cascade=${enc(c)}`, `cascade=${c}`)),
         fc.constant(del(`/v1/anchor-sets/${SET}/embeddings/${SRC}`, 'in use, no cascade (409)')),
         fc.constant(del(`/v1/anchor-sets/${SET}/embeddings/${SRC}?cascade=true`, 'read key', READ))
+      )
+    },
+    'GET /v1/operations': {
+      method: 'GET',
+      url: '/v1/operations',
+      write: false,
+      broken: fc.oneof(
+        fc.string({ maxLength: 10 }).filter(st => !['queued', 'running', 'succeeded', 'failed', 'cancelled'].includes(st)).map(st => get(`/v1/operations?status=${enc(st)}`, `status=${JSON.stringify(st)}`)),
+        fc.integer({ min: 65, max: 300 }).map(n => get(`/v1/operations?kind=${'k'.repeat(n)}`, `kind of ${n} chars`)),
+        badPage('/v1/operations')
+      )
+    },
+    'GET /v1/operations/{id}': {
+      method: 'GET',
+      url: `/v1/operations/${OP}`,
+      write: false,
+      broken: fc.oneof(
+        notAnId.map(id => get(`/v1/operations/${enc(id)}`, `id ${JSON.stringify(id.slice(0, 30))} (${id.length} chars)`)),
+        fc.constantFrom('-1', '61', '1.5', 'x', '1e999').map(w => get(`/v1/operations/${OP}?wait=${w}`, `wait=${w}`)),
+        badAuth('GET', `/v1/operations/${OP}`, false)
+      )
+    },
+    'POST /v1/operations/{id}/cancel': {
+      method: 'POST',
+      url: `/v1/operations/${OP}/cancel`,
+      write: true,
+      broken: fc.oneof(
+        notAnId.map(id => ({ method: 'POST' as const, url: `/v1/operations/${enc(id)}/cancel`, headers: auth(), what: `id ${JSON.stringify(id.slice(0, 30))} (${id.length} chars)` })),
+        badAuth('POST', `/v1/operations/${OP}/cancel`, true)
       )
     },
     'GET /v1/translators': {

@@ -87,7 +87,7 @@ t.test('graceful shutdown on SIGTERM', { skip }, async t => {
   t.test('stops accepting, finishes the request in flight, closes Redis, exits 0', async t => {
     const [service, redis] = [services[0], redises[0]]
     await prepare(service)
-    t.equal(await latentbridgeClients(redis, 'latentbridge'), 2, 'two Redis connections: commands and the change feed')
+    t.equal(await latentbridgeClients(redis, 'latentbridge'), 4, 'four Redis connections: commands, the change feed, and the operations queue\'s commands and worker')
 
     // An idle keep-alive connection (one request answered, the socket left open), and an upload
     // in flight (half its body sent).

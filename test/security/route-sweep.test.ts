@@ -125,7 +125,8 @@ t.test('every operation, spelled every way: no key gets 401/404, a read key cann
   }
   const writer = (async (method, url, payload, headers = {}) => await api(method, url, payload, { authorization: `Bearer ${WRITE_KEY}`, ...headers })) as typeof api
   const data = await setUpPair(writer, { source: 'source', target: 'target', set: 'pairs' }, 40)
-  const fitted = await asWriter('POST', '/v1/translators', { source: 'source', target: 'target', anchorSet: 'pairs', method: 'procrustes' })
+  // Fitted as an operation (an Idempotency-Key makes it one): the translator's id is the operation's, so {id} names both.
+  const fitted = (await writer('POST', '/v1/translators', { source: 'source', target: 'target', anchorSet: 'pairs', method: 'procrustes' }, { 'idempotency-key': 'sweep-fit' })).body
   const sample: Record<string, string> = { space: 'source', set: 'pairs', id: fitted.id }
 
   // Bodies that succeed, so that a write that got through would show as a 2xx and in the store.

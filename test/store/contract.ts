@@ -506,7 +506,12 @@ export function storeContract (t: Test, makeStore: MakeStore): void {
       'versions are never reused; the first after none active becomes active')
     t.same(await store.stats(), { spaces: 2, anchorSets: 1, translators: 3 })
 
-    await t.rejects(store.createTranslator(translator('t4', 'A', 'B', 'wiki'), { activate: false }), 'an id is never stored twice')
+    const again = await store.createTranslator(translator('t4', 'A', 'B', 'wiki'), { activate: true })
+    t.same(again.status === 'exists' && [again.value.id, again.value.version, again.value.active], ['t4', 4, true],
+      'an id stored again for its pair returns the stored translator (work run twice stores once)')
+    t.same(await store.stats(), { spaces: 2, anchorSets: 1, translators: 3 }, 'nothing new stored')
+    t.same(brief(await store.listTranslators({ source: 'A', target: 'B' })).map(r => (r as unknown[])[1]), [2, 4], 'no version taken by the second store')
+    await t.rejects(store.createTranslator(translator('t4', 'B', 'A', 'wiki'), { activate: false }), 'the same id for another pair is an error')
     t.same((await store.getTranslator('t4'))?.meta.version, 4, 'the first t4 is untouched')
   })
 

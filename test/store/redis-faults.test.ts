@@ -47,7 +47,7 @@ t.test('Redis faults, store level', { skip }, async t => {
     await store.putSpace(space('B', 2))
     await store.putAnchorSet(anchorSet('wiki', ['a']))
     await store.createTranslator(translator('t1', 'A', 'B', 'wiki'), { activate: false })
-    const duplicate = await failure(store.createTranslator(translator('t1', 'A', 'B', 'wiki'), { activate: false }))
+    const duplicate = await failure(store.createTranslator(translator('t1', 'B', 'A', 'wiki'), { activate: false }))
     t.notOk(duplicate.err instanceof ProblemError, 'a script error (a bug) stays a plain error, a 500')
     t.match((duplicate.err as Error).message, /already exists/)
 

@@ -2,11 +2,16 @@ import type { FastifyReply } from 'fastify'
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { renderReportPage } from '../../analysis/report-page.js'
 import { prepareReport } from '../../analysis/report-run.js'
+import type { MigrationReport } from '../../analysis/report.js'
 import { decodeMatrixField } from '../../codecs/vectors.js'
 import { documentHtml } from '../../plugins/swagger.js'
 import { problemResponses } from '../../schemas/common.js'
 import { ReportBody, ReportResult } from '../../schemas/report.js'
 import { TranslatorParams } from '../../schemas/translators.js'
+import { AsyncHeaders, Operation } from '../../schemas/operations.js'
+import { matrixToJson } from '../../translators/evaluate.js'
+import type { ReportJobInput } from '../../jobs/kinds.js'
+import { answerWithOperation, runsAsOperation } from './operations.js'
 
 /** The page loads nothing and runs nothing: a CSP that allows only its inline styles. */
 const PAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
@@ -46,10 +51,12 @@ const report: FastifyPluginAsyncZod<{ maxRows: number }> = async (app, opts) => 
       operationId: 'translatorReport',
       description: 'Held-out items embedded by both models: each source row is translated and searched, as a query, among the target model\'s vectors of the items as they are (cosine, raw, as a vector index of the target model holds them). ' +
         'Per direction: neighbour recall@1/5/10 of translated queries against native ones, own-item retrieval@1/5/10, MRR, and the confidence-coverage curve (for confidence thresholds 0 to 1: the share of rows kept and their top-1 and recall@10) to pick a threshold below which items are re-embedded instead. ' +
-        "The reverse direction is reported too when the reverse pair has an active translator. JSON by default; with Accept: text/html, one self-contained page.",
+        'The reverse direction is reported too when the reverse pair has an active translator. JSON by default; with Accept: text/html, one self-contained page. ' +
+        'With `Prefer: respond-async`, or when the report is estimated to take longer than ASYNC_AFTER_MS, the answer is 202 with `Location: /v1/operations/{id}`, and the operation\'s result is the report as JSON.',
       params: TranslatorParams,
+      headers: AsyncHeaders,
       body: ReportBody,
-      response: { 200: ReportResult, ...problemResponses(400, 401, 404, 413, 422) }
+      response: { 200: ReportResult, 202: Operation.describe('The report runs as an operation: poll Location'), ...problemResponses(400, 401, 404, 413, 422, 429) }
     }
   }, async (request, reply) => {
     // Row lengths are checked against the translator's spaces once it is loaded (prepareReport).
@@ -60,8 +67,12 @@ const report: FastifyPluginAsyncZod<{ maxRows: number }> = async (app, opts) => 
     const prepared = await prepareReport({ store: app.store, engine: app.engine, translators: app.translators }, {
       translator: request.params.id, vectors, targetVectors, reverse: request.body.reverse
     })
-    const result = await app.runBudgeted(request, prepared.plan, async signal => await prepared.run(signal))
     void reply.header('vary', 'accept')
+    if (runsAsOperation(request, prepared.plan)) {
+      const input: ReportJobInput = { translator: request.params.id, vectors: matrixToJson(vectors), targetVectors: matrixToJson(targetVectors), reverse: request.body.reverse }
+      return await answerWithOperation(request, reply, { plan: prepared.plan, kind: 'report', input }, result => reply.code(200).send(result as MigrationReport))
+    }
+    const result = await app.runBudgeted(request, prepared.plan, async signal => await prepared.run(signal))
     if (prefersHtml(request.headers.accept)) {
       // The page is not the JSON schema's shape: sent as text, past the typed reply.
       const page: FastifyReply = reply

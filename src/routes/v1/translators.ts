@@ -1,6 +1,6 @@
+import type { FastifyReply } from 'fastify'
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
-import { linearCka, retrievalScores } from '../../analysis/similarity.js'
 import { CSLS_K } from '../../analysis/csls.js'
 import { responseEncoding } from '../../codecs/negotiate.js'
 import { translatorModel } from '../../engine/ops/translate.js'
@@ -20,27 +20,10 @@ import type { Store, TranslatorListing } from '../../store/types.js'
 import { prepareFit } from '../../translators/pipeline.js'
 import { cancellable } from '../../budget/cancel.js'
 import { evaluatePlan } from '../../budget/work.js'
-
-function translatorOut (t: TranslatorListing): z.infer<typeof Translator> {
-  const ridge = t.settings.ridge
-  return {
-    id: t.id,
-    name: t.name,
-    source: t.source,
-    target: t.target,
-    anchorSet: t.anchorSet,
-    method: t.method,
-    scaling: t.scaling,
-    ...(typeof ridge === 'number' ? { ridge } : {}),
-    version: t.version,
-    createdAt: t.createdAt,
-    active: t.active,
-    anchorsUsed: t.anchorsUsed,
-    sourceDim: t.sourceDim,
-    targetDim: t.targetDim,
-    diagnostics: t.diagnostics as z.infer<typeof Translator>['diagnostics']
-  }
-}
+import { AsyncHeaders, Operation } from '../../schemas/operations.js'
+import { answerWithOperation, runsAsOperation } from './operations.js'
+import { translatorOut } from './translator-out.js'
+import { evaluate, matrixToJson, type EvaluateRequest, type Evaluation } from '../../translators/evaluate.js'
 
 /**
  * A fitted translator never changes (id + version); only whether it is its pair's active one does,
@@ -71,15 +54,22 @@ const translators: FastifyPluginAsyncZod<{ maxRows: number }> = async (app, opts
       tags: ['translators'],
       summary: 'Fit a translator from one space into another on their parallel anchors',
       operationId: 'fitTranslator',
-      description: 'The parallel anchors are the ids of the anchor set that both spaces hold. The first translator of a (source, target) pair, and any later one with "activate": true, becomes the pair\'s active translator.',
+      description: 'The parallel anchors are the ids of the anchor set that both spaces hold. The first translator of a (source, target) pair, and any later one with "activate": true, becomes the pair\'s active translator. ' +
+        'With `Prefer: respond-async`, or when the fit is estimated to take longer than ASYNC_AFTER_MS, the answer is 202 with `Location: /v1/operations/{id}` and the operation: wait for it with GET /v1/operations/{id}?wait=30. ' +
+        'With an `Idempotency-Key`, the same key and body answer the same operation or translator, never a second one.',
+      headers: AsyncHeaders,
       body: FitBody,
-      response: { 201: Translator, ...problemResponses(400, 401, 403, 404, 409, 422) }
+      response: { 201: Translator, 202: Operation.describe('The fit runs as an operation: poll Location'), ...problemResponses(400, 401, 403, 404, 409, 422, 429) }
     }
   }, async (request, reply) => {
     const prepared = await prepareFit({ store: app.store, engine: app.engine, maxTranslatorBytes: app.budgets.maxTranslatorBytes }, request.body)
     request.rows = prepared.rows
-    const stored = await app.runBudgeted(request, prepared.plan, prepared.run)
-    return reply.code(201).header('etag', strongEtag(translatorTag(stored, true))).header('location', `/v1/translators/${encodeURIComponent(stored.id)}`).send(translatorOut(stored))
+    const created = (stored: TranslatorListing): FastifyReply =>
+      reply.code(201).header('etag', strongEtag(translatorTag(stored, true))).header('location', `/v1/translators/${encodeURIComponent(stored.id)}`).send(translatorOut(stored))
+    if (runsAsOperation(request, prepared.plan)) {
+      return await answerWithOperation(request, reply, { plan: prepared.plan, kind: 'fit', input: request.body }, result => created(result as TranslatorListing))
+    }
+    return created(await app.runBudgeted(request, prepared.plan, prepared.run))
   })
 
   app.get('/v1/translators', {
@@ -232,12 +222,14 @@ const translators: FastifyPluginAsyncZod<{ maxRows: number }> = async (app, opts
       tags: ['translators'],
       summary: 'Score a translator on pairs of source and true target vectors',
       operationId: 'evaluateTranslator',
-      description: 'Retrieval is among the given target rows, by cosine or (retrieval: "csls") by CSLS, which discounts target rows that are close to everything (hubs).',
+      description: 'Retrieval is among the given target rows, by cosine or (retrieval: "csls") by CSLS, which discounts target rows that are close to everything (hubs). ' +
+        'With `Prefer: respond-async`, an estimate over ASYNC_AFTER_MS, or an `Idempotency-Key`, it runs as an operation as POST /v1/translators does (202 and Location when not answered in the request).',
       params: TranslatorParams,
+      headers: AsyncHeaders,
       body: EvaluateBody,
-      response: { 200: EvaluateResult, ...problemResponses(400, 401, 404, 413, 422) }
+      response: { 200: EvaluateResult, 202: Operation.describe('The evaluation runs as an operation: poll Location'), ...problemResponses(400, 401, 404, 413, 422, 429) }
     }
-  }, async (request) => {
+  }, async (request, reply) => {
     const loaded = await app.translators.get(request.params.id)
     if (loaded === null) throw notFound(`translator "${request.params.id}" does not exist`)
     const { meta, map } = loaded
@@ -250,18 +242,13 @@ const translators: FastifyPluginAsyncZod<{ maxRows: number }> = async (app, opts
     if (k > x.rows) throw unprocessable(`k ${k} is more than the ${x.rows} rows; use at most ${x.rows}`)
     if (retrieval === 'csls' && cslsK > x.rows) throw unprocessable(`cslsK ${cslsK} is more than the ${x.rows} rows; use at most ${x.rows}`)
     if (retrieval !== 'csls' && request.body.cslsK !== undefined) throw unprocessable('cslsK applies to "retrieval": "csls" only; add it or drop cslsK')
-    const [scores, cka] = await app.runBudgeted(request, evaluatePlan(x.rows, meta.sourceDim, meta.targetDim, k, retrieval === 'csls'), async signal => await app.compute.timed(async () => {
-      const engine = cancellable(app.engine, signal)
-      const translated = await engine.translate(x, map, meta.id)
-      return await Promise.all([
-        retrievalScores(translated, y, k, engine, retrieval === 'csls' ? { cslsK } : {}),
-        linearCka(translated, y, engine)
-      ])
-    }, timingOf(request)))
-    return {
-      count: x.rows, meanCosine: scores.meanCosine, mse: scores.mse, top1: scores.top1, topK: scores.topK, mrr: scores.mrr, jaccard: scores.jaccard, cka,
-      retrieval, ...(retrieval === 'csls' ? { cslsK } : {})
+    const plan = evaluatePlan(x.rows, meta.sourceDim, meta.targetDim, k, retrieval === 'csls')
+    if (runsAsOperation(request, plan)) {
+      const input: EvaluateRequest = { translator: meta.id, x: matrixToJson(x), y: matrixToJson(y), k, retrieval, cslsK }
+      return await answerWithOperation(request, reply, { plan, kind: 'evaluate', input }, result => reply.code(200).send(result as Evaluation))
     }
+    return await app.runBudgeted(request, plan, async signal => await app.compute.timed(async () =>
+      await evaluate(cancellable(app.engine, signal), x, y, map, meta.id, { k, retrieval, cslsK }), timingOf(request)))
   })
 }
 

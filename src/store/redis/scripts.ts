@@ -272,16 +272,20 @@ return { 'deleted', {}, translators }
 // asked to or when the pair has none.
 // ARGV: tag, channel, id, source, target, anchorSet, meta body (no version, no closing brace),
 // refs JSON, activate ('1' | '0' | 'never'), source dim, target dim, then parameter name/bytes pairs
-// → {status, version | what, active}. A space recreated with another dim counts as missing.
+// → {status, version | what, active}. A space recreated with another dim counts as missing. An id
+// stored already for the same pair → {'exists', its meta JSON, the pair's active id or ''}.
 const createTranslatorLua = `
 local id, source, target, anchorSet = ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 if not spaceHasDim(source, ARGV[10]) then return { 'missing', 'source' } end
 if not spaceHasDim(target, ARGV[11]) then return { 'missing', 'target' } end
 if redis.call('HEXISTS', setsKey, anchorSet) == 0 then return { 'missing', 'anchorSet' } end
-if redis.call('HEXISTS', translatorsKey, id) == 1 then
-  return redis.error_reply('translator id already exists: ' .. id)
-end
 local pair = source .. '|' .. target
+local existing = redis.call('HGET', refsKey, id)
+if existing then
+  local r = cjson.decode(existing)
+  if r[1] ~= source or r[2] ~= target then return redis.error_reply('translator id already exists: ' .. id) end
+  return { 'exists', redis.call('HGET', translatorsKey, id), redis.call('HGET', activeKey, pair) or '' }
+end
 local version = redis.call('HINCRBY', versionsKey, pair, 1)
 redis.call('HSET', translatorsKey, id, ARGV[7] .. ',"version":' .. version .. '}')
 redis.call('HSET', refsKey, id, ARGV[8])

@@ -296,6 +296,7 @@ export class RedisStore implements Store {
       ...params
     ]))
     const status = text(reply[0])
+    if (status === 'exists') return { status: 'exists', value: { ...json<TranslatorMeta>(reply[1]), active: text(reply[2]) === meta.id } }
     if (status === 'missing') {
       const what = text(reply[1])
       if (what !== 'source' && what !== 'target' && what !== 'anchorSet') throw new Error(`unexpected missing ${what}`)
