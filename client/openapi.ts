@@ -835,40 +835,6 @@ export interface components {
             retrieval: "cosine" | "csls";
             cslsK?: number;
         };
-        OperationProgress: {
-            /** @description What the work is doing: "cross-validation" (candidates × folds), "refinement" (rounds), "confidence" */
-            phase: string;
-            /** @description Steps of this phase done */
-            done: number;
-            /** @description Steps this phase has */
-            total: number;
-            /** @description Of the whole work, 0 to 1; never decreases, retries included */
-            fraction: number;
-        };
-        Operation: {
-            /** @description The operation id; a fit stores its translator under this same id */
-            id: string;
-            /** @description "fit" (POST /v1/translators) or "evaluate" (POST /v1/translators/{id}/evaluate) */
-            kind: string;
-            /** @enum {string} */
-            status: "queued" | "running" | "succeeded" | "failed" | "cancelled";
-            /** @description null until the work reports its first step */
-            progress: components["schemas"]["OperationProgress"] | null;
-            /** @description When succeeded: what the synchronous request answers (the translator, or the evaluation) */
-            result?: components["schemas"]["Translator"] | components["schemas"]["EvaluateResult"];
-            /** @description When failed or cancelled: the problem */
-            error?: components["schemas"]["Problem"];
-            /** @description Runs started: more than 1 after a retry or after the replica running it died */
-            attempts: number;
-            createdAt: string;
-            startedAt: string | null;
-            finishedAt: string | null;
-        };
-        OperationList: {
-            operations: components["schemas"]["Operation"][];
-            /** @description The cursor of the next page (send it as ?cursor=), or null on the last page */
-            next: string | null;
-        };
         /**
          * @example {
          *       "vectors": [
@@ -1054,6 +1020,40 @@ export interface components {
                 included: boolean;
                 reason: string;
             };
+        };
+        OperationProgress: {
+            /** @description What the work is doing: "cross-validation" (candidates × folds), "refinement" (rounds), "confidence" */
+            phase: string;
+            /** @description Steps of this phase done */
+            done: number;
+            /** @description Steps this phase has */
+            total: number;
+            /** @description Of the whole work, 0 to 1; never decreases, retries included */
+            fraction: number;
+        };
+        Operation: {
+            /** @description The operation id; a fit stores its translator under this same id */
+            id: string;
+            /** @description "fit" (POST /v1/translators), "evaluate" (POST /v1/translators/{id}/evaluate) or "report" (POST /v1/translators/{id}/report) */
+            kind: string;
+            /** @enum {string} */
+            status: "queued" | "running" | "succeeded" | "failed" | "cancelled";
+            /** @description null until the work reports its first step */
+            progress: components["schemas"]["OperationProgress"] | null;
+            /** @description When succeeded: what the synchronous request answers (the translator, the evaluation, or the report as JSON) */
+            result?: components["schemas"]["Translator"] | components["schemas"]["EvaluateResult"] | components["schemas"]["ReportResult"];
+            /** @description When failed or cancelled: the problem */
+            error?: components["schemas"]["Problem"];
+            /** @description Runs started: more than 1 after a retry or after the replica running it died */
+            attempts: number;
+            createdAt: string;
+            startedAt: string | null;
+            finishedAt: string | null;
+        };
+        OperationList: {
+            operations: components["schemas"]["Operation"][];
+            /** @description The cursor of the next page (send it as ?cursor=), or null on the last page */
+            next: string | null;
         };
         Info: {
             /** @description The service version */

@@ -2,6 +2,7 @@ import { z } from 'zod'
 import { NextCursor, PageQuery } from '../http/page.js'
 import { Problem } from './common.js'
 import { EvaluateResult, Translator } from './translators.js'
+import { ReportResult } from './report.js'
 
 /** Operations: long work run as jobs (docs/operations.md, "Operations"). */
 
@@ -19,10 +20,10 @@ export const OperationProgress = z.object({
 
 export const Operation = z.object({
   id: z.string().describe('The operation id; a fit stores its translator under this same id'),
-  kind: z.string().describe('"fit" (POST /v1/translators) or "evaluate" (POST /v1/translators/{id}/evaluate)'),
+  kind: z.string().describe('"fit" (POST /v1/translators), "evaluate" (POST /v1/translators/{id}/evaluate) or "report" (POST /v1/translators/{id}/report)'),
   status: OperationStatus,
   progress: OperationProgress.nullable().describe('null until the work reports its first step'),
-  result: z.union([Translator, EvaluateResult]).optional().describe('When succeeded: what the synchronous request answers (the translator, or the evaluation)'),
+  result: z.union([Translator, EvaluateResult, ReportResult]).optional().describe('When succeeded: what the synchronous request answers (the translator, the evaluation, or the report as JSON)'),
   error: Problem.optional().describe('When failed or cancelled: the problem'),
   attempts: z.number().int().min(0).describe('Runs started: more than 1 after a retry or after the replica running it died'),
   createdAt: z.string(),

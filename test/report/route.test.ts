@@ -104,6 +104,27 @@ for (const [label, makeApp] of STORES) {
     t.equal(app.workPool.inUse, 0, 'the reservation is released')
   })
 
+  t.test(`${label}: as an operation (Prefer: respond-async), the same report`, async t => {
+    const app = await makeApp(t)
+    const ids = await setUp(t, app)
+    const sync = json(await report(app, ids.forward))
+    const res = await report(app, ids.forward, {}, { prefer: 'respond-async' })
+    t.equal(res.statusCode, 202, res.body)
+    const op = json(res)
+    t.equal(res.headers.location, `/v1/operations/${op.id}`)
+    t.equal(op.kind, 'report')
+    let done = op
+    while (!['succeeded', 'failed', 'cancelled'].includes(done.status)) {
+      const polled = await app.inject({ method: 'GET', url: `/v1/operations/${op.id}?wait=30` })
+      if (polled.statusCode !== 200) { t.fail(`GET the operation: ${polled.statusCode} ${polled.body}`); return }
+      done = json(polled)
+    }
+    t.equal(done.status, 'succeeded', JSON.stringify(done.error ?? null))
+    t.same(done.result, sync, 'the operation\'s result is the report the synchronous call gives')
+    t.equal(done.progress.phase, 'report')
+    t.equal(done.progress.fraction, 1)
+  })
+
   t.test(`${label}: the reverse direction, asked for or not`, async t => {
     const app = await makeApp(t)
     const ids = await setUp(t, app)
