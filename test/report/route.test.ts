@@ -123,6 +123,10 @@ for (const [label, makeApp] of STORES) {
     t.same(done.result, sync, 'the operation\'s result is the report the synchronous call gives')
     t.equal(done.progress.phase, 'report')
     t.equal(done.progress.fraction, 1)
+    // The page is never an operation's result: asked for, it is answered at once.
+    const page = await report(app, ids.forward, {}, { prefer: 'respond-async', 'idempotency-key': 'page-1', accept: 'text/html' })
+    t.equal(page.statusCode, 200)
+    t.match(page.headers['content-type'], /^text\/html/)
   })
 
   t.test(`${label}: the reverse direction, asked for or not`, async t => {

@@ -52,7 +52,7 @@ const report: FastifyPluginAsyncZod<{ maxRows: number }> = async (app, opts) => 
       description: 'Held-out items embedded by both models: each source row is translated and searched, as a query, among the target model\'s vectors of the items as they are (cosine, raw, as a vector index of the target model holds them). ' +
         'Per direction: neighbour recall@1/5/10 of translated queries against native ones, own-item retrieval@1/5/10, MRR, and the confidence-coverage curve (for confidence thresholds 0 to 1: the share of rows kept and their top-1 and recall@10) to pick a threshold below which items are re-embedded instead. ' +
         'The reverse direction is reported too when the reverse pair has an active translator. JSON by default; with Accept: text/html, one self-contained page. ' +
-        'With `Prefer: respond-async`, or when the report is estimated to take longer than ASYNC_AFTER_MS, the answer is 202 with `Location: /v1/operations/{id}`, and the operation\'s result is the report as JSON.',
+        'With `Prefer: respond-async`, or when the report is estimated to take longer than ASYNC_AFTER_MS, the answer is 202 with `Location: /v1/operations/{id}`, and the operation\'s result is the report as JSON; a request for the page (Accept: text/html) is always answered at once.',
       params: TranslatorParams,
       headers: AsyncHeaders,
       body: ReportBody,
@@ -68,12 +68,15 @@ const report: FastifyPluginAsyncZod<{ maxRows: number }> = async (app, opts) => 
       translator: request.params.id, vectors, targetVectors, reverse: request.body.reverse
     })
     void reply.header('vary', 'accept')
-    if (runsAsOperation(request, prepared.plan)) {
+    // The page is for a person waiting at a browser, and an operation's result is JSON: a request
+    // for the page is answered synchronously (within the budgets), whatever its other headers.
+    const html = prefersHtml(request.headers.accept)
+    if (!html && runsAsOperation(request, prepared.plan)) {
       const input: ReportJobInput = { translator: request.params.id, vectors: matrixToJson(vectors), targetVectors: matrixToJson(targetVectors), reverse: request.body.reverse }
       return await answerWithOperation(request, reply, { plan: prepared.plan, kind: 'report', input }, result => reply.code(200).send(result as MigrationReport))
     }
     const result = await app.runBudgeted(request, prepared.plan, async signal => await prepared.run(signal))
-    if (prefersHtml(request.headers.accept)) {
+    if (html) {
       // The page is not the JSON schema's shape: sent as text, past the typed reply.
       const page: FastifyReply = reply
       return page.type('text/html; charset=utf-8').header('content-security-policy', PAGE_CSP).send(renderReportPage(result))
