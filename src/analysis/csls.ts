@@ -121,7 +121,7 @@ async function forEachBlock (source: Matrix, target: Matrix, mm: MatMul, blockRo
 }
 
 /** k largest values per slot, unordered, with the position of each slot's smallest kept value. */
-class TopValues {
+export class TopValues {
   readonly values: Float64Array
   readonly size: Int32Array
   readonly minAt: Int32Array
@@ -152,6 +152,11 @@ class TopValues {
     let sum = 0
     for (let i = 0; i < size; i++) sum += this.values[slot * this.k + i]
     return size === 0 ? 0 : sum / size
+  }
+
+  /** Every slot's mean. */
+  means (): Float64Array {
+    return Float64Array.from({ length: this.size.length }, (_, slot) => this.mean(slot))
   }
 }
 

@@ -25,7 +25,7 @@ import type { Matrix } from '../math/matrix.js'
 import { takeRows } from '../math/matrix.js'
 import { Ticker, toFloat32 } from '../math/linalg.js'
 import { createRng, sampleIndices, type Rng } from '../math/random.js'
-import { mutualNearestCsls, type MutualPairs } from '../analysis/csls.js'
+import { mutualNearestCsls, TopValues, type MutualPairs } from '../analysis/csls.js'
 import type { ProgressSink } from '../util/progress.js'
 import type { FitEngine } from './fit.js'
 import { MAX_INIT_ROWS, psdFunction, sortedProfiles, symmetricEigen, unitCentreUnit } from './unsupervised-init.js'
@@ -108,45 +108,6 @@ export interface AlignmentResult {
 // ---------------------------------------------------------------------------------------------
 // Similarity passes
 
-/** k largest values per slot (unordered) and their mean. */
-class TopMean {
-  private readonly values: Float32Array
-  private readonly minAt: Int32Array
-  private readonly size: Int32Array
-  constructor (private readonly slots: number, private readonly k: number) {
-    this.values = new Float32Array(slots * k)
-    this.minAt = new Int32Array(slots)
-    this.size = new Int32Array(slots)
-  }
-
-  add (slot: number, v: number): void {
-    const base = slot * this.k
-    const size = this.size[slot]
-    if (size < this.k) {
-      this.values[base + size] = v
-      if (size === 0 || v < this.values[base + this.minAt[slot]]) this.minAt[slot] = size
-      this.size[slot] = size + 1
-      return
-    }
-    if (v <= this.values[base + this.minAt[slot]]) return
-    this.values[base + this.minAt[slot]] = v
-    let m = 0
-    for (let i = 1; i < this.k; i++) if (this.values[base + i] < this.values[base + m]) m = i
-    this.minAt[slot] = m
-  }
-
-  means (): Float64Array {
-    const out = new Float64Array(this.slots)
-    for (let s = 0; s < this.slots; s++) {
-      let sum = 0
-      const size = this.size[s]
-      for (let i = 0; i < size; i++) sum += this.values[s * this.k + i]
-      out[s] = size === 0 ? 0 : sum / size
-    }
-    return out
-  }
-}
-
 /** Visits a · bᵀ in blocks of a's rows; computed once and reused when it fits CACHE_VALUES. */
 class Similarities {
   private cached: Float32Array | null = null
@@ -190,8 +151,8 @@ async function induce (a: Matrix, b: Matrix, k: number, keep: number, rng: Rng, 
   const na = a.rows
   const nb = b.rows
   const sims = new Similarities(a, b, engine, ticker)
-  const rowTop = new TopMean(na, Math.min(k, nb))
-  const colTop = new TopMean(nb, Math.min(k, na))
+  const rowTop = new TopValues(na, Math.min(k, nb))
+  const colTop = new TopValues(nb, Math.min(k, na))
   const rowMax = new Float64Array(na).fill(-Infinity)
   const colMax = new Float64Array(nb).fill(-Infinity)
   await sims.forEach((s, start, end) => {

@@ -1,5 +1,5 @@
 import { Cluster, Redis, type RedisOptions } from 'ioredis'
-import { reconnectDelay, type RedisTarget } from '../store/redis/connection.js'
+import { reconnectDelay, sentinelOptions, type RedisTarget } from '../store/redis/connection.js'
 
 /**
  * Connections for the job queue, on the store's Redis (standalone, Sentinel or Cluster). Unlike
@@ -18,14 +18,7 @@ export function createJobConnection (target: RedisTarget, connectionName: string
     case 'standalone': return new Redis(target.url, common)
     case 'sentinel': return new Redis({
       ...common,
-      sentinels: target.sentinels,
-      name: target.name,
-      role: 'master',
-      ...(target.sentinelUsername !== undefined ? { sentinelUsername: target.sentinelUsername } : {}),
-      ...(target.sentinelPassword !== undefined ? { sentinelPassword: target.sentinelPassword } : {}),
-      ...(target.tls === true ? { enableTLSForSentinelMode: true } : {}),
-      sentinelRetryStrategy: reconnectDelay,
-      failoverDetector: true,
+      ...sentinelOptions(target),
       reconnectOnError: (err: Error) => err.message.startsWith('READONLY')
     })
     case 'cluster': return new Cluster(target.nodes, {

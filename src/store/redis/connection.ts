@@ -96,7 +96,8 @@ function nodeOptions (target: RedisTarget, tuning: ConnectionTuning): RedisOptio
   }
 }
 
-function sentinelOptions (target: Extract<RedisTarget, { mode: 'sentinel' }>): RedisOptions {
+/** How any connection of this service finds and follows the primary through the sentinels. */
+export function sentinelOptions (target: Extract<RedisTarget, { mode: 'sentinel' }>): RedisOptions {
   return {
     sentinels: target.sentinels,
     name: target.name,
