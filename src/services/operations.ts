@@ -74,6 +74,9 @@ export function prefersAsync (prefer: string | string[] | undefined): boolean {
 }
 
 /** Polls the pool until `bytes` are free: a job waits its turn for memory instead of being refused. */
+/** How long a metrics scrape waits for the queue's counts. */
+const STATS_TIMEOUT_MS = 500
+
 async function acquireWaiting (app: FastifyInstance, bytes: number, signal: AbortSignal): Promise<() => void> {
   for (;;) {
     signal.throwIfAborted()
@@ -148,19 +151,33 @@ async function operations (app: FastifyInstance, opts: OperationsOptions): Promi
     }, events)
   app.addHook('onClose', async () => { await queue.close() })
 
+  // A scrape must answer while Redis is stalled (the store's breaker answers 503 meanwhile): the
+  // queue's counts are read with a short bound, and the last counts read stand in when it passes.
+  let lastStats = { queued: 0, running: 0 }
+  const statsBounded = async (): Promise<{ queued: number, running: number }> => {
+    let timer: NodeJS.Timeout | undefined
+    const late = new Promise<null>(resolve => { timer = setTimeout(() => resolve(null), STATS_TIMEOUT_MS) })
+    try {
+      const read = await Promise.race([queue.stats().catch(() => null), late])
+      if (read !== null) lastStats = { queued: read.queued, running: read.running }
+      return lastStats
+    } finally {
+      clearTimeout(timer)
+    }
+  }
   // eslint-disable-next-line no-new
   new Gauge({
     name: 'latentbridge_operations_queued',
     help: 'Operations waiting for a worker (all replicas, with Redis)',
     registers,
-    async collect () { this.set((await queue.stats().catch(() => ({ queued: 0 }))).queued) }
+    async collect () { this.set((await statsBounded()).queued) }
   })
   // eslint-disable-next-line no-new
   new Gauge({
     name: 'latentbridge_operations_running',
     help: 'Operations being run (all replicas, with Redis)',
     registers,
-    async collect () { this.set((await queue.stats().catch(() => ({ running: 0 }))).running) }
+    async collect () { this.set((await statsBounded()).running) }
   })
 
   const service: OperationsService = {

@@ -26,7 +26,8 @@ const READ_POSTS = new Set([
   'post /v1/similarity',
   'post /v1/anchor-sets/{set}/select',
   'post /v1/translate',
-  'post /v1/translators/{id}/evaluate'
+  'post /v1/translators/{id}/evaluate',
+  'post /v1/translators/{id}/report'
 ])
 
 interface RawResponse { status: number, type: string | undefined, headers: string, text: string }
