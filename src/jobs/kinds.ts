@@ -2,7 +2,7 @@ import type { FitRequest, PipelineDeps } from '../translators/pipeline.js'
 import { prepareFit } from '../translators/pipeline.js'
 import { prepareEvaluate, type EvaluateRequest } from '../translators/evaluate.js'
 import type { PreparedJob } from './types.js'
-import { matrixFromJson, type MatrixJson } from '../translators/evaluate.js'
+import { decodeMatrixField, type Base64Matrix } from '../codecs/vectors.js'
 import { prepareReport, type ReportDeps } from '../analysis/report-run.js'
 
 /** What a job's work needs from the app: the fit pipeline's dependencies and the translator cache. */
@@ -11,8 +11,8 @@ export type JobDeps = PipelineDeps & Pick<ReportDeps, 'translators'>
 /** A report's job input: its request with the matrices as JSON. */
 export interface ReportJobInput {
   translator: string
-  vectors: MatrixJson
-  targetVectors: MatrixJson
+  vectors: Base64Matrix
+  targetVectors: Base64Matrix
   reverse?: boolean
 }
 
@@ -46,8 +46,8 @@ export const JOB_KINDS: Record<string, JobKind> = {
     const request = input as ReportJobInput
     const prepared = await prepareReport(deps, {
       translator: request.translator,
-      vectors: matrixFromJson(request.vectors),
-      targetVectors: matrixFromJson(request.targetVectors),
+      vectors: decodeMatrixField(request.vectors, { field: 'vectors' }),
+      targetVectors: decodeMatrixField(request.targetVectors, { field: 'targetVectors' }),
       reverse: request.reverse
     })
     return { plan: prepared.plan, phases: ['report'], run: prepared.run }

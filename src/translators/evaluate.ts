@@ -5,6 +5,7 @@
  */
 import { linearCka, retrievalScores } from '../analysis/similarity.js'
 import { cancellable } from '../budget/cancel.js'
+import { decodeMatrixField, type Base64Matrix } from '../codecs/vectors.js'
 import { evaluatePlan, type WorkPlan } from '../budget/work.js'
 import type { Engine } from '../engine/types.js'
 import { notFound } from '../errors.js'
@@ -45,31 +46,19 @@ export async function evaluate (engine: Engine, x: Matrix, y: Matrix, map: Linea
   }
 }
 
-/** A float32 matrix as JSON (an operation's input): base64 of its little-endian bytes. */
-export interface MatrixJson { rows: number, cols: number, data: string }
-
-export const matrixToJson = (m: Matrix): MatrixJson =>
-  ({ rows: m.rows, cols: m.cols, data: Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength).toString('base64') })
-
-export function matrixFromJson (j: MatrixJson): Matrix {
-  const bytes = Buffer.from(j.data, 'base64')
-  const data = new Float32Array(j.rows * j.cols)
-  new Uint8Array(data.buffer).set(bytes.subarray(0, data.byteLength))
-  return { rows: j.rows, cols: j.cols, data }
-}
-
 /** An evaluation as an operation's input (checked by the route before it was enqueued). */
 export interface EvaluateRequest extends EvaluateOptions {
   translator: string
-  x: MatrixJson
-  y: MatrixJson
+  /** Base64 float32 (codecs/vectors.ts), as a JSON body may carry it. */
+  x: Base64Matrix
+  y: Base64Matrix
 }
 
 export async function prepareEvaluate (deps: { store: Store, engine: Engine }, request: EvaluateRequest): Promise<{ plan: WorkPlan, run: (signal: AbortSignal) => Promise<Evaluation> }> {
   const record = await deps.store.getTranslator(request.translator)
   if (record === null) throw notFound(`translator "${request.translator}" does not exist (it was deleted after the evaluation was asked for)`)
-  const x = matrixFromJson(request.x)
-  const y = matrixFromJson(request.y)
+  const x = decodeMatrixField(request.x, { field: 'vectors' })
+  const y = decodeMatrixField(request.y, { field: 'targetVectors' })
   const map = storedToMap(record)
   return {
     plan: evaluatePlan(x.rows, record.meta.sourceDim, record.meta.targetDim, request.k, request.retrieval === 'csls'),

@@ -3,13 +3,12 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { renderReportPage } from '../../analysis/report-page.js'
 import { prepareReport } from '../../analysis/report-run.js'
 import type { MigrationReport } from '../../analysis/report.js'
-import { decodeMatrixField } from '../../codecs/vectors.js'
+import { decodeMatrixField, encodeMatrixJson } from '../../codecs/vectors.js'
 import { documentHtml } from '../../plugins/swagger.js'
 import { problemResponses } from '../../schemas/common.js'
 import { ReportBody, ReportResult } from '../../schemas/report.js'
 import { TranslatorParams } from '../../schemas/translators.js'
 import { AsyncHeaders, Operation } from '../../schemas/operations.js'
-import { matrixToJson } from '../../translators/evaluate.js'
 import type { ReportJobInput } from '../../jobs/kinds.js'
 import { answerWithOperation, runsAsOperation } from './operations.js'
 
@@ -72,7 +71,7 @@ const report: FastifyPluginAsyncZod<{ maxRows: number }> = async (app, opts) => 
     // for the page is answered synchronously (within the budgets), whatever its other headers.
     const html = prefersHtml(request.headers.accept)
     if (!html && runsAsOperation(request, prepared.plan)) {
-      const input: ReportJobInput = { translator: request.params.id, vectors: matrixToJson(vectors), targetVectors: matrixToJson(targetVectors), reverse: request.body.reverse }
+      const input: ReportJobInput = { translator: request.params.id, vectors: encodeMatrixJson(vectors, 'base64'), targetVectors: encodeMatrixJson(targetVectors, 'base64'), reverse: request.body.reverse }
       return await answerWithOperation(request, reply, { plan: prepared.plan, kind: 'report', input }, result => reply.code(200).send(result as MigrationReport))
     }
     const result = await app.runBudgeted(request, prepared.plan, async signal => await prepared.run(signal))

@@ -23,7 +23,8 @@ import { evaluatePlan } from '../../budget/work.js'
 import { AsyncHeaders, Operation } from '../../schemas/operations.js'
 import { answerWithOperation, runsAsOperation } from './operations.js'
 import { translatorOut } from './translator-out.js'
-import { evaluate, matrixToJson, type EvaluateRequest, type Evaluation } from '../../translators/evaluate.js'
+import { evaluate, type EvaluateRequest, type Evaluation } from '../../translators/evaluate.js'
+import { encodeMatrixJson } from '../../codecs/vectors.js'
 
 /**
  * A fitted translator never changes (id + version); only whether it is its pair's active one does,
@@ -244,7 +245,7 @@ const translators: FastifyPluginAsyncZod<{ maxRows: number }> = async (app, opts
     if (retrieval !== 'csls' && request.body.cslsK !== undefined) throw unprocessable('cslsK applies to "retrieval": "csls" only; add it or drop cslsK')
     const plan = evaluatePlan(x.rows, meta.sourceDim, meta.targetDim, k, retrieval === 'csls')
     if (runsAsOperation(request, plan)) {
-      const input: EvaluateRequest = { translator: meta.id, x: matrixToJson(x), y: matrixToJson(y), k, retrieval, cslsK }
+      const input: EvaluateRequest = { translator: meta.id, x: encodeMatrixJson(x, 'base64'), y: encodeMatrixJson(y, 'base64'), k, retrieval, cslsK }
       return await answerWithOperation(request, reply, { plan, kind: 'evaluate', input }, result => reply.code(200).send(result as Evaluation))
     }
     return await app.runBudgeted(request, plan, async signal => await app.compute.timed(async () =>
