@@ -73,18 +73,8 @@ export function prefersAsync (prefer: string | string[] | undefined): boolean {
   return values.some(v => v.split(',').some(p => p.split(';')[0].trim().toLowerCase() === 'respond-async'))
 }
 
-/** Polls the pool until `bytes` are free: a job waits its turn for memory instead of being refused. */
 /** How long a metrics scrape waits for the queue's counts. */
 const STATS_TIMEOUT_MS = 500
-
-async function acquireWaiting (app: FastifyInstance, bytes: number, signal: AbortSignal): Promise<() => void> {
-  for (;;) {
-    signal.throwIfAborted()
-    const release = app.workPool.tryAcquire(Math.min(bytes, app.workPool.capacity))
-    if (release !== undefined) return release
-    await new Promise(resolve => setTimeout(resolve, 50))
-  }
-}
 
 async function operations (app: FastifyInstance, opts: OperationsOptions): Promise<void> {
   const registers = [app.metrics.registry]
@@ -110,7 +100,9 @@ async function operations (app: FastifyInstance, opts: OperationsOptions): Promi
     try {
       const prepared = await kind(job.input, deps, job.id)
       const estimate = toEstimate(prepared.plan.cost)
-      const release = await acquireWaiting(app, estimate.bytes, signal)
+      // A job waits its turn for memory instead of being refused (its estimate was checked against
+      // the budget when it was started).
+      const release = await app.workPool.acquire(Math.min(estimate.bytes, app.workPool.capacity), signal)
       try {
         const tracker = new ProgressTracker(prepared.phases, job.progress)
         const result = await prepared.run(signal, progress => {
