@@ -5,6 +5,9 @@ import { clusterSkipReason, redisForTests, redisSkipReason, startRedisCluster, s
 
 const skip = redisSkipReason()
 
+/** BullMQ's retry, lock and stall settings, and short polls, for every connection kind below. */
+const BULL_TEST_SETTINGS = { attempts: 3, lockMs: 5000, stalledIntervalMs: 5000, maxStalled: 1, waitPollMs: 20, cancelPollMs: 20 }
+
 t.test('BullMQ queue on a real Redis', { skip }, async t => {
   const redis = await redisForTests(t)
   queueContract(t, 'bullmq queue', async (processor, opts = {}) => await BullQueue.connect(processor, {
@@ -12,12 +15,7 @@ t.test('BullMQ queue on a real Redis', { skip }, async t => {
     ...opts,
     target: { mode: 'standalone', url: redis.url },
     keyPrefix: redis.newPrefix(),
-    attempts: 3,
-    lockMs: 5000,
-    stalledIntervalMs: 5000,
-    maxStalled: 1,
-    waitPollMs: 20,
-    cancelPollMs: 20
+    ...BULL_TEST_SETTINGS
   }))
 })
 
@@ -29,12 +27,7 @@ t.test('BullMQ queue on a real Redis Cluster (hash-tagged keys) and through Sent
     ...opts,
     target: { mode: 'cluster', nodes: cluster.nodes },
     keyPrefix: `cluster-${Math.random().toString(36).slice(2, 8)}`,
-    attempts: 3,
-    lockMs: 5000,
-    stalledIntervalMs: 5000,
-    maxStalled: 1,
-    waitPollMs: 20,
-    cancelPollMs: 20
+    ...BULL_TEST_SETTINGS
   }))
   const sentinel = await startRedisSentinelGroup()
   t.teardown(sentinel.stop)
@@ -43,11 +36,6 @@ t.test('BullMQ queue on a real Redis Cluster (hash-tagged keys) and through Sent
     ...opts,
     target: { mode: 'sentinel', sentinels: sentinel.sentinels, name: sentinel.name },
     keyPrefix: `sentinel-${Math.random().toString(36).slice(2, 8)}`,
-    attempts: 3,
-    lockMs: 5000,
-    stalledIntervalMs: 5000,
-    maxStalled: 1,
-    waitPollMs: 20,
-    cancelPollMs: 20
+    ...BULL_TEST_SETTINGS
   }))
 })
