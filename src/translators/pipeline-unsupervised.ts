@@ -7,11 +7,10 @@
  *
  * Same shape as `prepareFit`: cheap checks and the plan first, the heavy work in `run`.
  */
-import { randomUUID } from 'node:crypto'
 import type { HeldRows } from '../anchors/parallel.js'
 import { cancellable } from '../budget/cancel.js'
 import { checkTranslatorSize, unsupervisedPlan } from '../budget/work.js'
-import { conflict, unprocessable } from '../errors.js'
+import { unprocessable } from '../errors.js'
 import { buildConfidence } from '../fit/confidence.js'
 import { fitConfig, residual } from '../fit/fit.js'
 import { buildGallery, emptyTally, scoresOf, tallyRows } from '../fit/score.js'
@@ -26,6 +25,7 @@ import type { WorkPlan } from '../budget/work.js'
 import type { ProgressSink } from '../util/progress.js'
 import { applyMap } from './map.js'
 import { translatorToStored } from './record.js'
+import { storeFitted } from './store-fitted.js'
 
 /** The fit request's fields this fit reads (pipeline.ts's FitRequest has them all). */
 export interface UnsupervisedFitRequest {
@@ -131,29 +131,20 @@ export function prepareUnsupervisedFit (deps: UnsupervisedFitDeps, request: Unsu
         ...(anchorCheck !== undefined ? { anchorCheck } : {})
       }
     }
-    const outcome = await deps.store.createTranslator({
-      meta: {
-        id: translatorId ?? randomUUID(),
-        name: request.name ?? `${request.source} → ${request.target}`,
-        source: request.source,
-        target: request.target,
-        anchorSet: request.anchorSet,
-        method: 'procrustes',
-        scaling,
-        version: 0,
-        createdAt: new Date().toISOString(),
-        anchorsUsed: 0,
-        sourceDim: source.dim,
-        targetDim: target.dim,
-        diagnostics,
-        settings: { ...settings }
-      },
-      params
-    }, { activate: verdict.reliable && (request.activate ?? false), neverActivate: !verdict.reliable })
-    if (outcome.status === 'missing') {
-      throw conflict(`the ${outcome.what === 'anchorSet' ? 'anchor set' : `${outcome.what} space`} was deleted while the translator was being fitted; nothing was stored`)
-    }
-    return outcome.value
+    return await storeFitted(deps.store, {
+      id: translatorId,
+      name: request.name,
+      source: request.source,
+      target: request.target,
+      anchorSet: request.anchorSet,
+      method: 'procrustes',
+      scaling,
+      anchorsUsed: 0,
+      sourceDim: source.dim,
+      targetDim: target.dim,
+      diagnostics,
+      settings: { ...settings }
+    }, params, { activate: verdict.reliable && (request.activate ?? false), neverActivate: !verdict.reliable })
   }
   return { plan, rows: x.rows + z.rows, run }
 }

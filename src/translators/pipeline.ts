@@ -10,7 +10,6 @@
  * translator, or stores nothing when the signal fires first. Failures are ProblemErrors whose
  * kind says what went wrong (not-found, unprocessable, conflict, over-budget).
  */
-import { randomUUID } from 'node:crypto'
 import { splitRows } from '../anchors/parallel.js'
 import { cancellable } from '../budget/cancel.js'
 import { checkTranslatorSize, fitPlan, type WorkPlan } from '../budget/work.js'
@@ -26,6 +25,7 @@ import { requireEmbeddings } from '../store/require.js'
 import type { Store, TranslatorListing } from '../store/types.js'
 import type { ProgressSink } from '../util/progress.js'
 import { translatorToStored } from './record.js'
+import { storeFitted } from './store-fitted.js'
 import { prepareUnsupervisedFit } from './pipeline-unsupervised.js'
 
 /** What to fit: the fit's options (fit/types.ts) and where its anchors are, how to store it. */
@@ -131,29 +131,20 @@ export async function prepareFit (deps: PipelineDeps, request: FitRequest, opts:
     const { params, settings } = translatorToStored(map, confidence)
     // Work whose client left or whose time ran out stores nothing.
     signal.throwIfAborted()
-    const outcome = await store.createTranslator({
-      meta: {
-        id: opts.translatorId ?? randomUUID(),
-        name: request.name ?? `${request.source} → ${request.target}`,
-        source: request.source,
-        target: request.target,
-        anchorSet: request.anchorSet,
-        method: result.method,
-        scaling: result.scaling,
-        version: 0,
-        createdAt: new Date().toISOString(),
-        anchorsUsed: ids.length,
-        sourceDim: source.dim,
-        targetDim: target.dim,
-        diagnostics,
-        settings: { ...settings, ...(result.ridge !== undefined ? { ridge: result.ridge } : {}) }
-      },
-      params
-    }, { activate: request.activate ?? false })
-    if (outcome.status === 'missing') {
-      throw conflict(`the ${outcome.what === 'anchorSet' ? 'anchor set' : `${outcome.what} space`} was deleted while the translator was being fitted; nothing was stored`)
-    }
-    return outcome.value
+    return await storeFitted(store, {
+      id: opts.translatorId,
+      name: request.name,
+      source: request.source,
+      target: request.target,
+      anchorSet: request.anchorSet,
+      method: result.method,
+      scaling: result.scaling,
+      anchorsUsed: ids.length,
+      sourceDim: source.dim,
+      targetDim: target.dim,
+      diagnostics,
+      settings: { ...settings, ...(result.ridge !== undefined ? { ridge: result.ridge } : {}) }
+    }, params, { activate: request.activate ?? false })
   }
   return { plan, rows: held[0].ids.length + held[1].ids.length, run }
 }
