@@ -220,6 +220,12 @@ interface NumpyTranslators {
   heldOut: number
 }
 
+/** A pair's anchor rows (xa, ya) and held-out rows (xh, yh), source s and target t. */
+function pairRows (byName: Map<string, Matrix>, s: string, t: string, anchors: ArrayLike<number>, held: ArrayLike<number>): { xa: Matrix, ya: Matrix, xh: Matrix, yh: Matrix } {
+  const [source, target] = [byName.get(s)!, byName.get(t)!]
+  return { xa: takeRows(source, anchors), ya: takeRows(target, anchors), xh: takeRows(source, held), yh: takeRows(target, held) }
+}
+
 function columnMeans (m: Matrix): Float64Array {
   const mean = new Float64Array(m.cols)
   for (let i = 0; i < m.rows; i++) for (let j = 0; j < m.cols; j++) mean[j] += m.data[i * m.cols + j]
@@ -285,10 +291,7 @@ async function translatorsSection (ctx: QualityContext): Promise<void> {
     const held = heldOutRows(anchors, n)
     for (const [s, t] of pairs) {
       const pair = pairName(s, t)
-      const xa = takeRows(byName.get(s)!, anchors)
-      const ya = takeRows(byName.get(t)!, anchors)
-      const xh = takeRows(byName.get(s)!, held)
-      const yh = takeRows(byName.get(t)!, held)
+      const { xa, ya, xh, yh } = pairRows(byName, s, t, anchors, held)
       const targetMean = columnMeans(ya)
       const centredYh = centredRows(yh, targetMean)
       let perPair = top1.get(pair)
@@ -433,10 +436,7 @@ async function goalsSection (ctx: QualityContext): Promise<void> {
     const order = sampleIndices(createRng(seed + 1000), held.length, held.length)
     for (const [s, t] of pairs) {
       const pair = pairName(s, t)
-      const xa = takeRows(byName.get(s)!, anchors)
-      const ya = takeRows(byName.get(t)!, anchors)
-      const xh = takeRows(byName.get(s)!, held)
-      const yh = takeRows(byName.get(t)!, held)
+      const { xa, ya, xh, yh } = pairRows(byName, s, t, anchors, held)
       let row = results.get(pair)
       if (row === undefined) results.set(pair, row = { single: new Map(), auto: [], autoPick: [], def: [], defPick: [], ms: new Map() })
       const unseen = async (fitted: Awaited<ReturnType<typeof fitTranslator>>): Promise<number[]> => {
@@ -560,10 +560,9 @@ async function cvGallerySection (ctx: QualityContext): Promise<void> {
   const byName = new Map(words.spaces.map(sp => [sp.name, sp.matrix]))
   for (const [s, t] of orderedPairs(words)) {
     if (onlyPairs !== undefined && !onlyPairs.includes(`${s}-${t}`)) continue
-    const xa = takeRows(byName.get(s)!, anchors)
-    const ya = takeRows(byName.get(t)!, anchors)
-    const xh = takeRows(byName.get(s)!, held)
-    const yh = normalizeRows(takeRows(byName.get(t)!, held))
+    const rows = pairRows(byName, s, t, anchors, held)
+    const { xa, ya, xh } = rows
+    const yh = normalizeRows(rows.yh)
     const auto = await fitTranslator(xa, ya, { method: 'auto', holdout: 0, folds, seed }, engine)
     const pool = await fitTranslator(xa, ya, { method: 'auto', holdout: 0, folds, seed, galleryRule: 'pool' }, engine)
     // The service's folds (fit.ts makeFolds on a pool of every anchor row).
