@@ -147,7 +147,7 @@ export class TopValues {
     this.minAt[slot] = m
   }
 
-  mean (slot: number): number {
+  private mean (slot: number): number {
     const size = this.size[slot]
     let sum = 0
     for (let i = 0; i < size; i++) sum += this.values[slot * this.k + i]
@@ -184,8 +184,8 @@ export async function mutualNearestCsls (source: Matrix, target: Matrix, k: numb
       }
     }
   })
-  const rTarget = Float64Array.from({ length: ns }, (_, i) => rowTop.mean(i))
-  const rSource = Float64Array.from({ length: nt }, (_, j) => colTop.mean(j))
+  const rTarget = rowTop.means()
+  const rSource = colTop.means()
   // CSLS − (the other side's radius) ranks the same: rows by 2c − r_S[j], columns by 2c − r_T[i].
   const rowBest = new Int32Array(ns).fill(-1)
   const rowScore = new Float64Array(ns).fill(-Infinity)
