@@ -180,6 +180,17 @@ interface Trial {
   folds: number
   ms: number
   pruned: boolean
+  /** The earlier trial this one equals exactly: its tally is that trial's, computed once. */
+  sameAs?: number
+}
+
+/**
+ * The scaling whose scaled sides equal this configuration's: inverse-relative normalises every
+ * row, so its 'center' (centre, then unit rows) is exactly its 'l2' (centred rows over their norm),
+ * statistics and output norm included.
+ */
+function canonicalScaling (config: Config): Scaling {
+  return config.method === 'inverse-relative' && config.scaling === 'l2' ? 'center' : config.scaling
 }
 
 interface Selection {
@@ -203,7 +214,11 @@ function trialsFor (opts: FitOptions): { trials: Trial[], chose: SelectionReport
     for (const scaling of scalings) {
       const ridges = usesRidge(method) && opts.ridge === undefined ? RIDGE_GRID : [opts.ridge ?? 0]
       if (ridges.length > 1) searched = true
-      for (const ridge of ridges) trials.push({ config: { method, scaling, ridge }, family, tally: emptyTally(), folds: 0, ms: 0, pruned: false })
+      for (const ridge of ridges) {
+        const config = { method, scaling, ridge }
+        const sameAs = trials.findIndex(t => t.config.method === method && t.config.ridge === ridge && canonicalScaling(t.config) === canonicalScaling(config))
+        trials.push({ config, family, tally: emptyTally(), folds: 0, ms: 0, pruned: false, ...(sameAs >= 0 ? { sameAs } : {}) })
+      }
       family++
     }
   }
@@ -230,7 +245,7 @@ async function select (engine: FitEngine, x: Matrix, y: Matrix, pool: Int32Array
   const folds = makeFolds(pool, opts.folds, opts.seed)
   const { trials, chose } = trialsFor(opts)
   const ranks = ranksFor(selection.metric)
-  for (const trial of trials) trial.tally = emptyTally(ranks)
+  for (const trial of trials) trial.tally = trial.sameAs === undefined ? emptyTally(ranks) : trials[trial.sameAs].tally
   // Visit trials grouped by scaled sides, so one fold holds one pair of scaled anchor sets at a time.
   const order = trials.map((_, i) => i).sort((a, b) => sidesKey(trials[a].config).localeCompare(sidesKey(trials[b].config)) || a - b)
   const total = trials.length * folds.length
@@ -249,6 +264,12 @@ async function select (engine: FitEngine, x: Matrix, y: Matrix, pool: Int32Array
     for (const t of order) {
       const trial = trials[t]
       if (trial.pruned) { done++; continue }
+      if (trial.sameAs !== undefined) {
+        // Its tally is the equal trial's, filled when that one ran on this fold.
+        trial.folds++
+        opts.progress?.({ phase: 'cross-validation', done: ++done, total })
+        continue
+      }
       const config = trial.config
       const normalize = config.scaling === 'l2' || config.method === 'inverse-relative'
       if (sidesKey(config) !== key || sides === undefined) {
@@ -268,6 +289,7 @@ async function select (engine: FitEngine, x: Matrix, y: Matrix, pool: Int32Array
     }
     prune(trials, selection.metric, rowsLeft)
   }
+  for (const trial of trials) if (trial.sameAs !== undefined) trial.ms = trials[trial.sameAs].ms
   return choose(trials, selection.metric, chose, opts.method === 'auto' || opts.scaling === undefined)
 }
 

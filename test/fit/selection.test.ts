@@ -159,3 +159,20 @@ t.test('pruning does not change the choice', async t => {
     t.ok(c.score * rows * 0.8 + rows * 0.2 < best.score * rows + 1e-9 || c.score < best.score, `${c.method}/${c.scaling}: ${c.score.toFixed(3)} < ${best.score.toFixed(3)}`)
   }
 })
+
+t.test('inverse-relative with center and with l2 scaling are one map, cross-validated once', async t => {
+  // Both centre and then normalise every row: the same scaled sides, so the same map and scores.
+  const { x, y } = offsetData(5)
+  const byCenter = await fitTranslator(x, y, { method: 'inverse-relative', scaling: 'center', ridge: 0.01, holdout: 0, folds: 5, seed: 0 }, engine)
+  const byL2 = await fitTranslator(x, y, { method: 'inverse-relative', scaling: 'l2', ridge: 0.01, holdout: 0, folds: 5, seed: 0 }, engine)
+  t.same(Array.from(byL2.map.weight.data), Array.from(byCenter.map.weight.data), 'weights equal')
+  t.same([byL2.map.outputNorm, Array.from(byL2.map.targetMean)], [byCenter.map.outputNorm, Array.from(byCenter.map.targetMean)], 'output norm and mean equal')
+  // Cross-validated once: the two candidates carry the one tally, so every score is identical.
+  const fitted = await fitTranslator(x, y, { method: 'auto', holdout: 0, folds: 5, seed: 0 }, engine)
+  const of = (scaling: Scaling): Record<string, unknown> | undefined => {
+    const c = fitted.diagnostics.candidates?.find(c => c.method === 'inverse-relative' && c.scaling === scaling)
+    return c === undefined ? undefined : { ridge: c.ridge, score: c.score, top1: c.top1, meanCosine: c.meanCosine, mrr: c.mrr, fitMs: c.fitMs }
+  }
+  t.ok(of('center') !== undefined)
+  t.same(of('l2'), of('center'))
+})
