@@ -403,10 +403,11 @@ function spearman (a: number[], b: number[]): number {
  * is its own. Goals: auto within 0.005 of the best single choice on every pair, the default
  * within 0.01 (means over seeds).
  *
- * With --gallery it also runs auto with the other cross-validation gallery rule (each fold among
- * every pool target) and reports, for each rule, how well the candidates' cross-validated scores
- * rank them as unseen words do (Spearman against unseen top-1 on galleries of 200, 1,000 and all
- * unseen words) and the unseen top-1 lost by the rule's pick (regret).
+ * With --gallery it also runs auto with the two plain gallery rules, 'fold' (each fold among its
+ * own targets, no tie-break) and 'pool' (each fold among every pool target), beside the service's
+ * 'paired' rule, and reports for each how well the candidates' cross-validated scores rank them as
+ * unseen words do (Spearman against unseen top-1 on galleries of 200, 1,000 and all unseen words)
+ * and the unseen top-1 lost by the rule's pick (regret).
  */
 async function goalsSection (ctx: QualityContext): Promise<void> {
   const { words, engine, seeds } = ctx
@@ -423,7 +424,7 @@ async function goalsSection (ctx: QualityContext): Promise<void> {
   console.log('  service fits: fitTranslator (holdout 0, 5 folds, selection raw top1) + engine.translate; best single = the best method+scaling by its mean over seeds')
   type Row = { single: Map<string, number[]>, auto: number[], autoPick: string[], def: number[], defPick: string[], ms: Map<string, number[]> }
   const results = new Map<string, Row>()
-  const rules = compareGalleries ? ['fold', 'pool'] as const : ['fold'] as const
+  const rules = compareGalleries ? ['paired', 'fold', 'pool'] as const : ['paired'] as const
   // rule -> gallery size -> Spearman values; rule -> regrets
   const rankAgreement = new Map<string, number[][]>(rules.map(r => [r, sizes.map(() => [])]))
   const regrets = new Map<string, number[]>(rules.map(r => [r, []]))
@@ -461,9 +462,9 @@ async function goalsSection (ctx: QualityContext): Promise<void> {
       for (const rule of rules) {
         const started = performance.now()
         autoFits.set(rule, await fitTranslator(xa, ya, { method: 'auto', holdout: 0, folds: 5, seed, galleryRule: rule }, engine))
-        if (rule === 'fold') record('auto', performance.now() - started)
+        if (rule === 'paired') record('auto', performance.now() - started)
       }
-      const foldAuto = autoFits.get('fold')!
+      const foldAuto = autoFits.get('paired')!
       const unseenBySingle = new Map<string, number[]>()
       for (const c of singles) {
         const name = `${c.method} ${c.scaling}`
@@ -484,7 +485,7 @@ async function goalsSection (ctx: QualityContext): Promise<void> {
         sizes.forEach((_, g) => rankAgreement.get(rule)![g].push(spearman(candidates.map(c => c.score), candidates.map(c => unseenBySingle.get(`${c.method} ${c.scaling}`)![g]))))
         const bestUnseen = Math.max(...[...unseenBySingle.values()].map(v => v[v.length - 1]))
         regrets.get(rule)!.push(bestUnseen - score)
-        if (rule === 'fold') {
+        if (rule === 'paired') {
           row.auto.push(score)
           row.autoPick.push(`${auto.method} ${auto.scaling}${auto.ridge !== undefined ? ` ${auto.ridge}` : ''}`)
         }

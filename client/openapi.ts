@@ -715,19 +715,26 @@ export interface components {
                     /** @description The chosen configuration's cross-validated metric */
                     score: number;
                 };
-                /** @description method "auto", or a scaling left open: every candidate with its cross-validated scores */
+                /** @description method "auto", or a method or scaling left open: every candidate with its cross-validated scores */
                 candidates?: {
                     method: string;
                     scaling: string;
                     ridge?: number;
-                    /** @description The selection metric */
+                    /** @description The selection metric, each fold retrieved among its own target vectors */
                     score: number;
                     top1: number;
                     meanCosine: number;
                     mrr: number;
                     fitMs: number;
+                    /** @description MRR@5 (recall@k when that is the metric) with each fold retrieved among every anchor's target vector: it ranks the tied candidates */
+                    poolScore?: number;
                     /**
-                     * @description Stopped early: it could no longer reach a rival's score; its scores cover the folds it ran
+                     * @description Its score is within two standard errors of the leader's (paired over the same anchors), too close to tell apart; the tied candidate with the best poolScore is chosen
+                     * @constant
+                     */
+                    tied?: true;
+                    /**
+                     * @description Stopped early: it could no longer lead or tie the leader; its scores cover the folds it ran
                      * @constant
                      */
                     pruned?: true;
@@ -1266,12 +1273,12 @@ export interface components {
             /** @description The anchor set whose ids both spaces hold: the parallel anchors */
             anchorSet: string;
             /**
-             * @description procrustes (the default): orthogonal map; linear / affine: least squares (affine adds a bias); ridge: regularised least squares; inverse-relative: relative projection inverted on the target anchors; auto: every method and scaling scored by k-fold cross-validation (each fold translated by the map fitted on the others and retrieved among its own target vectors, as "selection" says), the best kept (ties: meanCosine)
+             * @description procrustes: orthogonal map; linear / affine: least squares (affine adds a bias); ridge: regularised least squares; inverse-relative: relative projection inverted on the target anchors; auto: every method and scaling scored by k-fold cross-validation (each fold translated by the map fitted on the others and retrieved among its own target vectors, as "selection" says), the best kept; candidates within two standard errors of the leader are ranked by retrieval among every anchor's target instead. Absent with no scaling either: procrustes with each of the four scalings and affine with l2 are cross-validated the same way; absent with a scaling: procrustes
              * @enum {string}
              */
             method?: "procrustes" | "linear" | "affine" | "ridge" | "inverse-relative" | "auto";
             /**
-             * @description standard: subtract the anchors' mean, divide by their std; center: subtract the mean; l2: centre, then unit rows (the output is rescaled to the target anchors' mean norm); none. Target statistics are added back, so outputs live in the target space. Absent: the four are scored by k-fold cross-validation (as for auto, within the method) and the best kept, reported in diagnostics.selection and diagnostics.candidates; naming one skips that work. Ignored by auto.
+             * @description standard: subtract the anchors' mean, divide by their std; center: subtract the mean; l2: centre, then unit rows (the output is rescaled to the target anchors' mean norm); none. Target statistics are added back, so outputs live in the target space. Absent: the four are scored by k-fold cross-validation (as for auto, within the method; with no method either, see method) and the best kept, reported in diagnostics.selection and diagnostics.candidates; naming one skips that work. Ignored by auto.
              * @enum {string}
              */
             scaling?: "standard" | "center" | "l2" | "none";

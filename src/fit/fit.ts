@@ -24,7 +24,7 @@ import { scaleSide, type ScaledSide } from './scaling.js'
 import { solve, type SharedProducts } from './solvers.js'
 import { applyMap, type LinearMap } from '../translators/map.js'
 import { buildMap } from './map.js'
-import { buildGallery, emptyTally, MAX_RECALL_K, metricOf, metricSum, ranksFor, recallK, scoresOf, subGallery, tallyRows, type Gallery, type Tally } from './score.js'
+import { buildGallery, emptyTally, MAX_RECALL_K, metricOf, metricSum, ranksFor, recallK, rowMetric, scoresOf, subGallery, tallyRows, type Gallery, type Tally } from './score.js'
 import type { PolarStepper } from './polar.js'
 import type { ProgressSink } from '../util/progress.js'
 
@@ -41,6 +41,21 @@ export const FALLBACK_SCALING: Scaling = 'center'
 export const DEFAULT_SELECTION: FitSelection = { space: 'raw', metric: 'top1' }
 /** Relative ridge strengths tried when `ridge` is absent (solvers.ts defines "relative"). */
 export const RIDGE_GRID: readonly number[] = [1e-4, 1e-3, 1e-2, 1e-1, 1]
+/**
+ * Standard errors within which a candidate's cross-validated lead is not taken as real: the
+ * leader and a candidate whose per-row difference sums to at most this many standard errors are
+ * tied, and the all-anchors gallery decides among the tied (the paired rule, docs/methods.md §8.2).
+ */
+export const SELECTION_TIE_Z = 2
+/**
+ * What a fit that names neither method nor scaling chooses among: Procrustes with each scaling,
+ * and the affine least-squares map on unit rows, the one general map that led on held-out words
+ * where no rotation did (docs/methods.md §8.3).
+ */
+export const DEFAULT_CANDIDATES: ReadonlyArray<{ method: FitMethod, scaling: Scaling }> = [
+  ...SCALINGS.map(scaling => ({ method: 'procrustes' as const, scaling })),
+  { method: 'affine', scaling: 'l2' }
+]
 /** Every method needs two anchors: a mean and an unbiased std need two rows. */
 export const MIN_ANCHORS = 2
 
@@ -176,7 +191,12 @@ interface Trial {
   config: Config
   /** Index of its (method, scaling) family: a family's ridge grid is one candidate. */
   family: number
+  /** Each fold among its own targets: the selection metric. */
   tally: Tally
+  /** Each fold among every pool row's target: the tie-break of the paired rule. */
+  poolTally: Tally
+  /** The selection metric of each pool row scored so far, by its place in the pool. */
+  values: Float64Array
   folds: number
   ms: number
   pruned: boolean
@@ -203,28 +223,33 @@ interface Selection {
 
 type RidgeTrial = NonNullable<FitResult['diagnostics']['ridgeSearch']>[number]
 
-/** The configurations the options leave open, families in FIT_METHODS x SCALINGS order, ridge grid inner. */
-function trialsFor (opts: FitOptions): { trials: Trial[], chose: SelectionReport['chose'] } {
-  const methods = opts.method === 'auto' ? FIT_METHODS : [opts.method ?? DEFAULT_METHOD]
-  const scalings = opts.method === 'auto' || opts.scaling === undefined ? SCALINGS : [opts.scaling]
-  const trials: Trial[] = []
-  let family = 0
-  let searched = false
-  for (const method of methods) {
-    for (const scaling of scalings) {
-      const ridges = usesRidge(method) && opts.ridge === undefined ? RIDGE_GRID : [opts.ridge ?? 0]
-      if (ridges.length > 1) searched = true
-      for (const ridge of ridges) {
-        const config = { method, scaling, ridge }
-        const sameAs = trials.findIndex(t => t.config.method === method && t.config.ridge === ridge && canonicalScaling(t.config) === canonicalScaling(config))
-        trials.push({ config, family, tally: emptyTally(), folds: 0, ms: 0, pruned: false, ...(sameAs >= 0 ? { sameAs } : {}) })
-      }
-      family++
-    }
+/**
+ * The configurations the options leave open, as families (a method and scaling; a ridge
+ * method's grid is one family): every method x scaling for 'auto', DEFAULT_CANDIDATES when
+ * neither method nor scaling is named, the named method's scalings when only the scaling is open.
+ */
+function trialsFor (opts: FitOptions, named: { method?: FitOptions['method'], scaling?: Scaling }, poolRows: number): { trials: Trial[], chose: SelectionReport['chose'] } {
+  let families: Array<{ method: FitMethod, scaling: Scaling }>
+  if (opts.method === 'auto') families = FIT_METHODS.flatMap(method => SCALINGS.map(scaling => ({ method, scaling })))
+  else if (named.method === undefined && named.scaling === undefined) families = [...DEFAULT_CANDIDATES]
+  else {
+    const method = opts.method ?? DEFAULT_METHOD
+    families = (opts.scaling === undefined ? SCALINGS : [opts.scaling]).map(scaling => ({ method, scaling }))
   }
+  const trials: Trial[] = []
+  let searched = false
+  families.forEach(({ method, scaling }, family) => {
+    const ridges = usesRidge(method) && opts.ridge === undefined ? RIDGE_GRID : [opts.ridge ?? 0]
+    if (ridges.length > 1) searched = true
+    for (const ridge of ridges) {
+      const config = { method, scaling, ridge }
+      const sameAs = trials.findIndex(t => t.config.method === method && t.config.ridge === ridge && canonicalScaling(t.config) === canonicalScaling(config))
+      trials.push({ config, family, tally: emptyTally(), poolTally: emptyTally(), values: new Float64Array(poolRows), folds: 0, ms: 0, pruned: false, ...(sameAs >= 0 ? { sameAs } : {}) })
+    }
+  })
   const chose: SelectionReport['chose'] = []
-  if (methods.length > 1) chose.push('method')
-  if (scalings.length > 1) chose.push('scaling')
+  if (new Set(families.map(f => f.method)).size > 1) chose.push('method')
+  if (new Set(families.map(f => f.scaling)).size > 1) chose.push('scaling')
   if (searched) chose.push('ridge')
   return { trials, chose }
 }
@@ -236,16 +261,26 @@ function sidesKey (config: Config): string {
 
 /**
  * k-fold cross-validation of every open configuration: each fold translated by the map fitted on
- * the others and retrieved among the fold's own targets. Fold by fold, so each fold's scaled
- * anchors, Grams and cross products are formed once for every configuration that uses them, and a
- * configuration stops once it cannot reach a rival's hits so far even if it retrieved every row
- * still to come (exact: the configuration chosen is the one a full run chooses).
+ * the others and retrieved among the fold's own targets (the selection metric), and among every
+ * pool row's target (the tie-break). Fold by fold, so each fold's scaled anchors, Grams and cross
+ * products are formed once for every configuration that uses them, and a configuration stops once
+ * it can neither lead nor tie the leader whatever the rows still to come score (exact: the
+ * configuration chosen is the one a full run chooses).
  */
-async function select (engine: FitEngine, x: Matrix, y: Matrix, pool: Int32Array, opts: FitOptions, selection: FitSelection, gallery: Gallery, ticker: Ticker): Promise<Selection> {
+async function select (engine: FitEngine, x: Matrix, y: Matrix, pool: Int32Array, opts: FitOptions, named: { method?: FitOptions['method'], scaling?: Scaling }, selection: FitSelection, gallery: Gallery, ticker: Ticker): Promise<Selection> {
   const folds = makeFolds(pool, opts.folds, opts.seed)
-  const { trials, chose } = trialsFor(opts)
+  const rule = opts.galleryRule ?? 'paired'
+  const { trials, chose } = trialsFor(opts, named, pool.length)
   const ranks = ranksFor(selection.metric)
-  for (const trial of trials) trial.tally = trial.sameAs === undefined ? emptyTally(ranks) : trials[trial.sameAs].tally
+  for (const trial of trials) {
+    const same = trial.sameAs === undefined ? undefined : trials[trial.sameAs]
+    trial.tally = same?.tally ?? emptyTally(ranks)
+    trial.poolTally = same?.poolTally ?? emptyTally(ranks)
+    trial.values = same?.values ?? trial.values
+  }
+  const placeInPool = new Map<number, number>()
+  pool.forEach((row, place) => placeInPool.set(row, place))
+  const poolGallery = subGallery(gallery, pool)
   // Visit trials grouped by scaled sides, so one fold holds one pair of scaled anchor sets at a time.
   const order = trials.map((_, i) => i).sort((a, b) => sidesKey(trials[a].config).localeCompare(sidesKey(trials[b].config)) || a - b)
   const total = trials.length * folds.length
@@ -253,10 +288,10 @@ async function select (engine: FitEngine, x: Matrix, y: Matrix, pool: Int32Array
   let rowsLeft = pool.length
   for (const fold of folds) {
     const train = complement(pool, fold)
-    // 'pool' (for comparing rules only): the fold among every pool row's target, training rows too.
-    const poolRule = opts.galleryRule === 'pool'
-    const foldGallery = subGallery(gallery, poolRule ? pool : fold)
-    const own = poolRule ? Int32Array.from(fold, row => pool.indexOf(row)) : Int32Array.from(fold, (_, i) => i)
+    const places = Int32Array.from(fold, row => placeInPool.get(row) as number)
+    // 'pool' (for comparing rules only): the selection metric itself among every pool row's target.
+    const foldGallery = rule === 'pool' ? poolGallery : subGallery(gallery, fold)
+    const own = rule === 'pool' ? places : Int32Array.from(fold, (_, i) => i)
     const queries = takeRows(x, fold)
     rowsLeft -= fold.length
     let key = ''
@@ -265,7 +300,7 @@ async function select (engine: FitEngine, x: Matrix, y: Matrix, pool: Int32Array
       const trial = trials[t]
       if (trial.pruned) { done++; continue }
       if (trial.sameAs !== undefined) {
-        // Its tally is the equal trial's, filled when that one ran on this fold.
+        // Its tallies are the equal trial's, filled when that one ran on this fold.
         trial.folds++
         opts.progress?.({ phase: 'cross-validation', done: ++done, total })
         continue
@@ -283,29 +318,70 @@ async function select (engine: FitEngine, x: Matrix, y: Matrix, pool: Int32Array
       const map = buildMap(sides.source.scaling, sides.target.scaling, solution, normalize)
       trial.ms += performance.now() - started
       ticker.check()
-      await tallyRows(await applyMap(queries, map, engine), own, foldGallery, engine, trial.tally)
+      const translated = await applyMap(queries, map, engine)
+      const rowRanks = await tallyRows(translated, own, foldGallery, engine, trial.tally)
+      for (let i = 0; i < places.length; i++) trial.values[places[i]] = rowMetric(rowRanks[i], selection.metric)
+      if (rule === 'paired') await tallyRows(translated, places, poolGallery, engine, trial.poolTally)
       trial.folds++
       opts.progress?.({ phase: 'cross-validation', done: ++done, total })
     }
-    prune(trials, selection.metric, rowsLeft)
+    prune(trials, selection.metric, rowsLeft, rule === 'paired' ? SELECTION_TIE_Z * Math.sqrt(pool.length) : 0)
   }
   for (const trial of trials) if (trial.sameAs !== undefined) trial.ms = trials[trial.sameAs].ms
-  return choose(trials, selection.metric, chose, opts.method === 'auto' || opts.scaling === undefined)
+  return choose(trials, selection.metric, chose, opts.method === 'auto' || opts.scaling === undefined, rule === 'paired')
 }
 
-/** Marks the trials whose best possible final value is below a rival's value so far. */
-function prune (trials: Trial[], metric: SelectionMetric, rowsLeft: number): void {
+/**
+ * Marks the trials that cannot lead or tie: their best possible final sum (every row still to come
+ * a full hit) is below a rival's sum so far by more than `margin`. A paired tie needs a difference
+ * of at most SELECTION_TIE_Z·√(Σd²) ≤ SELECTION_TIE_Z·√rows (each row's difference is within ±1),
+ * which is the margin the paired rule passes.
+ */
+function prune (trials: Trial[], metric: SelectionMetric, rowsLeft: number, margin: number): void {
   if (rowsLeft === 0) return
-  // Metric sums (hits, or reciprocal ranks) only grow; each row still to come adds at most 1.
   const sums = trials.map(trial => metricSum(trial.tally, metric))
   const leader = Math.max(...sums.filter((_, i) => !trials[i].pruned))
-  trials.forEach((trial, i) => { if (!trial.pruned && sums[i] + rowsLeft < leader) trial.pruned = true })
+  trials.forEach((trial, i) => { if (!trial.pruned && sums[i] + rowsLeft + margin < leader) trial.pruned = true })
 }
 
-function choose (trials: Trial[], metric: SelectionMetric, chose: SelectionReport['chose'], listCandidates: boolean): Selection {
-  const judged = trials.map(trial => ({ trial, value: metricOf(trial.tally, metric), scores: scoresOf(trial.tally) }))
+/**
+ * Whether the leader's lead over a candidate is within SELECTION_TIE_Z standard errors of their
+ * per-row differences d (a paired test on the same rows: Σd ≤ z·√(Σd² − (Σd)²/n)).
+ */
+export function pairedTie (leader: Float64Array, other: Float64Array, z = SELECTION_TIE_Z): boolean {
+  const n = leader.length
+  let sum = 0
+  let squares = 0
+  for (let i = 0; i < n; i++) {
+    const d = leader[i] - other[i]
+    sum += d
+    squares += d * d
+  }
+  return sum <= z * Math.sqrt(Math.max(0, squares - (n > 0 ? sum * sum / n : 0)))
+}
+
+/**
+ * What ranks tied candidates among every pool row's target: recall@k for recall@k, else MRR@5.
+ * MRR rather than top-1: in that larger gallery the training folds' targets pull some queries
+ * off their own target (score.ts), which costs top-1 more than MRR (docs/methods.md §7).
+ */
+export function tieBreakMetric (metric: SelectionMetric): SelectionMetric {
+  return recallK(metric) !== undefined ? metric : 'mrr'
+}
+
+function choose (trials: Trial[], metric: SelectionMetric, chose: SelectionReport['chose'], listCandidates: boolean, paired: boolean): Selection {
+  const judged = trials.map(trial => ({ trial, value: metricOf(trial.tally, metric), poolValue: metricOf(trial.poolTally, tieBreakMetric(metric)), scores: scoresOf(trial.tally), tied: false }))
   type Judged = typeof judged[number]
   const key = (j: Judged): { value: number, meanCosine: number } => ({ value: j.value, meanCosine: j.scores.meanCosine })
+  // The paired rule: the leader by the selection metric, and every candidate statistically tied
+  // with it; among the tied, the all-anchors gallery's metric decides.
+  const complete = judged.filter(j => !j.trial.pruned)
+  const leader = complete.reduce((a, b) => better(key(b), key(a)) ? b : a)
+  if (paired) for (const j of complete) j.tied = j === leader || pairedTie(leader.trial.values, j.trial.values)
+  const ahead = (a: Judged, b: Judged): boolean => {
+    if (a.tied !== b.tied) return a.tied
+    return a.tied ? better({ value: a.poolValue, meanCosine: a.scores.meanCosine }, { value: b.poolValue, meanCosine: b.scores.meanCosine }) : better(key(a), key(b))
+  }
   // Best of each family (its ridge grid), then the best family; pruned trials cannot win either.
   const families = new Map<number, Judged[]>()
   for (const j of judged) {
@@ -316,16 +392,18 @@ function choose (trials: Trial[], metric: SelectionMetric, chose: SelectionRepor
   let best: { j: Judged, members: Judged[] } | undefined
   const candidates: FitCandidate[] = []
   for (const members of families.values()) {
-    const complete = members.filter(j => !j.trial.pruned)
-    const pick = (complete.length > 0 ? complete : members).reduce((a, b) => better(key(b), key(a)) ? b : a)
+    const finished = members.filter(j => !j.trial.pruned)
+    const pick = (finished.length > 0 ? finished : members).reduce((a, b) => ahead(b, a) ? b : a)
     const { method, scaling, ridge } = pick.trial.config
     const fitMs = members.reduce((sum, j) => sum + j.trial.ms, 0) / Math.max(1, members.reduce((sum, j) => sum + j.trial.folds, 0))
     candidates.push({
       method, scaling, ...(usesRidge(method) ? { ridge } : {}),
       score: pick.value, top1: pick.scores.top1, meanCosine: pick.scores.meanCosine, mrr: pick.scores.mrr, fitMs,
-      ...(complete.length === 0 ? { pruned: true } : {})
+      ...(paired ? { poolScore: pick.poolValue } : {}),
+      ...(pick.tied ? { tied: true as const } : {}),
+      ...(finished.length === 0 ? { pruned: true as const } : {})
     })
-    if (complete.length > 0 && (best === undefined || better(key(pick), key(best.j)))) best = { j: pick, members }
+    if (finished.length > 0 && (best === undefined || ahead(pick, best.j))) best = { j: pick, members }
   }
   const chosen = best as { j: Judged, members: Judged[] }
   const ridgeSearch = chosen.members.length > 1
@@ -376,7 +454,7 @@ export async function fitTranslator (x: Matrix, y: Matrix, opts: FitOptions, eng
   let selection: Selection | undefined
   let config: Config
   if (needsSelection) {
-    selection = await select(engine, x, y, pool, resolved, selectionOpts, gallery, ticker)
+    selection = await select(engine, x, y, pool, resolved, { method: opts.method, scaling: opts.scaling }, selectionOpts, gallery, ticker)
     config = selection.config
   } else {
     config = { method: method as FitMethod, scaling: resolved.scaling as Scaling, ridge: opts.ridge ?? 0 }

@@ -96,11 +96,13 @@ export function emptyTally (ranks = RETRIEVAL_K): Tally {
 
 /**
  * Adds the scores of translated rows whose true targets are gallery rows `own` (row i of
- * translated is the item of gallery row own[i]).
+ * translated is the item of gallery row own[i]). Returns each row's rank: the 0-based place of its
+ * own target among the neighbours searched, −1 when it is not among them.
  */
-export async function tallyRows (translated: Matrix, own: ArrayLike<number>, gallery: Gallery, mm: MatMul, tally: Tally): Promise<void> {
+export async function tallyRows (translated: Matrix, own: ArrayLike<number>, gallery: Gallery, mm: MatMul, tally: Tally): Promise<Int16Array> {
   const rows = translated.rows
-  if (rows === 0) return
+  const ranks = new Int16Array(rows).fill(-1)
+  if (rows === 0) return ranks
   const { unit } = centredUnitRows(translated, gallery.mean)
   const k = Math.min(tally.hitsAt.length, gallery.unit.rows)
   const neighbours = await topNeighbours(unit, gallery.unit, k, mm)
@@ -110,6 +112,7 @@ export async function tallyRows (translated: Matrix, own: ArrayLike<number>, gal
     for (let m = 0; m < k; m++) {
       if (neighbours[i * k + m] !== target) continue
       tally.hitsAt[m]++
+      ranks[i] = m
       break
     }
     let dot = 0
@@ -117,6 +120,16 @@ export async function tallyRows (translated: Matrix, own: ArrayLike<number>, gal
     tally.cosine += dot
   }
   tally.count += rows
+  return ranks
+}
+
+/** What one row adds to a metric's sum, from its rank (tallyRows): 1 for a hit, 1/(rank+1) for MRR. */
+export function rowMetric (rank: number, metric: SelectionMetric): number {
+  if (rank < 0) return 0
+  const k = recallK(metric)
+  if (k !== undefined) return rank < k ? 1 : 0
+  if (metric === 'mrr') return rank < RETRIEVAL_K ? 1 / (rank + 1) : 0
+  return rank === 0 ? 1 : 0
 }
 
 function hitsWithin (tally: Tally, k: number): number {

@@ -37,10 +37,11 @@ export interface FitOptions {
   /** How candidates are scored; raw top-1 when absent. */
   selection?: Partial<Selection>
   /**
-   * Which targets a cross-validation fold is retrieved among: its own ('fold', the rule) or every
-   * pool row's ('pool'). Not part of the API: it lets the quality bench compare the two rules.
+   * How cross-validated candidates are ranked: 'paired' (the rule: each fold among its own targets,
+   * statistical ties broken among every pool row's targets), 'fold' (own targets only) or 'pool'
+   * (every pool row's targets only). Not part of the API: it lets the quality bench compare rules.
    */
-  galleryRule?: 'fold' | 'pool'
+  galleryRule?: 'paired' | 'fold' | 'pool'
   /** Told after each candidate x fold of the cross-validation (phase "cross-validation"). */
   progress?: ProgressSink
 }
@@ -55,6 +56,10 @@ export interface FitCandidate {
   meanCosine: number
   mrr: number
   fitMs: number
+  /** The tie-break (MRR@5, or recall@k for that metric) with each fold retrieved among every anchor's target. */
+  poolScore?: number
+  /** Its score is within SELECTION_TIE_Z standard errors of the leader's, so poolScore ranked it. */
+  tied?: true
   /** Stopped before its last fold: it could no longer reach a rival's score (scores cover the folds run). */
   pruned?: true
 }

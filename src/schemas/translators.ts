@@ -14,9 +14,9 @@ export const FitBody = z.object({
   target: Name.describe('The space translated into'),
   anchorSet: Name.describe('The anchor set whose ids both spaces hold: the parallel anchors'),
   method: z.enum([...FIT_METHODS, 'auto']).optional()
-    .describe('procrustes (the default): orthogonal map; linear / affine: least squares (affine adds a bias); ridge: regularised least squares; inverse-relative: relative projection inverted on the target anchors; auto: every method and scaling scored by k-fold cross-validation (each fold translated by the map fitted on the others and retrieved among its own target vectors, as "selection" says), the best kept (ties: meanCosine)'),
+    .describe('procrustes: orthogonal map; linear / affine: least squares (affine adds a bias); ridge: regularised least squares; inverse-relative: relative projection inverted on the target anchors; auto: every method and scaling scored by k-fold cross-validation (each fold translated by the map fitted on the others and retrieved among its own target vectors, as "selection" says), the best kept; candidates within two standard errors of the leader are ranked by retrieval among every anchor\'s target instead. Absent with no scaling either: procrustes with each of the four scalings and affine with l2 are cross-validated the same way; absent with a scaling: procrustes'),
   scaling: z.enum(SCALINGS).optional()
-    .describe("standard: subtract the anchors' mean, divide by their std; center: subtract the mean; l2: centre, then unit rows (the output is rescaled to the target anchors' mean norm); none. Target statistics are added back, so outputs live in the target space. Absent: the four are scored by k-fold cross-validation (as for auto, within the method) and the best kept, reported in diagnostics.selection and diagnostics.candidates; naming one skips that work. Ignored by auto."),
+    .describe("standard: subtract the anchors' mean, divide by their std; center: subtract the mean; l2: centre, then unit rows (the output is rescaled to the target anchors' mean norm); none. Target statistics are added back, so outputs live in the target space. Absent: the four are scored by k-fold cross-validation (as for auto, within the method; with no method either, see method) and the best kept, reported in diagnostics.selection and diagnostics.candidates; naming one skips that work. Ignored by auto."),
   selection: z.object({
     space: z.enum(['raw', 'centered']).default('raw')
       .describe("raw: translated vectors retrieved among the target anchors' vectors as they are, as a vector index of the target model does; centered: both with the target anchors' mean subtracted"),
@@ -101,9 +101,11 @@ export const Translator = z.object({
       score: z.number().describe('The chosen configuration\'s cross-validated metric')
     }).optional().describe('Present when cross-validation chose anything'),
     candidates: z.array(z.object({
-      method: z.string(), scaling: z.string(), ridge: z.number().optional(), score: z.number().describe('The selection metric'), top1: z.number(), meanCosine: z.number(), mrr: z.number(), fitMs: z.number(),
-      pruned: z.literal(true).optional().describe('Stopped early: it could no longer reach a rival\'s score; its scores cover the folds it ran')
-    })).optional().describe('method "auto", or a scaling left open: every candidate with its cross-validated scores'),
+      method: z.string(), scaling: z.string(), ridge: z.number().optional(), score: z.number().describe('The selection metric, each fold retrieved among its own target vectors'), top1: z.number(), meanCosine: z.number(), mrr: z.number(), fitMs: z.number(),
+      poolScore: z.number().optional().describe('MRR@5 (recall@k when that is the metric) with each fold retrieved among every anchor\'s target vector: it ranks the tied candidates'),
+      tied: z.literal(true).optional().describe('Its score is within two standard errors of the leader\'s (paired over the same anchors), too close to tell apart; the tied candidate with the best poolScore is chosen'),
+      pruned: z.literal(true).optional().describe('Stopped early: it could no longer lead or tie the leader; its scores cover the folds it ran')
+    })).optional().describe('method "auto", or a method or scaling left open: every candidate with its cross-validated scores'),
     ridgeSearch: z.array(z.object({ ridge: z.number(), score: z.number(), top1: z.number(), meanCosine: z.number(), pruned: z.literal(true).optional() })).optional(),
     refinement: Refinement.optional().describe('With "refine": the rounds and which map was stored'),
     fitMs: z.number()

@@ -5,6 +5,7 @@
 import t from 'tap'
 import { createEngine } from '../../src/engine/index.js'
 import { fitTranslator, FALLBACK_SCALING, SCALINGS, type Scaling } from '../../src/fit/index.js'
+import { pairedTie } from '../../src/fit/fit.js'
 import { applyMap64 } from '../../src/translators/map.js'
 import { takeRows, type Matrix } from '../../src/math/matrix.js'
 import { createRng } from '../../src/math/random.js'
@@ -59,23 +60,24 @@ function offsetData (seed: number): { x: Matrix, y: Matrix } {
 
 const range = (from: number, to: number): number[] => Array.from({ length: to - from }, (_, i) => from + i)
 
-t.test('raw and centred retrieval disagree on a shared offset; the raw default picks the map raw retrieval serves best', async t => {
-  for (const seed of [1, 3]) {
+t.test('raw and centred retrieval disagree on a shared offset; raw selection picks the map raw retrieval serves best', async t => {
+  // Seeds on which centred selection, paired rule included, chooses another scaling than raw.
+  for (const seed of [2, 3]) {
     const { x, y } = offsetData(seed)
     const anchors = range(0, 200)
     const unseen = range(200, 600)
     const [xa, ya] = [takeRows(x, anchors), takeRows(y, anchors)]
     const unseenTop1 = async (scaling: Scaling): Promise<number> => {
-      const fitted = await fitTranslator(xa, ya, { scaling, holdout: 0, folds: 5, seed: 0 }, engine)
+      const fitted = await fitTranslator(xa, ya, { method: 'procrustes', scaling, holdout: 0, folds: 5, seed: 0 }, engine)
       return rawTop1(applyMap64(takeRows(x, unseen), fitted.map), takeRows(y, unseen))
     }
     const truth = new Map<Scaling, number>()
     for (const scaling of SCALINGS) truth.set(scaling, await unseenTop1(scaling))
     const best = [...truth].reduce((a, b) => b[1] > a[1] ? b : a)
 
-    const byDefault = await fitTranslator(xa, ya, { holdout: 0, folds: 5, seed: 0 }, engine)
-    const centred = await fitTranslator(xa, ya, { holdout: 0, folds: 5, seed: 0, selection: { space: 'centered' } }, engine)
-    t.equal(byDefault.method, 'procrustes', 'the default method')
+    const byDefault = await fitTranslator(xa, ya, { method: 'procrustes', holdout: 0, folds: 5, seed: 0 }, engine)
+    const centred = await fitTranslator(xa, ya, { method: 'procrustes', holdout: 0, folds: 5, seed: 0, selection: { space: 'centered' } }, engine)
+    t.equal(byDefault.method, 'procrustes', 'the named method')
     t.equal(byDefault.scaling, best[0], `seed ${seed}: the default chose ${byDefault.scaling}, the best on unseen rows by raw retrieval (${[...truth].map(([s, v]) => `${s} ${v.toFixed(3)}`).join(', ')})`)
     t.not(centred.scaling, byDefault.scaling, `seed ${seed}: centred selection chose otherwise (${centred.scaling})`)
     t.ok(truth.get(byDefault.scaling)! > truth.get(centred.scaling)! + 0.05, `seed ${seed}: by more than 0.05 on unseen rows`)
@@ -175,4 +177,55 @@ t.test('inverse-relative with center and with l2 scaling are one map, cross-vali
   }
   t.ok(of('center') !== undefined)
   t.same(of('l2'), of('center'))
+})
+
+t.test('the default (no method, no scaling) chooses among Procrustes\' scalings and the affine map on unit rows', async t => {
+  // A stretch no rotation can follow: y = x·diag(1..8)·Q + c. The affine map fits it; Procrustes cannot.
+  const n = 400
+  const d = 8
+  const z = randomMatrix64(n, d, 7)
+  const q = randomOrthogonal(d, 8)
+  const y = new Float32Array(n * d)
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < d; j++) {
+      let v = 3
+      for (let k = 0; k < d; k++) v += z.data[i * d + k] * (k + 1) * q.data[k * d + j]
+      y[i * d + j] = v
+    }
+  }
+  const fitted = await fitTranslator(toMatrix(z), { rows: n, cols: d, data: y }, { holdout: 0, folds: 5, seed: 0 }, engine)
+  t.same(fitted.diagnostics.candidates?.map(c => `${c.method} ${c.scaling}`), [...SCALINGS.map(s => `procrustes ${s}`), 'affine l2'])
+  t.match(fitted.diagnostics.selection, { chose: ['method', 'scaling'] })
+  t.same([fitted.method, fitted.scaling], ['affine', 'l2'], 'the stretch is fitted by the affine map')
+  // With a rotation and an offset only, Procrustes keeps its place.
+  const { x, y: rotated } = offsetData(1)
+  const onRotation = await fitTranslator(x, rotated, { holdout: 0, folds: 5, seed: 0 }, engine)
+  t.equal(onRotation.method, 'procrustes')
+})
+
+t.test('paired ties: the leader and every candidate within two standard errors of it are tied; the tied with the best poolScore wins', async t => {
+  t.ok(pairedTie(Float64Array.from([1, 1, 0, 1]), Float64Array.from([1, 1, 0, 1])), 'equal rows tie')
+  // 100 rows, the leader ahead on 30 and behind on 10: Σd = 20, √(Σd² − (Σd)²/n) = √(40 − 4) = 6, z·6 = 12 < 20.
+  const lead = new Float64Array(100)
+  const other = new Float64Array(100)
+  for (let i = 0; i < 30; i++) lead[i] = 1
+  for (let i = 30; i < 40; i++) other[i] = 1
+  t.notOk(pairedTie(lead, other), 'a lead of 20 rows against a standard error of 6 is real')
+  for (let i = 0; i < 18; i++) lead[i] = 0
+  // Σd = 2, Σd² = 22: √(22 − 0.04) ≈ 4.7, z·4.7 ≈ 9.4 ≥ 2.
+  t.ok(pairedTie(lead, other), 'a lead of 2 rows in 22 disagreements is not')
+  // On the fit: every candidate marked tied has the best poolScore among tied ones or lost to one.
+  const { x, y } = offsetData(3)
+  const fitted = await fitTranslator(x, y, { method: 'auto', holdout: 0, folds: 5, seed: 0 }, engine)
+  const candidates = fitted.diagnostics.candidates ?? []
+  const tied = candidates.filter(c => c.tied === true)
+  t.ok(tied.length >= 1, `${tied.length} tied`)
+  const leader = candidates.filter(c => c.pruned === undefined).reduce((a, b) => (b.score > a.score || (b.score === a.score && b.meanCosine > a.meanCosine)) ? b : a)
+  t.equal(leader.tied, true, 'the leader is among the tied')
+  const chosen = tied.reduce((a, b) => ((b.poolScore ?? 0) > (a.poolScore ?? 0) || (b.poolScore === a.poolScore && b.meanCosine > a.meanCosine)) ? b : a)
+  t.same([fitted.method, fitted.scaling], [chosen.method, chosen.scaling], 'the tied candidate with the best poolScore')
+  t.ok(candidates.filter(c => c.tied === undefined && c.pruned === undefined).every(c => c.score < leader.score), 'untied candidates trail the leader')
+  const byFold = await fitTranslator(x, y, { method: 'auto', holdout: 0, folds: 5, seed: 0, galleryRule: 'fold' }, engine)
+  t.same([byFold.method, byFold.scaling], [leader.method, leader.scaling], 'without the paired rule the leader is chosen')
+  t.not(`${byFold.method} ${byFold.scaling}`, `${fitted.method} ${fitted.scaling}`, 'and on this data the two rules choose differently')
 })
