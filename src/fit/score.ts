@@ -13,9 +13,10 @@
  *
  * Gallery. Held-out scores (the `holdout` rows): among all the anchors' target vectors, never just
  * the held-out rows: a 10% holdout retrieved among itself saturates (top-1 ≈ 0.9 for every method).
- * Cross-validation ('auto', the default's scaling choice, the ridge search): each fold among its
- * own targets only (subGallery). With the training folds' targets in the gallery the selection
- * was biased: on the word data (1,000 anchors), word2vec → USE folds retrieved among all anchors
+ * Cross-validation ('auto', the default's choice, the ridge search): each fold among its own
+ * targets (subGallery) ranks the candidates; among every pool row's target only breaks ties
+ * (fit.ts, the paired rule; docs/methods.md §7). With the training folds' targets in the gallery
+ * the selection alone was biased: on the word data (1,000 anchors), word2vec → USE folds retrieved among all anchors
  * ranked ridge (top-1 0.439) above Procrustes (0.395), while on 6,898 unseen words, and on any
  * subset of them from 200 to 6,898 words, Procrustes led (0.422 vs 0.386 on all): the training
  * targets are ones the map was fitted to land near, so they attract other queries in proportion
