@@ -35,6 +35,8 @@ export interface ComputeOptions {
   queueRows: number
   /** Retry-After of that refusal (QUEUE_RETRY_AFTER_S). */
   retryAfterSeconds: number
+  /** Batched runs in flight at most (default: the engine's workers, at least 1); see MicroBatcher. */
+  maxRunning?: number
 }
 
 /** What the façade reports, for metrics. */
@@ -72,6 +74,9 @@ export class Compute {
     this.batcher = new MicroBatcher({
       windowMs: opts.windowMs,
       maxRows: opts.maxRows,
+      // One run per engine worker at a time: while they are all busy, new requests join the
+      // batch that runs next instead of queueing runs of a few rows each behind them.
+      maxRunning: opts.maxRunning ?? Math.max(1, engine.info().workers),
       onRun: run => { this.events.onRun?.(run.tag as ComputeOp, run.requests, run.rows) }
     })
   }
