@@ -109,7 +109,12 @@ export function readBody (request: FastifyRequest, payload: Payload, limit: numb
     }
     if (body !== undefined) {
       // More bytes than Content-Length announced: refused at the end, like Fastify does.
-      if (received + bytes.length <= body.length) bytes.copy(body, received)
+      // Into shared memory TypedArray set is the faster copy (about 85 against 120 µs per 768 KB,
+      // measured in one run), into plain memory Buffer copy (35 against 45 µs).
+      if (received + bytes.length <= body.length) {
+        if (memory !== undefined) body.set(bytes, received)
+        else bytes.copy(body, received)
+      }
     } else {
       // Always a copy: socket chunks may be views of a reused read buffer.
       chunks.push(Buffer.from(bytes))
