@@ -145,7 +145,7 @@ async function main (): Promise<void> {
 
   console.log(`\nissue 20's table, measured in this run (load average now ${load()})`)
   const width = Math.max(...verdicts.map(v => v.what.length))
-  for (const v of verdicts) console.log(`  ${v.what.padEnd(width)}  ${v.ratio.padEnd(26)} goal ${v.goal.padEnd(18)} ${v.met ? 'met' : 'not met'}`)
+  for (const v of verdicts) console.log(`  ${v.what.padEnd(width)}  ${v.ratio.padEnd(40)} goal ${v.goal.padEnd(18)} ${v.met ? 'met' : 'not met'}`)
 }
 
 await main()
