@@ -10,6 +10,7 @@
 import type { Engine, RelativeOptions } from '../engine/types.js'
 import { ProblemError } from '../errors.js'
 import type { Matrix } from '../math/matrix.js'
+import { AnchorsCache } from './anchors.js'
 import { MicroBatcher, sliceRows, type BatchOutcome } from './batcher.js'
 import { Permits } from '../util/permits.js'
 
@@ -66,6 +67,8 @@ const keyString = (key: BatchKey): string => key.op === 'translate'
 export class Compute {
   readonly permits: Permits
   readonly batcher: MicroBatcher
+  /** Anchors of relative projections, kept by their uploads' revisions (see AnchorsCache). */
+  readonly anchors = new AnchorsCache()
   private readonly retryAfter: string
 
   constructor (private readonly engine: Engine, opts: ComputeOptions, private readonly events: ComputeEvents = {}) {
@@ -111,6 +114,7 @@ export class Compute {
   /** Runs every open batch now (shutdown: nothing is left waiting for a timer). */
   close (): void {
     this.batcher.flushAll()
+    this.anchors.clear()
   }
 
   private async batched<R> (key: BatchKey, x: Matrix, timing: Timing | undefined, run: (joint: Matrix) => Promise<R>): Promise<BatchOutcome<R>> {
