@@ -19,7 +19,10 @@ export interface LoadedAnchors {
   ids: string[]
   /** The space's rows of those ids. Shared between requests: never written to. */
   matrix: Matrix
-  /** Names that exact content: the set and the uploads' revisions. */
+  /**
+   * Names that content with the space: the set and the uploads' revisions of the space and the
+   * `commonWith` spaces, in name order (so the same for the space's and another's projection).
+   */
   stamp: string
   /** anchorDigest(ids). */
   digest: string
@@ -30,9 +33,10 @@ export const DEFAULT_ANCHORS_CACHE_BYTES = 64 * 1024 * 1024
 
 const stampOf = (set: string, names: string[], revisions: string[]): string =>
   JSON.stringify([set, names.map((name, i) => [name, revisions[i]]).sort()])
+const keyOf = (space: string, stamp: string): string => JSON.stringify([space, stamp])
 
 export class AnchorsCache {
-  /** By stamp, least recently used first. */
+  /** By space and stamp (the stamp alone does not say whose rows), least recently used first. */
   private readonly entries = new Map<string, LoadedAnchors>()
   private bytes = 0
   hits = 0
@@ -53,11 +57,11 @@ export class AnchorsCache {
     const summary = await store.getAnchorSetSummary(set)
     const revisions = names.map(name => summary?.spaces[name]?.revision)
     if (revisions.every(r => r !== undefined)) {
-      const stamp = stampOf(set, names, revisions as string[])
-      const cached = this.entries.get(stamp)
+      const key = keyOf(space, stampOf(set, names, revisions as string[]))
+      const cached = this.entries.get(key)
       if (cached !== undefined) {
-        this.entries.delete(stamp)
-        this.entries.set(stamp, cached)
+        this.entries.delete(key)
+        this.entries.set(key, cached)
         this.hits++
         return cached
       }
@@ -70,19 +74,19 @@ export class AnchorsCache {
       throw unprocessable(`spaces ${names.map(n => `"${n}"`).join(', ')} hold no anchor id in common in set "${set}"`)
     }
     const loaded: LoadedAnchors = { ids, matrix: matrices[0], stamp: stampOf(set, names, held.map(h => h.revision)), digest: anchorDigest(ids) }
-    this.remember(loaded)
+    this.remember(keyOf(space, loaded.stamp), loaded)
     return loaded
   }
 
-  private remember (loaded: LoadedAnchors): void {
+  private remember (key: string, loaded: LoadedAnchors): void {
     const bytes = loaded.matrix.data.byteLength
-    if (bytes > this.maxBytes || this.entries.has(loaded.stamp)) return
+    if (bytes > this.maxBytes || this.entries.has(key)) return
     while (this.entries.size > 0 && (this.bytes + bytes > this.maxBytes || this.entries.size >= this.maxEntries)) {
       const oldest = this.entries.keys().next().value as string
       this.bytes -= (this.entries.get(oldest) as LoadedAnchors).matrix.data.byteLength
       this.entries.delete(oldest)
     }
-    this.entries.set(loaded.stamp, loaded)
+    this.entries.set(key, loaded)
     this.bytes += bytes
   }
 
