@@ -6,6 +6,11 @@
  * under concurrency this turns many tiny runs, each paying the per-call and worker hand-off cost,
  * into a few larger ones.
  *
+ * With `maxRunning`, a batch whose window has closed while that many runs are in flight stays
+ * open and keeps taking requests until a run ends (or it is full), as text-embeddings-inference's
+ * queue does: under load the engine then gets one run of many rows instead of a queue of runs of
+ * a few rows each, every one of which pays the hand-off to the worker and its wake-ups.
+ *
  * Pure: no HTTP and no engine here; the caller passes the run function and splits the result.
  */
 import { BufferPool } from '../util/buffer-pool.js'
@@ -19,6 +24,12 @@ export interface BatcherOptions {
   windowMs: number
   /** A batch runs as soon as it holds this many rows; requests of at least this many run alone. */
   maxRows: number
+  /**
+   * Runs in flight at most before a batch whose window closed waits (still open, still joined)
+   * for one to end; a full batch and a request of at least maxRows start at once regardless.
+   * Default: no limit (every batch starts when its window closes).
+   */
+  maxRunning?: number
   /** Told about each engine run (metrics). */
   onRun?: (run: BatchRunInfo) => void
   /** Clock in ms (tests may pass their own). */
@@ -65,6 +76,8 @@ interface Batch<R> {
   waiters: Array<Waiter<R>>
   timer?: NodeJS.Timeout
   immediate?: NodeJS.Immediate
+  /** Its window has closed and it waits for a run to end (it is in `ready`). */
+  due?: boolean
 }
 
 /**
@@ -92,6 +105,10 @@ export function sliceRows (m: Matrix, offset: number, rows: number): Matrix {
 
 export class MicroBatcher {
   private readonly open = new Map<string, Batch<any>>()
+  /** Open batches whose window has closed, waiting for a run to end, oldest first. */
+  private readonly ready: Array<Batch<any>> = []
+  private readonly maxRunning: number
+  private running = 0
   private readonly now: () => number
   /**
    * Stacking buffers, reused across runs in power-of-two sizes: fresh memory costs page faults
@@ -107,12 +124,20 @@ export class MicroBatcher {
   constructor (private readonly opts: BatcherOptions) {
     if (!(opts.windowMs >= 0) || !Number.isFinite(opts.windowMs)) throw new RangeError(`windowMs must be a finite number ≥ 0, got ${opts.windowMs}`)
     if (!Number.isSafeInteger(opts.maxRows) || opts.maxRows < 1) throw new RangeError(`maxRows must be an integer ≥ 1, got ${opts.maxRows}`)
+    const maxRunning = opts.maxRunning ?? Infinity
+    if (!(maxRunning >= 1)) throw new RangeError(`maxRunning must be ≥ 1, got ${maxRunning}`)
+    this.maxRunning = maxRunning
     this.now = opts.now ?? (() => performance.now())
   }
 
-  /** Batches waiting for their window to close. */
+  /** Batches not started yet: in their window, or waiting for a run to end. */
   get pending (): number {
     return this.open.size
+  }
+
+  /** Runs started and not yet settled. */
+  get inFlight (): number {
+    return this.running
   }
 
   /**
@@ -130,7 +155,7 @@ export class MicroBatcher {
     }
     let batch = this.open.get(key) as Batch<R> | undefined
     if (batch !== undefined && (batch.cols !== x.cols || batch.rows + x.rows > this.opts.maxRows)) {
-      this.flush(batch)
+      this.start(batch)
       batch = undefined
     }
     return await new Promise((resolve, reject) => {
@@ -143,17 +168,41 @@ export class MicroBatcher {
       }
       batch.waiters.push({ x, submittedAt, resolve, reject })
       batch.rows += x.rows
-      if (batch.rows >= this.opts.maxRows) this.flush(batch)
+      if (batch.rows >= this.opts.maxRows) this.start(batch)
     })
   }
 
+  /** The window has closed: start now, or wait (open) for a run to end when maxRunning are in flight. */
   private flush (batch: Batch<any>): void {
+    batch.timer = undefined
+    batch.immediate = undefined
+    if (this.running < this.maxRunning) {
+      this.start(batch)
+    } else if (batch.due !== true) {
+      batch.due = true
+      this.ready.push(batch)
+    }
+  }
+
+  /** Closes the batch to further requests and runs it. */
+  private start (batch: Batch<any>): void {
     if (this.open.get(batch.key) === batch) this.open.delete(batch.key)
     if (batch.timer !== undefined) clearTimeout(batch.timer)
     if (batch.immediate !== undefined) clearImmediate(batch.immediate)
     batch.timer = undefined
     batch.immediate = undefined
+    if (batch.due === true) {
+      batch.due = false
+      const at = this.ready.indexOf(batch)
+      if (at !== -1) this.ready.splice(at, 1)
+    }
     void this.execute(batch)
+  }
+
+  /** A run has ended: start the batches that waited for it, oldest first. */
+  private settled (): void {
+    this.running--
+    while (this.running < this.maxRunning && this.ready.length > 0) this.start(this.ready[0])
   }
 
   private async execute<R> (batch: Batch<R>): Promise<void> {
@@ -162,8 +211,10 @@ export class MicroBatcher {
     this.requests += waiters.length
     this.opts.onRun?.({ key: batch.key, tag: batch.tag, requests: waiters.length, rows: batch.rows })
     const started = this.now()
+    let computeMs = 0
     let result: R
     let memory: SharedArrayBuffer | undefined
+    this.running++
     try {
       // The engine has done with its input when a run settles (it waits for every chunk, even
       // after one fails) and results never view it, so the buffer is free again then.
@@ -172,9 +223,11 @@ export class MicroBatcher {
       for (const w of waiters) w.reject(error)
       return
     } finally {
+      computeMs = this.now() - started
       if (memory !== undefined) this.buffers.release(memory)
+      // Before the callers hear of it: the engine gets its next batch at once.
+      this.settled()
     }
-    const computeMs = this.now() - started
     let offset = 0
     for (const w of waiters) {
       w.resolve({
@@ -192,6 +245,6 @@ export class MicroBatcher {
 
   /** Runs every open batch now (shutdown: nothing is left waiting for a timer). */
   flushAll (): void {
-    for (const batch of [...this.open.values()]) this.flush(batch)
+    for (const batch of [...this.open.values()]) this.start(batch)
   }
 }

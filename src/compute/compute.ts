@@ -10,6 +10,7 @@
 import type { Engine, RelativeOptions } from '../engine/types.js'
 import { ProblemError } from '../errors.js'
 import type { Matrix } from '../math/matrix.js'
+import { AnchorsCache } from './anchors.js'
 import { MicroBatcher, sliceRows, type BatchOutcome } from './batcher.js'
 import { Permits } from '../util/permits.js'
 
@@ -35,6 +36,8 @@ export interface ComputeOptions {
   queueRows: number
   /** Retry-After of that refusal (QUEUE_RETRY_AFTER_S). */
   retryAfterSeconds: number
+  /** Batched runs in flight at most (default: the engine's workers, at least 1); see MicroBatcher. */
+  maxRunning?: number
 }
 
 /** What the façade reports, for metrics. */
@@ -64,6 +67,8 @@ const keyString = (key: BatchKey): string => key.op === 'translate'
 export class Compute {
   readonly permits: Permits
   readonly batcher: MicroBatcher
+  /** Anchors of relative projections, kept by their uploads' revisions (see AnchorsCache). */
+  readonly anchors = new AnchorsCache()
   private readonly retryAfter: string
 
   constructor (private readonly engine: Engine, opts: ComputeOptions, private readonly events: ComputeEvents = {}) {
@@ -72,6 +77,9 @@ export class Compute {
     this.batcher = new MicroBatcher({
       windowMs: opts.windowMs,
       maxRows: opts.maxRows,
+      // One run per engine worker at a time: while they are all busy, new requests join the
+      // batch that runs next instead of queueing runs of a few rows each behind them.
+      maxRunning: opts.maxRunning ?? Math.max(1, engine.info().workers),
       onRun: run => { this.events.onRun?.(run.tag as ComputeOp, run.requests, run.rows) }
     })
   }
@@ -106,6 +114,7 @@ export class Compute {
   /** Runs every open batch now (shutdown: nothing is left waiting for a timer). */
   close (): void {
     this.batcher.flushAll()
+    this.anchors.clear()
   }
 
   private async batched<R> (key: BatchKey, x: Matrix, timing: Timing | undefined, run: (joint: Matrix) => Promise<R>): Promise<BatchOutcome<R>> {

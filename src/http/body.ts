@@ -56,7 +56,8 @@ export function readBody (request: FastifyRequest, payload: Payload, limit: numb
   let ended = false
   // Admission of a large body: undefined until asked for, then pending, then done.
   let admission: 'pending' | 'done' | undefined = opts.large === undefined ? 'done' : undefined
-  const abort = new AbortController()
+  // Only a body that waits for admission needs one (made when it starts waiting).
+  let abort: AbortController | undefined
   const finish = (err: Error | null, value?: Buffer): void => {
     if (finished) return
     finished = true
@@ -66,7 +67,7 @@ export function readBody (request: FastifyRequest, payload: Payload, limit: numb
     payload.removeListener('close', onClose)
     if (err !== null || value === undefined) {
       if (memory !== undefined) pool.release(memory)
-      abort.abort(err ?? new Error('no body'))
+      abort?.abort(err ?? new Error('no body'))
       done(err)
       return
     }
@@ -93,6 +94,7 @@ export function readBody (request: FastifyRequest, payload: Payload, limit: numb
     if (large === undefined || size < large.bytes) return false
     admission = 'pending'
     payload.pause()
+    abort = new AbortController()
     large.admit(abort.signal).then(() => {
       admission = 'done'
       if (finished) return
@@ -109,7 +111,12 @@ export function readBody (request: FastifyRequest, payload: Payload, limit: numb
     }
     if (body !== undefined) {
       // More bytes than Content-Length announced: refused at the end, like Fastify does.
-      if (received + bytes.length <= body.length) bytes.copy(body, received)
+      // Into shared memory TypedArray set is the faster copy (about 85 against 120 µs per 768 KB,
+      // measured in one run), into plain memory Buffer copy (35 against 45 µs).
+      if (received + bytes.length <= body.length) {
+        if (memory !== undefined) body.set(bytes, received)
+        else bytes.copy(body, received)
+      }
     } else {
       // Always a copy: socket chunks may be views of a reused read buffer.
       chunks.push(Buffer.from(bytes))

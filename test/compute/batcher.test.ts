@@ -110,6 +110,104 @@ t.test('queue time runs from submit to the run start, compute time over the run'
   t.equal(o.computeMs, 7)
 })
 
+/** A run that waits for its gate to open; records its inputs' row counts. */
+function gated (): { rows: number[], open: () => void, run: (x: Matrix) => Promise<Matrix>, started: Promise<void> } {
+  const rows: number[] = []
+  let release = (): void => {}
+  const gate = new Promise<void>(resolve => { release = resolve })
+  let signal = (): void => {}
+  const started = new Promise<void>(resolve => { signal = resolve })
+  return {
+    rows,
+    open: () => { release() },
+    started,
+    run: async x => {
+      rows.push(x.rows)
+      signal()
+      await gate
+      return x
+    }
+  }
+}
+
+t.test('maxRunning: while a run is in flight, later requests wait in one open batch and run together when it ends', async t => {
+  const runs: BatchRunInfo[] = []
+  const batcher = new MicroBatcher({ windowMs: 0, maxRows: 100, maxRunning: 1, onRun: r => runs.push(r) })
+  const first = gated()
+  const firstDone = batcher.submit('k', m(2, 1, 0), first.run)
+  await first.started
+  t.equal(batcher.inFlight, 1)
+  // Three requests arrive in separate event-loop turns while the engine is busy: their windows
+  // close, but no run may start, so they keep joining one batch.
+  const { calls, run } = recorder()
+  const later: Array<Promise<unknown>> = []
+  for (let i = 0; i < 3; i++) {
+    later.push(batcher.submit('k', m(1, 1, 10 * i), run))
+    await new Promise(resolve => setImmediate(resolve))
+  }
+  t.equal(calls.length, 0, 'nothing runs while the first run is in flight')
+  t.equal(batcher.pending, 1, 'one open batch holds them')
+  first.open()
+  await firstDone
+  const outcomes = await Promise.all(later) as Array<{ offset: number, batchRequests: number }>
+  t.same(calls.map(c => c.rows), [3], 'the three ran as one batch once the first run ended')
+  t.same(outcomes.map(o => o.offset), [0, 1, 2])
+  t.same(runs.map(r => r.requests), [1, 3])
+  t.equal(batcher.inFlight, 0)
+})
+
+t.test('maxRunning: a waiting batch that fills up runs at once; requests of other keys wait their turn in order', async t => {
+  const batcher = new MicroBatcher({ windowMs: 0, maxRows: 4, maxRunning: 1 })
+  const first = gated()
+  const firstDone = batcher.submit('busy', m(1, 1, 0), first.run)
+  await first.started
+  const order: string[] = []
+  const tagged = (name: string) => async (x: Matrix): Promise<Matrix> => { order.push(`${name}:${x.rows}`); return x }
+  const b = batcher.submit('b', m(1, 1, 0), tagged('b'))
+  await new Promise(resolve => setImmediate(resolve))
+  const c = batcher.submit('c', m(1, 1, 0), tagged('c'))
+  await new Promise(resolve => setImmediate(resolve))
+  t.same(order, [], 'b and c wait for the busy run')
+  // c's batch fills up (4 rows): it no longer waits.
+  const cFull = batcher.submit('c', m(3, 1, 0), tagged('c'))
+  await cFull
+  t.same(order, ['c:4'], 'a full batch starts without waiting')
+  first.open()
+  await Promise.all([firstDone, b, c])
+  t.same(order, ['c:4', 'b:1'], 'b ran when a run ended')
+  // A request of at least maxRows never waits either.
+  const second = gated()
+  const secondDone = batcher.submit('busy', m(1, 1, 0), second.run)
+  await second.started
+  await batcher.submit('d', m(4, 1, 0), tagged('d'))
+  t.same(order.at(-1), 'd:4')
+  second.open()
+  await secondDone
+})
+
+t.test('maxRunning: a failed run still lets the waiting batches run', async t => {
+  const batcher = new MicroBatcher({ windowMs: 0, maxRows: 100, maxRunning: 1 })
+  let fail = (): void => {}
+  let begun = (): void => {}
+  const started = new Promise<void>(resolve => { begun = resolve })
+  const failing = batcher.submit('k', m(1, 1, 0), async () => {
+    begun()
+    await new Promise<void>(resolve => { fail = resolve })
+    throw new Error('engine down')
+  })
+  await started
+  const { calls, run } = recorder()
+  const waiting = batcher.submit('k', m(2, 1, 0), run)
+  await new Promise(resolve => setImmediate(resolve))
+  t.equal(calls.length, 0)
+  fail()
+  await t.rejects(failing, { message: 'engine down' })
+  const o = await waiting
+  t.same(Array.from(o.result.data), [0, 2])
+  t.equal(batcher.inFlight, 0)
+  t.throws(() => new MicroBatcher({ windowMs: 0, maxRows: 1, maxRunning: 0 }), RangeError)
+})
+
 t.test('stackRows copies once; sliceRows is a view', async t => {
   const a = m(1, 2, 0)
   t.equal(stackRows([a], 2), a, 'a single input passes through')

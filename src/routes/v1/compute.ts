@@ -1,13 +1,10 @@
-import type { FastifyInstance } from 'fastify'
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import type { z } from 'zod'
 import { linearCka, knnJaccard } from '../../analysis/similarity.js'
-import { anchorDigest } from '../../anchors/digest.js'
 import { commonRows } from '../../anchors/parallel.js'
 import type { Projection } from '../../engine/types.js'
 import { badRequest, notFound, unprocessable } from '../../errors.js'
 import { isBinaryBody, readBinaryMatrix, readMatrixField, sendMatrix } from '../../http/matrix.js'
-import type { Matrix } from '../../math/matrix.js'
 import { timingOf } from '../../services/compute.js'
 import { documentBinary, documentTiming } from '../../plugins/swagger.js'
 import { problemResponses } from '../../schemas/common.js'
@@ -43,21 +40,6 @@ function paramsFromQuery (query: z.infer<typeof RelativeQuery>): z.infer<typeof 
   return parsed.data
 }
 
-/**
- * The anchors of a space in a set, restricted to the ids that `commonWith` spaces also hold.
- * `stamp` names that exact content (the embeddings' upload revisions), so requests may share a run.
- */
-async function loadAnchors (app: FastifyInstance, set: string, space: string, commonWith: string[]): Promise<{ ids: string[], matrix: Matrix, stamp: string }> {
-  const names = [space, ...commonWith.filter(s => s !== space)]
-  const held = await Promise.all(names.map(async name => await requireEmbeddings(app.store, set, name)))
-  const { ids, matrices } = commonRows(held)
-  if (ids.length === 0) {
-    throw unprocessable(`spaces ${names.map(n => `"${n}"`).join(', ')} hold no anchor id in common in set "${set}"`)
-  }
-  const stamp = JSON.stringify([set, held.map((h, i) => [names[i], h.revision]).sort()])
-  return { ids, matrix: matrices[0], stamp }
-}
-
 const compute: FastifyPluginAsyncZod<{ maxRows: number }> = async (app, opts) => {
   documentBinary('post', '/v1/relative', {
     request: 'The input matrix as raw little-endian float32 (row length = the space\'s dim) or a .npy file; the options go in the query string.',
@@ -80,7 +62,8 @@ const compute: FastifyPluginAsyncZod<{ maxRows: number }> = async (app, opts) =>
     const params = binary ? paramsFromQuery(request.query) : request.body
     const space = await app.store.getSpace(params.space)
     if (space === null) throw notFound(`space "${params.space}" does not exist`)
-    const anchors = await loadAnchors(app, params.anchorSet, params.space, params.commonWith ?? [])
+    // `stamp` names the anchors' exact content (the uploads' revisions), so requests may share a run.
+    const anchors = await app.compute.anchors.load(app.store, params.anchorSet, params.space, params.commonWith ?? [])
     const target = { field: 'vectors', cols: space.dim, colsLabel: `space "${params.space}"`, maxRows: opts.maxRows }
     const x = binary ? readBinaryMatrix(request, target) : readMatrixField(request, request.body.vectors, target)
     const projections: Projection[] = Array.isArray(params.projection) ? params.projection : [params.projection]
@@ -92,7 +75,7 @@ const compute: FastifyPluginAsyncZod<{ maxRows: number }> = async (app, opts) =>
     }
     const options = { projections, center: params.center, topK: params.topK, power: params.power, normalize: params.normalize }
     const { matrix, zeroRows } = await app.compute.relative(params.space, anchors, options, x, timingOf(request))
-    const digest = anchorDigest(anchors.ids)
+    const digest = anchors.digest
     return sendMatrix(request, reply, matrix, {
       field: 'vectors',
       encodingFormat: params.encodingFormat,
