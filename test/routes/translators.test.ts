@@ -161,9 +161,10 @@ function lifecycle (t: Tap, makeApp: (t: Tap) => Promise<FastifyInstance>): void
 
     isProblem(t, await post('/v1/translate', { source: 'src', target: 'tgt', vectors: data.x.slice(0, 1) }), 'not-found', 'no translator yet')
     const translator = await fit(app)
-    t.match(translator, { method: 'procrustes' }, 'no method: procrustes')
-    t.match(translator.diagnostics.selection, { space: 'raw', metric: 'top1', chose: ['scaling'], folds: 5 }, 'no scaling: chosen by cross-validation, reported')
-    t.equal(translator.diagnostics.candidates.length, 4)
+    t.match(translator.diagnostics.selection, { space: 'raw', metric: 'top1', chose: ['method', 'scaling'], folds: 5 }, 'no method, no scaling: chosen by cross-validation, reported')
+    const candidates = translator.diagnostics.candidates.map((c: { method: string, scaling: string }) => `${c.method} ${c.scaling}`)
+    t.same(candidates, ['procrustes standard', 'procrustes center', 'procrustes l2', 'procrustes none', 'affine l2'], 'the default\'s five candidates')
+    t.ok(candidates.includes(`${translator.method as string} ${translator.scaling as string}`), `chose ${translator.method as string} ${translator.scaling as string}`)
     const wrongDim = await post('/v1/translate', { source: 'src', target: 'tgt', vectors: [[1, 2, 3]] })
     isProblem(t, wrongDim, 'unprocessable')
     t.match(json(wrongDim).detail, /dim 8/)
