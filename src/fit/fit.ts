@@ -9,7 +9,8 @@
  *      only the rest;
  *   2. choose the configuration (method, scaling, ridge) when the options leave it open, by k-fold
  *      cross-validation over those rows, each fold retrieved among its own targets in the
- *      selection space, raw by default (score.ts says why);
+ *      selection space, raw by default (score.ts says why), statistical ties broken among every
+ *      anchor's target (the paired rule, `choose`);
  *   3. holdout > 0: fit the chosen configuration without the held-out rows and score them, in
  *      both spaces;
  *   4. refit the chosen configuration on every anchor: the returned map.
@@ -44,7 +45,7 @@ export const RIDGE_GRID: readonly number[] = [1e-4, 1e-3, 1e-2, 1e-1, 1]
 /**
  * Standard errors within which a candidate's cross-validated lead is not taken as real: the
  * leader and a candidate whose per-row difference sums to at most this many standard errors are
- * tied, and the all-anchors gallery decides among the tied (the paired rule, docs/methods.md §8.2).
+ * tied, and the all-anchors gallery decides among the tied (the paired rule, docs/methods.md §7).
  */
 export const SELECTION_TIE_Z = 2
 /**
