@@ -243,51 +243,57 @@ export interface FitChoice {
   ranks?: number
 }
 
-/** Methods and scalings a choice cross-validates (one each when it names both). */
-function openChoice (opts: FitChoice): { methods: readonly FitMethodName[], scalings: number } {
-  if (opts.method === 'auto') return { methods: METHODS, scalings: SCALING_COUNT }
-  return { methods: [opts.method ?? 'procrustes'], scalings: opts.scaling === undefined ? SCALING_COUNT : 1 }
+/**
+ * The families a choice cross-validates, each a method and how many scalings (src/fit/fit.ts
+ * trialsFor): every method x 4 for 'auto'; Procrustes x 4 and affine x 1 when neither method nor
+ * scaling is named (DEFAULT_CANDIDATES); the named method x 4 when only the scaling is open; one
+ * family of one scaling when both are named.
+ */
+export function openFamilies (opts: FitChoice): Array<{ method: FitMethodName, scalings: number }> {
+  if (opts.method === 'auto') return METHODS.map(method => ({ method, scalings: SCALING_COUNT }))
+  if (opts.method === undefined && opts.scaling === undefined) return [{ method: 'procrustes', scalings: SCALING_COUNT }, { method: 'affine', scalings: 1 }]
+  return [{ method: opts.method ?? 'procrustes', scalings: opts.scaling === undefined ? SCALING_COUNT : 1 }]
 }
 
 /** Configurations cross-validated, each over `folds` folds: 0 when the options leave nothing open. */
 export function crossValidations (opts: FitChoice): number {
-  const { methods, scalings } = openChoice(opts)
-  const configs = methods.reduce((sum, m) => sum + scalings * (usesRidge(m) && opts.ridge === undefined ? RIDGE_GRID_SIZE : 1), 0)
+  const configs = openFamilies(opts).reduce((sum, { method, scalings }) => sum + scalings * (usesRidge(method) && opts.ridge === undefined ? RIDGE_GRID_SIZE : 1), 0)
   return configs > 1 ? configs : 0
 }
 
 /** The most expensive method a choice may fit (every method for 'auto'). */
 function worstFitConfig (k: number, dx: number, dy: number, opts: FitChoice, needRank: boolean): Cost {
-  return worst(...openChoice(opts).methods.map(m => fitConfigCost(k, dx, dy, m, needRank)))
+  return worst(...openFamilies(opts).map(({ method }) => fitConfigCost(k, dx, dy, method, needRank)))
 }
 
 /**
- * Cost of the whole cross-validated selection (src/fit/fit.ts select): per fold and scaling, the
- * anchors scaled once (twice when some methods normalise rows), then every configuration's solve,
+ * Cost of the whole cross-validated selection (src/fit/fit.ts select): per fold and family scaling,
+ * the anchors scaled (twice when some methods normalise rows), then the configuration's solves,
  * with the Gram and cross products shared along a ridge grid and with linear; every trial
- * translates its fold and retrieves it among the fold's targets. Pruning is not counted.
+ * translates its fold and retrieves it among the fold's targets and among every pool target (the
+ * paired rule's tie-break). Pruning is not counted.
  */
 function selectionCost (pool: number, dx: number, dy: number, opts: FitChoice, gallery: number): Cost {
   const f = Math.max(2, Math.min(opts.folds, pool))
   const foldRows = Math.ceil(pool / f)
   const train = pool - Math.floor(pool / f)
-  const { methods, scalings } = openChoice(opts)
+  const families = openFamilies(opts)
   const ranks = Math.max(5, opts.ranks ?? 5)
-  const score = seq(applyMapCost(foldRows, dx, dy), neighboursCost(foldRows, foldRows, dy, ranks))
+  const score = seq(applyMapCost(foldRows, dx, dy), neighboursCost(foldRows, foldRows, dy, ranks), neighboursCost(foldRows, pool, dy, ranks))
   const build = js((F64 + F32) * dx * dy, dx * dy)
   const scaled = F64 * train * (dx + dy)
   const scaleOnce = js(scaled, 4 * train * (dx + dy))
-  // One scaling of one fold: the two scaled side pairs (plain and unit rows) and every method's trials.
-  let perScaling = seq(scaleOnce, scaleOnce)
-  for (const m of methods) {
-    const grid = usesRidge(m) && opts.ridge === undefined ? RIDGE_GRID_SIZE : 1
+  // One fold: each family's scalings, each scaled (plain and unit rows) with its trials.
+  let perFold = none
+  for (const { method, scalings } of families) {
+    const grid = usesRidge(method) && opts.ridge === undefined ? RIDGE_GRID_SIZE : 1
     // linear shares ridge's products when ridge comes with it ('auto').
-    const linearShared = m === 'linear' && methods.includes('ridge')
-    const first = seq(solveCost(train, dx, dy, m, false, linearShared), build, score)
-    const rest = seq(solveCost(train, dx, dy, m, false, true), build, score)
-    perScaling = seq(perScaling, first, repeat(rest, grid - 1))
+    const linearShared = method === 'linear' && families.some(x => x.method === 'ridge')
+    const first = seq(solveCost(train, dx, dy, method, false, linearShared), build, score)
+    const rest = seq(solveCost(train, dx, dy, method, false, true), build, score)
+    perFold = seq(perFold, repeat(seq(scaleOnce, scaleOnce, first, repeat(rest, grid - 1)), scalings))
   }
-  return holding(F32 * gallery * dy + scaled, repeat(perScaling, scalings * f))
+  return holding(F32 * gallery * dy + scaled, repeat(perFold, f))
 }
 
 /**

@@ -4,8 +4,8 @@
  */
 import { ProblemError } from '../errors.js'
 import {
-  crossValidations, evaluateCost, reportCost, seq, worst, fitCost, refineCost, selectCost, similarityCost, translatorBytes,
-  type Cost, type FitChoice, type ReportDirectionShape, type FitMethodName, type FitShape, type RefineChoice,
+  crossValidations, openFamilies, evaluateCost, reportCost, seq, worst, fitCost, refineCost, selectCost, similarityCost, translatorBytes,
+  type Cost, type FitChoice, type ReportDirectionShape, type FitShape, type RefineChoice,
   unsupervisedCost, type UnsupervisedChoice, type UnsupervisedShape
 } from './cost.js'
 import { mib } from './budget.js'
@@ -23,19 +23,19 @@ export interface WorkPlan {
 export function fitPlan (shape: FitShape, opts: FitChoice, refine?: RefineChoice): WorkPlan {
   let cost = fitCost(shape, opts)
   if (refine !== undefined) {
-    const methods: FitMethodName[] = opts.method === 'auto' ? ['procrustes', 'linear', 'affine', 'ridge', 'inverse-relative'] : [opts.method ?? 'procrustes']
-    cost = seq(cost, worst(...methods.map(m => refineCost(shape, m, refine, opts.holdout))))
+    cost = seq(cost, worst(...openFamilies(opts).map(({ method }) => refineCost(shape, method, refine, opts.holdout))))
   }
   const instead: string[] = []
   const cv = crossValidations(opts)
   if (opts.method === 'auto') instead.push(`a named "method" and "scaling" (e.g. "procrustes", "l2") instead of "auto", which cross-validates ${cv} configurations × ${opts.folds} folds`)
+  else if (cv > 0 && opts.method === undefined && opts.scaling === undefined) instead.push(`a named "method" and "scaling" (e.g. "procrustes", "l2"), which skips cross-validating ${cv} configurations × ${opts.folds} folds`)
   else if (cv > 0 && opts.scaling === undefined) instead.push(`a named "scaling" (e.g. "l2"), which skips cross-validating ${cv} configurations × ${opts.folds} folds`)
   else if (cv > 0) instead.push(`a "ridge" value instead of the ${cv}-value ridge search`)
   if (cv > 0 && opts.folds > 2) instead.push(`fewer "folds" (${opts.folds} now)`)
   if (refine !== undefined) instead.push(`fewer refine "iterations" (${refine.iterations} now), or no refine`)
   instead.push(`spaces of fewer dimensions (${shape.dx} and ${shape.dy} now; the map alone is ${mib(4 * shape.dx * shape.dy)})`)
   instead.push(`fewer anchors in the set (${shape.anchors} parallel now)`)
-  return { what: `this fit (${shape.anchors} anchors, ${shape.dx} → ${shape.dy} dims, method ${opts.method ?? 'procrustes'}${opts.method !== 'auto' && opts.scaling === undefined ? ', scaling chosen by cross-validation' : ''})`, cost, instead }
+  return { what: `this fit (${shape.anchors} anchors, ${shape.dx} → ${shape.dy} dims, ${opts.method === undefined && opts.scaling === undefined ? 'method and scaling chosen by cross-validation' : `method ${opts.method ?? 'procrustes'}${opts.method !== 'auto' && opts.scaling === undefined ? ', scaling chosen by cross-validation' : ''}`})`, cost, instead }
 }
 
 /** Refuses a translator whose stored size would exceed MAX_TRANSLATOR_BYTES. */
