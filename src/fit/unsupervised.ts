@@ -59,7 +59,7 @@ export const MIN_POOL_ROWS = 50
 export const CACHE_VALUES = 1 << 24
 
 const INITIAL_KEEP = 0.1
-const OBJECTIVE_THRESHOLD = 1e-3
+const OBJECTIVE_THRESHOLD = 1e-6
 /** Longest stochastic stage, in patiences. */
 const STAGE_PATIENCES = 3
 
@@ -236,40 +236,76 @@ async function whitening (m: Matrix, engine: FitEngine, ticker: Ticker): Promise
   return { w: { rows: m.cols, cols: m.cols, data: psdFunction(eigen, -0.5) }, inverse: { rows: m.cols, cols: m.cols, data: psdFunction(eigen, 0.5) } }
 }
 
+type Sq = (p: M64, q: M64, opts?: { transposeA?: boolean, transposeB?: boolean }) => Promise<M64>
+
+/** Engine product in float64 with a cancellation check after it. */
+function product64 (engine: FitEngine, ticker: Ticker): Sq {
+  return async (p, q, opts = {}) => {
+    const out = await engine.matmul64(p, q, opts)
+    ticker.check()
+    return out
+  }
+}
+
+/**
+ * Thin SVD U S Vᵀ of a dx × dy matrix c (r = min(dx, dy) singular values, descending), through the
+ * smaller side's Gram: U is dx × r, V is dy × r; null directions get zero vectors.
+ */
+async function thinSvd (c: M64, mm: Sq, ticker: Ticker): Promise<{ u: M64, v: M64, sv: Float64Array }> {
+  const dx = c.rows
+  const dy = c.cols
+  const r = Math.min(dx, dy)
+  const sq = (data: Float64Array, d: number): M64 => ({ rows: d, cols: d, data })
+  const small = dx <= dy ? await mm(c, c, { transposeB: true }) : await mm(c, c, { transposeA: true })
+  const e = await symmetricEigen(small.data, r, ticker)
+  const order = Array.from({ length: r }, (_, i) => i).sort((i, j) => e.values[j] - e.values[i])
+  const sv = Float64Array.from(order, i => Math.sqrt(Math.max(0, e.values[i])))
+  const basis = new Float64Array(r * r)
+  for (let i = 0; i < r; i++) for (let k = 0; k < r; k++) basis[i * r + k] = e.vectors[i * r + order[k]]
+  // The other side's singular vectors: V = cᵀ U S⁻¹ (or U = c V S⁻¹).
+  const other = dx <= dy ? await mm(c, sq(basis, r), { transposeA: true }) : await mm(c, sq(basis, r))
+  for (let i = 0; i < other.rows; i++) for (let k = 0; k < r; k++) other.data[i * r + k] = sv[k] > 1e-12 * sv[0] ? other.data[i * r + k] / sv[k] : 0
+  return dx <= dy ? { u: sq(basis, r), v: other, sv } : { u: other, v: sq(basis, r), sv }
+}
+
+/** The dictionary's cross-covariance xₛᵀ zₛ (dx × dy). */
+async function crossCovariance (x: Matrix, z: Matrix, source: Int32Array, target: Int32Array, mm: Sq): Promise<M64> {
+  const xs = takeRows(x, source)
+  const zs = takeRows(z, target)
+  return await mm({ rows: xs.rows, cols: x.cols, data: Float64Array.from(xs.data) }, { rows: zs.rows, cols: z.cols, data: Float64Array.from(zs.data) }, { transposeA: true })
+}
+
+/**
+ * Both pools in one space of r = min(dx, dy) dimensions under the orthogonal map fitted on the
+ * dictionary pairs (Procrustes: xₛᵀ zₛ = U S Vᵀ, x ↦ xU and z ↦ zV, so a·bᵀ = x U Vᵀ zᵀ, the
+ * mapped source against the target, whichever side is called the source). Rows are not
+ * re-normalised: the side of more dimensions loses the part of its rows the map cannot reach, as
+ * in VecMap's self-learning, which uses this map in every iteration and the whitened one
+ * (`whitenedMapped`) only once, at the end.
+ */
+async function orthogonalMapped (x: Matrix, z: Matrix, source: Int32Array, target: Int32Array, engine: FitEngine, ticker: Ticker): Promise<{ a: Matrix, b: Matrix }> {
+  const mm = product64(engine, ticker)
+  const { u, v } = await thinSvd(await crossCovariance(x, z, source, target, mm), mm, ticker)
+  const a = await engine.matmul(x, toFloat32(u))
+  ticker.check()
+  const b = await engine.matmul(z, toFloat32(v))
+  ticker.check()
+  return { a, b }
+}
+
 /**
  * Both pools in one space of r = min(dx, dy) dimensions under the map fitted on the dictionary
  * pairs, VecMap's orthogonal mapping with whitening, re-weighting and de-whitening: each side
  * whitened (W), the whitened cross-covariance's SVD U S Vᵀ maps both sides into one space, each
  * side is re-weighted by S^½ and its whitening undone there (Uᵀ W⁻¹ U). Whitening makes the fit
  * CCA-like, which tolerates spaces whose covariances differ (not merely rotated copies); the
- * result is symmetric in the two sides.
+ * result is symmetric in the two sides. Rows come out unit.
  */
-async function mapped (x: Matrix, z: Matrix, wx: Whitening, wz: Whitening, source: Int32Array, target: Int32Array, engine: FitEngine, ticker: Ticker): Promise<{ a: Matrix, b: Matrix }> {
-  const mm = async (p: M64, q: M64, opts: { transposeA?: boolean, transposeB?: boolean } = {}): Promise<M64> => {
-    const out = await engine.matmul64(p, q, opts)
-    ticker.check()
-    return out
-  }
-  const sq = (data: Float64Array, d: number): M64 => ({ rows: d, cols: d, data })
-  const xs = takeRows(x, source)
-  const zs = takeRows(z, target)
-  const dx = x.cols
-  const dy = z.cols
-  const cross = await mm({ rows: xs.rows, cols: dx, data: Float64Array.from(xs.data) }, { rows: zs.rows, cols: dy, data: Float64Array.from(zs.data) }, { transposeA: true })
-  const cw = await mm(await mm(wx.w, cross), wz.w)
-  // SVD of the dx × dy whitened cross-covariance through the smaller side's Gram.
-  const r = Math.min(dx, dy)
-  const small = dx <= dy ? await mm(cw, cw, { transposeB: true }) : await mm(cw, cw, { transposeA: true })
-  const e = await symmetricEigen(small.data, r, ticker)
-  const order = Array.from({ length: r }, (_, i) => i).sort((i, j) => e.values[j] - e.values[i])
-  const sv = Float64Array.from(order, i => Math.sqrt(Math.max(0, e.values[i])))
-  const basis = new Float64Array(r * r)
-  for (let i = 0; i < r; i++) for (let k = 0; k < r; k++) basis[i * r + k] = e.vectors[i * r + order[k]]
-  // The other side's singular vectors: V = Cwᵀ U S⁻¹ (or U = Cw V S⁻¹); null directions stay 0.
-  const other = dx <= dy ? await mm(cw, sq(basis, r), { transposeA: true }) : await mm(cw, sq(basis, r))
-  for (let i = 0; i < other.rows; i++) for (let k = 0; k < r; k++) other.data[i * r + k] = sv[k] > 1e-12 * sv[0] ? other.data[i * r + k] / sv[k] : 0
-  const u: M64 = dx <= dy ? sq(basis, r) : other
-  const v: M64 = dx <= dy ? other : sq(basis, r)
+async function whitenedMapped (x: Matrix, z: Matrix, wx: Whitening, wz: Whitening, source: Int32Array, target: Int32Array, engine: FitEngine, ticker: Ticker): Promise<{ a: Matrix, b: Matrix }> {
+  const mm = product64(engine, ticker)
+  const cw = await mm(await mm(wx.w, await crossCovariance(x, z, source, target, mm)), wz.w)
+  const { u, v, sv } = await thinSvd(cw, mm, ticker)
+  const r = sv.length
   const side = async (white: Whitening, d: number, vectors: M64): Promise<Matrix> => {
     // W · vectors · S^½ · (vectorsᵀ · W⁻¹ · vectors): d × r.
     const whitenedBasis = await mm(white.w, vectors)
@@ -277,8 +313,8 @@ async function mapped (x: Matrix, z: Matrix, wx: Whitening, wz: Whitening, sourc
     const back = await mm(vectors, await mm(white.inverse, vectors), { transposeA: true })
     return toFloat32(await mm(whitenedBasis, back))
   }
-  const mx = await side(wx, dx, u)
-  const mz = await side(wz, dy, v)
+  const mx = await side(wx, x.cols, u)
+  const mz = await side(wz, z.cols, v)
   return { a: unitRows(await engine.matmul(x, mx)), b: unitRows(await engine.matmul(z, mz)) }
 }
 
@@ -301,7 +337,7 @@ async function selfLearn (x: Matrix, z: Matrix, wx: Whitening, wz: Whitening, se
   let converged = false
   let it = 0
   for (; it < opts.maxIterations; it++) {
-    const { a, b } = await mapped(x, z, wx, wz, dictionary.source, dictionary.target, engine, ticker)
+    const { a, b } = await orthogonalMapped(x, z, dictionary.source, dictionary.target, engine, ticker)
     const induced = await induce(a, b, opts.k, keep, rng, engine, ticker)
     objective = induced.objective
     dictionary = induced
@@ -317,7 +353,7 @@ async function selfLearn (x: Matrix, z: Matrix, wx: Whitening, wz: Whitening, se
       stageStart = it
     }
   }
-  const { a, b } = await mapped(x, z, wx, wz, dictionary.source, dictionary.target, engine, ticker)
+  const { a, b } = await whitenedMapped(x, z, wx, wz, dictionary.source, dictionary.target, engine, ticker)
   const pairs = await mutualNearestCsls(a, b, opts.k, engine)
   ticker.check()
   return {
