@@ -87,9 +87,10 @@ async function main (): Promise<void> {
       for (const seed of SEEDS) {
         const p = pools(space(a), space(b), words.ids.length, shared, seed)
         const started = performance.now()
-        const result = await alignUnsupervised(p.x, p.z, { ...UNSUPERVISED_DEFAULTS, restarts: RESTARTS, initRows: INIT_ROWS, patience: PATIENCE, maxIterations: MAX_ITERATIONS, seed }, engine, undefined, progress => {
-          if (VERBOSE && progress.done % 10 === 0) console.error(`    ${name} seed ${seed} ${progress.phase}: ${progress.done} (${((performance.now() - started) / 1000).toFixed(0)} s)`)
-        })
+        const trace = (step: { restart: number, iteration: number, keep: number, objective: number }): void => {
+          if (step.iteration % 25 === 0) console.error(`    ${name} seed ${seed} run ${step.restart} it ${step.iteration} keep ${step.keep.toFixed(2)} objective ${step.objective.toFixed(4)} (${((performance.now() - started) / 1000).toFixed(0)} s)`)
+        }
+        const result = await alignUnsupervised(p.x, p.z, { ...UNSUPERVISED_DEFAULTS, restarts: RESTARTS, initRows: INIT_ROWS, patience: PATIENCE, maxIterations: MAX_ITERATIONS, seed, ...(VERBOSE ? { trace } : {}) }, engine)
         const forward = await top1(engine, p.x, p.z, result.pairs, p.sharedX, p.sharedZ)
         const backward = await top1(engine, p.z, p.x, swapPairs(result.pairs), p.sharedZ, p.sharedX)
         const verdict: UnsupervisedVerdict = judge(result.evidence)

@@ -42,6 +42,8 @@ export interface UnsupervisedOptions {
   /** Iterations per run at most; a run cut there has not converged. */
   maxIterations: number
   seed: number
+  /** Called after every self-learning iteration (benches and tests that watch a run). */
+  trace?: (step: { restart: number, iteration: number, keep: number, objective: number }) => void
 }
 
 export const UNSUPERVISED_DEFAULTS: Omit<UnsupervisedOptions, 'seed'> = {
@@ -343,6 +345,7 @@ async function selfLearn (x: Matrix, z: Matrix, wx: Whitening, wz: Whitening, se
     dictionary = induced
     if (objective - best >= OBJECTIVE_THRESHOLD) { best = objective; lastImprovement = it }
     progress({ phase, done: it + 1, total: opts.maxIterations })
+    opts.trace?.({ restart: setup.restart, iteration: it, keep, objective })
     // A stage ends when the objective stalls, or after STAGE_PATIENCES patiences at most (at
     // keep < 1 the objective can creep up for a long time; the last, deterministic stage must stall).
     const stalled = it - lastImprovement > opts.patience
@@ -407,7 +410,7 @@ export function pairAgreement (a: MutualPairs, b: MutualPairs): number {
 }
 
 function checkOptions (x: Matrix, z: Matrix, opts: UnsupervisedOptions): void {
-  const positive = (name: keyof UnsupervisedOptions): void => {
+  const positive = (name: 'restarts' | 'initRows' | 'k' | 'patience' | 'maxIterations'): void => {
     if (!Number.isInteger(opts[name]) || opts[name] < 1) throw new RangeError(`${name} must be a positive integer, got ${opts[name]}`)
   }
   positive('restarts'); positive('initRows'); positive('k'); positive('patience'); positive('maxIterations')
