@@ -18,7 +18,8 @@ by CSLS), after the final step.
 
   python3 scripts/vecmap_unsupervised.py POOLS.json [case ...]      case = 1500-0 (shared-seed)
 POOLS.json maps "shared-seed" to {"x": word rows, "z": word rows} (the bench's pools).
-Env: WORDS_DIR, DIRECTIONS=gw,wg, INTERVAL=50, START=sorted|...
+Env: WORDS_DIR, DIRECTIONS=gw,wg, INTERVAL=50, VERBOSE=1, PCA=1 (the wider pool reduced to the narrower's
+dimension by its top principal axes first).
 """
 import json
 import os
@@ -143,6 +144,11 @@ def main():
             xr, zr = (p['x'], p['z']) if direction == 'gw' else (p['z'], p['x'])
             x = normalize(a[xr])
             z = normalize(b[zr])
+            if os.environ.get('PCA') == '1':
+                # the wider pool reduced to the narrower one's dimension by its top principal axes
+                r = min(x.shape[1], z.shape[1])
+                reduce = lambda m: normalize(m @ np.linalg.svd(m, full_matrices=False)[2][:r].T)
+                x, z = reduce(x), reduce(z)
             where = {w: j for j, w in enumerate(zr)}
             truth = {i: where[w] for i, w in enumerate(xr) if w in where}
             sx = np.array(list(truth.keys()), dtype=int)

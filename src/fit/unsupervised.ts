@@ -48,10 +48,10 @@ export interface UnsupervisedOptions {
 
 export const UNSUPERVISED_DEFAULTS: Omit<UnsupervisedOptions, 'seed'> = {
   restarts: 3,
-  initRows: 2000,
+  initRows: MAX_INIT_ROWS,
   k: 10,
-  patience: 6,
-  maxIterations: 150
+  patience: 50,
+  maxIterations: 800
 }
 
 /** Rows per side an alignment needs at least. */
@@ -62,8 +62,6 @@ export const CACHE_VALUES = 1 << 24
 
 const INITIAL_KEEP = 0.1
 const OBJECTIVE_THRESHOLD = 1e-6
-/** Longest stochastic stage, in patiences. */
-const STAGE_PATIENCES = 3
 
 export interface AlignmentRun {
   /** 0.. for restarts; -1 for the null. */
@@ -327,33 +325,45 @@ interface RunSetup {
   initial: { source: Int32Array, target: Int32Array }
 }
 
-async function selfLearn (x: Matrix, z: Matrix, wx: Whitening, wz: Whitening, setup: RunSetup, opts: UnsupervisedOptions, engine: FitEngine, ticker: Ticker, progress: ProgressSink, phase: string): Promise<{ run: AlignmentRun, pairs: MutualPairs }> {
+function sameDictionary (a: { source: Int32Array, target: Int32Array }, b: { source: Int32Array, target: Int32Array }): boolean {
+  if (a.source.length !== b.source.length) return false
+  for (let i = 0; i < a.source.length; i++) if (a.source[i] !== b.source[i] || a.target[i] !== b.target[i]) return false
+  return true
+}
+
+/**
+ * One run of self-learning from `setup.initial`. With `explore`, VecMap's schedule: the keep
+ * probability starts at INITIAL_KEEP and doubles whenever the objective has not risen by
+ * OBJECTIVE_THRESHOLD for `patience` iterations (at keep < 1 the objective can creep up for a long
+ * time before the map falls into the right basin, so a stage has no other limit); without, keep is
+ * 1 from the first iteration (greedy: the nearest fixed point of the start). At keep 1 the run has
+ * converged when the objective stalls or the dictionary no longer changes (a fixed point: every
+ * later iteration would repeat it).
+ */
+async function selfLearn (x: Matrix, z: Matrix, wx: Whitening, wz: Whitening, setup: RunSetup, explore: boolean, opts: UnsupervisedOptions, engine: FitEngine, ticker: Ticker, progress: ProgressSink, phase: string): Promise<{ run: AlignmentRun, pairs: MutualPairs }> {
   const started = performance.now()
   const rng = createRng(setup.seed)
   let dictionary = setup.initial
-  let keep = INITIAL_KEEP
+  let keep = explore ? INITIAL_KEEP : 1
   let best = -Infinity
   let lastImprovement = 0
-  let stageStart = 0
   let objective = 0
   let converged = false
   let it = 0
   for (; it < opts.maxIterations; it++) {
     const { a, b } = await orthogonalMapped(x, z, dictionary.source, dictionary.target, engine, ticker)
     const induced = await induce(a, b, opts.k, keep, rng, engine, ticker)
+    const fixedPoint = keep >= 1 && sameDictionary(induced, dictionary)
     objective = induced.objective
     dictionary = induced
     if (objective - best >= OBJECTIVE_THRESHOLD) { best = objective; lastImprovement = it }
     progress({ phase, done: it + 1, total: opts.maxIterations })
     opts.trace?.({ restart: setup.restart, iteration: it, keep, objective })
-    // A stage ends when the objective stalls, or after STAGE_PATIENCES patiences at most (at
-    // keep < 1 the objective can creep up for a long time; the last, deterministic stage must stall).
     const stalled = it - lastImprovement > opts.patience
-    if (stalled && keep >= 1) { converged = true; it++; break }
-    if (keep < 1 && (stalled || it - stageStart >= STAGE_PATIENCES * opts.patience)) {
+    if (keep >= 1 && (stalled || fixedPoint)) { converged = true; it++; break }
+    if (stalled) {
       keep = Math.min(1, 2 * keep)
       lastImprovement = it
-      stageStart = it
     }
   }
   const { a, b } = await whitenedMapped(x, z, wx, wz, dictionary.source, dictionary.target, engine, ticker)
@@ -442,12 +452,12 @@ export async function alignUnsupervised (x: Matrix, z: Matrix, opts: Unsupervise
     const rng = createRng(seed)
     progress({ phase: `start ${r + 1}/${opts.restarts}`, done: 0, total: 1 })
     const initial = await sortedStart(xn, zn, opts.initRows, opts.k, rng, engine, ticker)
-    const { run, pairs } = await selfLearn(xn, zn, wx, wz, { restart: r, seed, start: 'sorted-similarity', initial }, opts, engine, ticker, progress, `self-learning ${r + 1}/${opts.restarts}`)
+    const { run, pairs } = await selfLearn(xn, zn, wx, wz, { restart: r, seed, start: 'sorted-similarity', initial }, true, opts, engine, ticker, progress, `self-learning ${r + 1}/${opts.restarts}`)
     runs.push(run)
     pairsOf.push(pairs)
   }
   const nullSeed = runSeed(opts.seed, 1000)
-  const nullRun = (await selfLearn(xn, zn, wx, wz, { restart: -1, seed: nullSeed, start: 'random', initial: randomStart(xn, zn, createRng(nullSeed)) }, opts, engine, ticker, progress, 'null (random start)')).run
+  const nullRun = (await selfLearn(xn, zn, wx, wz, { restart: -1, seed: nullSeed, start: 'random', initial: randomStart(xn, zn, createRng(nullSeed)) }, false, opts, engine, ticker, progress, 'null (random start)')).run
   let best = 0
   for (let r = 1; r < runs.length; r++) if (runs[r].meanCsls > runs[best].meanCsls) best = r
   let agreement = 0
