@@ -1,20 +1,26 @@
 /**
  * Alignment of two spaces with no known pair: two pools of rows, one per space, of which some
  * (unknown) items are the same. A start from each space's own geometry (unsupervised-init.ts), then
- * self-learning (VecMap, Artetxe et al. 2018): fit a whitened orthogonal map on the current
- * dictionary (`mapped`), induce the next dictionary from the CSLS nearest neighbours in both directions (with stochastic
- * dictionary induction: each similarity is dropped with probability 1 − p, p doubling from 0.1
- * whenever the objective stalls, so early rounds can leave a wrong basin), until p = 1 and the
- * objective stops rising. Several restarts (different init subsets and seeds); the best by the
- * unsupervised criterion is kept.
+ * self-learning as VecMap runs it (Artetxe et al. 2018): fit the orthogonal map on the current
+ * dictionary (`orthogonalMapped`), induce the next dictionary from the CSLS nearest neighbours in
+ * both directions with stochastic dictionary induction (each similarity dropped with probability
+ * 1 − p, p doubling from 0.1 whenever the objective has stalled for `patience` iterations), until
+ * p = 1 and the objective stops rising; the final pairs come from VecMap's whitened mapping
+ * (`whitenedMapped`) of the last dictionary. From a start that is hardly better than chance, as
+ * on real pools, it is the long stochastic stage that finds the right basin (or not): the
+ * objective creeps up for tens to hundreds of iterations, then jumps. Several restarts (seeds,
+ * and init subsets when the pools exceed `initRows`); the best by the unsupervised criterion is
+ * kept.
  *
  * The alignment is symmetric: both pools are mapped into one space of min(dx, dy) dimensions, so
  * the dictionary does not depend on which space is called the source.
  *
  * The verdict. A run can fail (a wrong basin), and pools may share nothing; nothing in a run's own
  * numbers says so on an absolute scale. So the evidence is relative (see `judge`):
- *   - a null: the same self-learning from a random dictionary on the same pools; a run that found
- *     a real correspondence scores well above it, a failed one sits at its level;
+ *   - a null: self-learning from a random dictionary on the same pools, greedy (p = 1 from the
+ *     first iteration: no exploration, so it stops in the nearest wrong basin; with exploration it
+ *     could find the right one as often as a restart does, since the start is near chance); a run
+ *     that found a real correspondence scores well above it, a failed one near its level;
  *   - agreement: a second restart, from another subset and seed, reaches the same pairs;
  *   - the mutual nearest-neighbour rate of the final map, against the null's;
  *   - the run finished its schedule (p reached 1 and the objective settled).
