@@ -1345,7 +1345,7 @@ export interface components {
                 patience?: number;
                 /**
                  * @description Self-learning iterations per run at most; a run cut there is not converged
-                 * @default 800
+                 * @default 1500
                  */
                 maxIterations?: number;
             };

@@ -57,7 +57,7 @@ export const UNSUPERVISED_DEFAULTS: Omit<UnsupervisedOptions, 'seed'> = {
   initRows: MAX_INIT_ROWS,
   k: 10,
   patience: 50,
-  maxIterations: 800
+  maxIterations: 1500
 }
 
 /** Rows per side an alignment needs at least. */
