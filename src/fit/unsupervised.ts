@@ -493,8 +493,10 @@ export const MIN_ANCHOR_TOP1 = 0.5
  * Reliable only when every part holds: the kept run converged, beat the null by MIN_CSLS_GAIN and
  * MIN_CSLS_RATIO, another restart reproduced at least MIN_AGREEMENT of its pairs, its mutual-NN
  * rate clears MIN_MUTUAL_RATE and the null's, and (when known pairs were
- * given) those pairs agree. A failed or unmatched alignment sits at the null's level on the first
- * and reproduces nothing on the second, so each of the two alone would refuse it.
+ * given) those pairs agree. A failed alignment sits near the null's level on the first and
+ * reproduces nothing on the second. Pools that share nothing can lead restarts to one common map
+ * (near-synonyms paired), so agreement alone does not refuse them; their pairs score far below
+ * those of the same items, which the first rule sees.
  */
 export function judge (evidence: UnsupervisedEvidence): UnsupervisedVerdict {
   const reasons: string[] = []
