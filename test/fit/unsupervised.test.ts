@@ -83,3 +83,16 @@ t.test('spaces of different dimension: the orthogonal self-learning recovers the
   t.ok(recovered(backward.pairs, swapped) >= 0.8, `20 → 12 dims: ${recovered(backward.pairs, swapped).toFixed(3)}`)
   t.equal(judge(backward.evidence).reliable, true, judge(backward.evidence).reasons.join('; '))
 })
+
+t.test('restarts explore from keep 0.1; the null self-learns greedily (keep 1 throughout)', async t => {
+  const engine = await testEngine(t)
+  const w = world(11, true)
+  const steps: Array<{ restart: number, iteration: number, keep: number, objective: number }> = []
+  const result = await alignUnsupervised(w.x, w.z, { ...OPTS, trace: step => steps.push(step) }, engine)
+  const nullSteps = steps.filter(s => s.restart === -1)
+  const first = steps.filter(s => s.restart === 0)
+  t.equal(first[0].keep, 0.1, 'a restart starts stochastic')
+  t.ok(first.some(s => s.keep === 1), 'and ends deterministic')
+  t.ok(nullSteps.length > 0 && nullSteps.every(s => s.keep === 1), 'the null never drops a candidate')
+  t.equal(result.evidence.null.converged, true, 'and settles within the cap')
+})
