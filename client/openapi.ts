@@ -1341,13 +1341,18 @@ export interface components {
                  */
                 restarts?: number;
                 /**
-                 * @description Rows per side whose sorted similarity profiles make each start
-                 * @default 2000
+                 * @description Rows per side whose sorted similarity profiles make each start (all rows when a pool has no more)
+                 * @default 4000
                  */
                 initRows?: number;
                 /**
+                 * @description Self-learning iterations without a rise of the objective before the keep probability of stochastic dictionary induction doubles (and, at keep 1, before the run ends)
+                 * @default 50
+                 */
+                patience?: number;
+                /**
                  * @description Self-learning iterations per run at most; a run cut there is not converged
-                 * @default 150
+                 * @default 1500
                  */
                 maxIterations?: number;
             };

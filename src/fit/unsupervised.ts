@@ -1,20 +1,26 @@
 /**
  * Alignment of two spaces with no known pair: two pools of rows, one per space, of which some
  * (unknown) items are the same. A start from each space's own geometry (unsupervised-init.ts), then
- * self-learning (VecMap, Artetxe et al. 2018): fit a whitened orthogonal map on the current
- * dictionary (`mapped`), induce the next dictionary from the CSLS nearest neighbours in both directions (with stochastic
- * dictionary induction: each similarity is dropped with probability 1 − p, p doubling from 0.1
- * whenever the objective stalls, so early rounds can leave a wrong basin), until p = 1 and the
- * objective stops rising. Several restarts (different init subsets and seeds); the best by the
- * unsupervised criterion is kept.
+ * self-learning as VecMap runs it (Artetxe et al. 2018): fit the orthogonal map on the current
+ * dictionary (`orthogonalMapped`), induce the next dictionary from the CSLS nearest neighbours in
+ * both directions with stochastic dictionary induction (each similarity dropped with probability
+ * 1 − p, p doubling from 0.1 whenever the objective has stalled for `patience` iterations), until
+ * p = 1 and the objective stops rising; the final pairs come from VecMap's whitened mapping
+ * (`whitenedMapped`) of the last dictionary. From a start that is hardly better than chance, as
+ * on real pools, it is the long stochastic stage that finds the right basin (or not): the
+ * objective creeps up for tens to hundreds of iterations, then jumps. Several restarts (seeds,
+ * and init subsets when the pools exceed `initRows`); the best by the unsupervised criterion is
+ * kept.
  *
  * The alignment is symmetric: both pools are mapped into one space of min(dx, dy) dimensions, so
  * the dictionary does not depend on which space is called the source.
  *
  * The verdict. A run can fail (a wrong basin), and pools may share nothing; nothing in a run's own
  * numbers says so on an absolute scale. So the evidence is relative (see `judge`):
- *   - a null: the same self-learning from a random dictionary on the same pools; a run that found
- *     a real correspondence scores well above it, a failed one sits at its level;
+ *   - a null: self-learning from a random dictionary on the same pools, greedy (p = 1 from the
+ *     first iteration: no exploration, so it stops in the nearest wrong basin; with exploration it
+ *     could find the right one as often as a restart does, since the start is near chance); a run
+ *     that found a real correspondence scores well above it, a failed one near its level;
  *   - agreement: a second restart, from another subset and seed, reaches the same pairs;
  *   - the mutual nearest-neighbour rate of the final map, against the null's;
  *   - the run finished its schedule (p reached 1 and the objective settled).
@@ -42,14 +48,16 @@ export interface UnsupervisedOptions {
   /** Iterations per run at most; a run cut there has not converged. */
   maxIterations: number
   seed: number
+  /** Called after every self-learning iteration (benches and tests that watch a run). */
+  trace?: (step: { restart: number, iteration: number, keep: number, objective: number }) => void
 }
 
 export const UNSUPERVISED_DEFAULTS: Omit<UnsupervisedOptions, 'seed'> = {
   restarts: 3,
-  initRows: 2000,
+  initRows: MAX_INIT_ROWS,
   k: 10,
-  patience: 6,
-  maxIterations: 150
+  patience: 50,
+  maxIterations: 1500
 }
 
 /** Rows per side an alignment needs at least. */
@@ -59,9 +67,7 @@ export const MIN_POOL_ROWS = 50
 export const CACHE_VALUES = 1 << 24
 
 const INITIAL_KEEP = 0.1
-const OBJECTIVE_THRESHOLD = 1e-3
-/** Longest stochastic stage, in patiences. */
-const STAGE_PATIENCES = 3
+const OBJECTIVE_THRESHOLD = 1e-6
 
 export interface AlignmentRun {
   /** 0.. for restarts; -1 for the null. */
@@ -236,40 +242,76 @@ async function whitening (m: Matrix, engine: FitEngine, ticker: Ticker): Promise
   return { w: { rows: m.cols, cols: m.cols, data: psdFunction(eigen, -0.5) }, inverse: { rows: m.cols, cols: m.cols, data: psdFunction(eigen, 0.5) } }
 }
 
+type Sq = (p: M64, q: M64, opts?: { transposeA?: boolean, transposeB?: boolean }) => Promise<M64>
+
+/** Engine product in float64 with a cancellation check after it. */
+function product64 (engine: FitEngine, ticker: Ticker): Sq {
+  return async (p, q, opts = {}) => {
+    const out = await engine.matmul64(p, q, opts)
+    ticker.check()
+    return out
+  }
+}
+
+/**
+ * Thin SVD U S Vᵀ of a dx × dy matrix c (r = min(dx, dy) singular values, descending), through the
+ * smaller side's Gram: U is dx × r, V is dy × r; null directions get zero vectors.
+ */
+async function thinSvd (c: M64, mm: Sq, ticker: Ticker): Promise<{ u: M64, v: M64, sv: Float64Array }> {
+  const dx = c.rows
+  const dy = c.cols
+  const r = Math.min(dx, dy)
+  const sq = (data: Float64Array, d: number): M64 => ({ rows: d, cols: d, data })
+  const small = dx <= dy ? await mm(c, c, { transposeB: true }) : await mm(c, c, { transposeA: true })
+  const e = await symmetricEigen(small.data, r, ticker)
+  const order = Array.from({ length: r }, (_, i) => i).sort((i, j) => e.values[j] - e.values[i])
+  const sv = Float64Array.from(order, i => Math.sqrt(Math.max(0, e.values[i])))
+  const basis = new Float64Array(r * r)
+  for (let i = 0; i < r; i++) for (let k = 0; k < r; k++) basis[i * r + k] = e.vectors[i * r + order[k]]
+  // The other side's singular vectors: V = cᵀ U S⁻¹ (or U = c V S⁻¹).
+  const other = dx <= dy ? await mm(c, sq(basis, r), { transposeA: true }) : await mm(c, sq(basis, r))
+  for (let i = 0; i < other.rows; i++) for (let k = 0; k < r; k++) other.data[i * r + k] = sv[k] > 1e-12 * sv[0] ? other.data[i * r + k] / sv[k] : 0
+  return dx <= dy ? { u: sq(basis, r), v: other, sv } : { u: other, v: sq(basis, r), sv }
+}
+
+/** The dictionary's cross-covariance xₛᵀ zₛ (dx × dy). */
+async function crossCovariance (x: Matrix, z: Matrix, source: Int32Array, target: Int32Array, mm: Sq): Promise<M64> {
+  const xs = takeRows(x, source)
+  const zs = takeRows(z, target)
+  return await mm({ rows: xs.rows, cols: x.cols, data: Float64Array.from(xs.data) }, { rows: zs.rows, cols: z.cols, data: Float64Array.from(zs.data) }, { transposeA: true })
+}
+
+/**
+ * Both pools in one space of r = min(dx, dy) dimensions under the orthogonal map fitted on the
+ * dictionary pairs (Procrustes: xₛᵀ zₛ = U S Vᵀ, x ↦ xU and z ↦ zV, so a·bᵀ = x U Vᵀ zᵀ, the
+ * mapped source against the target, whichever side is called the source). Rows are not
+ * re-normalised: the side of more dimensions loses the part of its rows the map cannot reach, as
+ * in VecMap's self-learning, which uses this map in every iteration and the whitened one
+ * (`whitenedMapped`) only once, at the end.
+ */
+async function orthogonalMapped (x: Matrix, z: Matrix, source: Int32Array, target: Int32Array, engine: FitEngine, ticker: Ticker): Promise<{ a: Matrix, b: Matrix }> {
+  const mm = product64(engine, ticker)
+  const { u, v } = await thinSvd(await crossCovariance(x, z, source, target, mm), mm, ticker)
+  const a = await engine.matmul(x, toFloat32(u))
+  ticker.check()
+  const b = await engine.matmul(z, toFloat32(v))
+  ticker.check()
+  return { a, b }
+}
+
 /**
  * Both pools in one space of r = min(dx, dy) dimensions under the map fitted on the dictionary
  * pairs, VecMap's orthogonal mapping with whitening, re-weighting and de-whitening: each side
  * whitened (W), the whitened cross-covariance's SVD U S Vᵀ maps both sides into one space, each
  * side is re-weighted by S^½ and its whitening undone there (Uᵀ W⁻¹ U). Whitening makes the fit
  * CCA-like, which tolerates spaces whose covariances differ (not merely rotated copies); the
- * result is symmetric in the two sides.
+ * result is symmetric in the two sides. Rows come out unit.
  */
-async function mapped (x: Matrix, z: Matrix, wx: Whitening, wz: Whitening, source: Int32Array, target: Int32Array, engine: FitEngine, ticker: Ticker): Promise<{ a: Matrix, b: Matrix }> {
-  const mm = async (p: M64, q: M64, opts: { transposeA?: boolean, transposeB?: boolean } = {}): Promise<M64> => {
-    const out = await engine.matmul64(p, q, opts)
-    ticker.check()
-    return out
-  }
-  const sq = (data: Float64Array, d: number): M64 => ({ rows: d, cols: d, data })
-  const xs = takeRows(x, source)
-  const zs = takeRows(z, target)
-  const dx = x.cols
-  const dy = z.cols
-  const cross = await mm({ rows: xs.rows, cols: dx, data: Float64Array.from(xs.data) }, { rows: zs.rows, cols: dy, data: Float64Array.from(zs.data) }, { transposeA: true })
-  const cw = await mm(await mm(wx.w, cross), wz.w)
-  // SVD of the dx × dy whitened cross-covariance through the smaller side's Gram.
-  const r = Math.min(dx, dy)
-  const small = dx <= dy ? await mm(cw, cw, { transposeB: true }) : await mm(cw, cw, { transposeA: true })
-  const e = await symmetricEigen(small.data, r, ticker)
-  const order = Array.from({ length: r }, (_, i) => i).sort((i, j) => e.values[j] - e.values[i])
-  const sv = Float64Array.from(order, i => Math.sqrt(Math.max(0, e.values[i])))
-  const basis = new Float64Array(r * r)
-  for (let i = 0; i < r; i++) for (let k = 0; k < r; k++) basis[i * r + k] = e.vectors[i * r + order[k]]
-  // The other side's singular vectors: V = Cwᵀ U S⁻¹ (or U = Cw V S⁻¹); null directions stay 0.
-  const other = dx <= dy ? await mm(cw, sq(basis, r), { transposeA: true }) : await mm(cw, sq(basis, r))
-  for (let i = 0; i < other.rows; i++) for (let k = 0; k < r; k++) other.data[i * r + k] = sv[k] > 1e-12 * sv[0] ? other.data[i * r + k] / sv[k] : 0
-  const u: M64 = dx <= dy ? sq(basis, r) : other
-  const v: M64 = dx <= dy ? other : sq(basis, r)
+async function whitenedMapped (x: Matrix, z: Matrix, wx: Whitening, wz: Whitening, source: Int32Array, target: Int32Array, engine: FitEngine, ticker: Ticker): Promise<{ a: Matrix, b: Matrix }> {
+  const mm = product64(engine, ticker)
+  const cw = await mm(await mm(wx.w, await crossCovariance(x, z, source, target, mm)), wz.w)
+  const { u, v, sv } = await thinSvd(cw, mm, ticker)
+  const r = sv.length
   const side = async (white: Whitening, d: number, vectors: M64): Promise<Matrix> => {
     // W · vectors · S^½ · (vectorsᵀ · W⁻¹ · vectors): d × r.
     const whitenedBasis = await mm(white.w, vectors)
@@ -277,8 +319,8 @@ async function mapped (x: Matrix, z: Matrix, wx: Whitening, wz: Whitening, sourc
     const back = await mm(vectors, await mm(white.inverse, vectors), { transposeA: true })
     return toFloat32(await mm(whitenedBasis, back))
   }
-  const mx = await side(wx, dx, u)
-  const mz = await side(wz, dy, v)
+  const mx = await side(wx, x.cols, u)
+  const mz = await side(wz, z.cols, v)
   return { a: unitRows(await engine.matmul(x, mx)), b: unitRows(await engine.matmul(z, mz)) }
 }
 
@@ -289,35 +331,48 @@ interface RunSetup {
   initial: { source: Int32Array, target: Int32Array }
 }
 
-async function selfLearn (x: Matrix, z: Matrix, wx: Whitening, wz: Whitening, setup: RunSetup, opts: UnsupervisedOptions, engine: FitEngine, ticker: Ticker, progress: ProgressSink, phase: string): Promise<{ run: AlignmentRun, pairs: MutualPairs }> {
+function sameDictionary (a: { source: Int32Array, target: Int32Array }, b: { source: Int32Array, target: Int32Array }): boolean {
+  if (a.source.length !== b.source.length) return false
+  for (let i = 0; i < a.source.length; i++) if (a.source[i] !== b.source[i] || a.target[i] !== b.target[i]) return false
+  return true
+}
+
+/**
+ * One run of self-learning from `setup.initial`. With `explore`, VecMap's schedule: the keep
+ * probability starts at INITIAL_KEEP and doubles whenever the objective has not risen by
+ * OBJECTIVE_THRESHOLD for `patience` iterations (at keep < 1 the objective can creep up for a long
+ * time before the map falls into the right basin, so a stage has no other limit); without, keep is
+ * 1 from the first iteration (greedy: the nearest fixed point of the start). At keep 1 the run has
+ * converged when the objective stalls or the dictionary no longer changes (a fixed point: every
+ * later iteration would repeat it).
+ */
+async function selfLearn (x: Matrix, z: Matrix, wx: Whitening, wz: Whitening, setup: RunSetup, explore: boolean, opts: UnsupervisedOptions, engine: FitEngine, ticker: Ticker, progress: ProgressSink, phase: string): Promise<{ run: AlignmentRun, pairs: MutualPairs }> {
   const started = performance.now()
   const rng = createRng(setup.seed)
   let dictionary = setup.initial
-  let keep = INITIAL_KEEP
+  let keep = explore ? INITIAL_KEEP : 1
   let best = -Infinity
   let lastImprovement = 0
-  let stageStart = 0
   let objective = 0
   let converged = false
   let it = 0
   for (; it < opts.maxIterations; it++) {
-    const { a, b } = await mapped(x, z, wx, wz, dictionary.source, dictionary.target, engine, ticker)
+    const { a, b } = await orthogonalMapped(x, z, dictionary.source, dictionary.target, engine, ticker)
     const induced = await induce(a, b, opts.k, keep, rng, engine, ticker)
+    const fixedPoint = keep >= 1 && sameDictionary(induced, dictionary)
     objective = induced.objective
     dictionary = induced
     if (objective - best >= OBJECTIVE_THRESHOLD) { best = objective; lastImprovement = it }
     progress({ phase, done: it + 1, total: opts.maxIterations })
-    // A stage ends when the objective stalls, or after STAGE_PATIENCES patiences at most (at
-    // keep < 1 the objective can creep up for a long time; the last, deterministic stage must stall).
+    opts.trace?.({ restart: setup.restart, iteration: it, keep, objective })
     const stalled = it - lastImprovement > opts.patience
-    if (stalled && keep >= 1) { converged = true; it++; break }
-    if (keep < 1 && (stalled || it - stageStart >= STAGE_PATIENCES * opts.patience)) {
+    if (keep >= 1 && (stalled || fixedPoint)) { converged = true; it++; break }
+    if (stalled) {
       keep = Math.min(1, 2 * keep)
       lastImprovement = it
-      stageStart = it
     }
   }
-  const { a, b } = await mapped(x, z, wx, wz, dictionary.source, dictionary.target, engine, ticker)
+  const { a, b } = await whitenedMapped(x, z, wx, wz, dictionary.source, dictionary.target, engine, ticker)
   const pairs = await mutualNearestCsls(a, b, opts.k, engine)
   ticker.check()
   return {
@@ -371,7 +426,7 @@ export function pairAgreement (a: MutualPairs, b: MutualPairs): number {
 }
 
 function checkOptions (x: Matrix, z: Matrix, opts: UnsupervisedOptions): void {
-  const positive = (name: keyof UnsupervisedOptions): void => {
+  const positive = (name: 'restarts' | 'initRows' | 'k' | 'patience' | 'maxIterations'): void => {
     if (!Number.isInteger(opts[name]) || opts[name] < 1) throw new RangeError(`${name} must be a positive integer, got ${opts[name]}`)
   }
   positive('restarts'); positive('initRows'); positive('k'); positive('patience'); positive('maxIterations')
@@ -403,12 +458,12 @@ export async function alignUnsupervised (x: Matrix, z: Matrix, opts: Unsupervise
     const rng = createRng(seed)
     progress({ phase: `start ${r + 1}/${opts.restarts}`, done: 0, total: 1 })
     const initial = await sortedStart(xn, zn, opts.initRows, opts.k, rng, engine, ticker)
-    const { run, pairs } = await selfLearn(xn, zn, wx, wz, { restart: r, seed, start: 'sorted-similarity', initial }, opts, engine, ticker, progress, `self-learning ${r + 1}/${opts.restarts}`)
+    const { run, pairs } = await selfLearn(xn, zn, wx, wz, { restart: r, seed, start: 'sorted-similarity', initial }, true, opts, engine, ticker, progress, `self-learning ${r + 1}/${opts.restarts}`)
     runs.push(run)
     pairsOf.push(pairs)
   }
   const nullSeed = runSeed(opts.seed, 1000)
-  const nullRun = (await selfLearn(xn, zn, wx, wz, { restart: -1, seed: nullSeed, start: 'random', initial: randomStart(xn, zn, createRng(nullSeed)) }, opts, engine, ticker, progress, 'null (random start)')).run
+  const nullRun = (await selfLearn(xn, zn, wx, wz, { restart: -1, seed: nullSeed, start: 'random', initial: randomStart(xn, zn, createRng(nullSeed)) }, false, opts, engine, ticker, progress, 'null (random start)')).run
   let best = 0
   for (let r = 1; r < runs.length; r++) if (runs[r].meanCsls > runs[best].meanCsls) best = r
   let agreement = 0
@@ -438,8 +493,10 @@ export const MIN_ANCHOR_TOP1 = 0.5
  * Reliable only when every part holds: the kept run converged, beat the null by MIN_CSLS_GAIN and
  * MIN_CSLS_RATIO, another restart reproduced at least MIN_AGREEMENT of its pairs, its mutual-NN
  * rate clears MIN_MUTUAL_RATE and the null's, and (when known pairs were
- * given) those pairs agree. A failed or unmatched alignment sits at the null's level on the first
- * and reproduces nothing on the second, so each of the two alone would refuse it.
+ * given) those pairs agree. A failed alignment sits near the null's level on the first and
+ * reproduces nothing on the second. Pools that share nothing can lead restarts to one common map
+ * (near-synonyms paired), so agreement alone does not refuse them; their pairs score far below
+ * those of the same items, which the first rule sees.
  */
 export function judge (evidence: UnsupervisedEvidence): UnsupervisedVerdict {
   const reasons: string[] = []

@@ -4,7 +4,7 @@ import { isProblem, json, testApp } from '../helpers/app.js'
 import { world } from './fixtures/unsupervised-world.js'
 
 /** Small enough to run in seconds; the same pipeline as the service's defaults. */
-const TUNING = { restarts: 2, initRows: 240, maxIterations: 80 }
+const TUNING = { restarts: 2, initRows: 240, patience: 4, maxIterations: 80 }
 
 const rowsOf = (m: { rows: number, cols: number, data: Float32Array }): number[][] =>
   Array.from({ length: m.rows }, (_, i) => Array.from(m.data.subarray(i * m.cols, (i + 1) * m.cols)))

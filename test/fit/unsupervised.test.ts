@@ -1,6 +1,7 @@
 import t from 'tap'
 import { alignUnsupervised, judge, pairAgreement, type UnsupervisedOptions } from '../../src/fit/unsupervised.js'
 import { testEngine } from '../helpers/app.js'
+import { orthogonal } from '../analysis/fixtures/data.js'
 import { POOL, world } from './fixtures/unsupervised-world.js'
 
 /** Small and fast, as the service would never be asked, but the same method. */
@@ -53,4 +54,45 @@ t.test('options out of range are refused', async t => {
   await t.rejects(alignUnsupervised(w.x, w.z, { ...OPTS, initRows: 5000 }, engine), RangeError)
   const few = { rows: 10, cols: w.x.cols, data: w.x.data.subarray(0, 10 * w.x.cols) }
   await t.rejects(alignUnsupervised(few, w.z, OPTS, engine), RangeError)
+})
+
+/** z's rows carried isometrically into `dims` dimensions (a random orthonormal 12 × dims embedding). */
+function widened (z: { rows: number, cols: number, data: Float32Array }, dims: number): { rows: number, cols: number, data: Float32Array } {
+  const q = orthogonal(dims, 5)
+  const out = new Float32Array(z.rows * dims)
+  for (let i = 0; i < z.rows; i++) {
+    for (let j = 0; j < dims; j++) {
+      let v = 0
+      for (let k = 0; k < z.cols; k++) v += z.data[i * z.cols + k] * q[k * dims + j]
+      out[i * dims + j] = v
+    }
+  }
+  return { rows: z.rows, cols: dims, data: out }
+}
+
+t.test('spaces of different dimension: the orthogonal self-learning recovers the correspondence whichever side is wider', async t => {
+  const engine = await testEngine(t)
+  const w = world(11, true)
+  const wide = widened(w.z, 20)
+  const forward = await alignUnsupervised(w.x, wide, OPTS, engine)
+  t.ok(recovered(forward.pairs, w.truth) >= 0.8, `12 → 20 dims: ${recovered(forward.pairs, w.truth).toFixed(3)}`)
+  t.equal(judge(forward.evidence).reliable, true, judge(forward.evidence).reasons.join('; '))
+  const swapped = new Map<number, number>()
+  w.truth.forEach((row, item) => swapped.set(row, item))
+  const backward = await alignUnsupervised(wide, w.x, OPTS, engine)
+  t.ok(recovered(backward.pairs, swapped) >= 0.8, `20 → 12 dims: ${recovered(backward.pairs, swapped).toFixed(3)}`)
+  t.equal(judge(backward.evidence).reliable, true, judge(backward.evidence).reasons.join('; '))
+})
+
+t.test('restarts explore from keep 0.1; the null self-learns greedily (keep 1 throughout)', async t => {
+  const engine = await testEngine(t)
+  const w = world(11, true)
+  const steps: Array<{ restart: number, iteration: number, keep: number, objective: number }> = []
+  const result = await alignUnsupervised(w.x, w.z, { ...OPTS, trace: step => steps.push(step) }, engine)
+  const nullSteps = steps.filter(s => s.restart === -1)
+  const first = steps.filter(s => s.restart === 0)
+  t.equal(first[0].keep, 0.1, 'a restart starts stochastic')
+  t.ok(first.some(s => s.keep === 1), 'and ends deterministic')
+  t.ok(nullSteps.length > 0 && nullSteps.every(s => s.keep === 1), 'the null never drops a candidate')
+  t.equal(result.evidence.null.converged, true, 'and settles within the cap')
 })
