@@ -133,22 +133,13 @@ export function rowMetric (rank: number, metric: SelectionMetric): number {
   return rank === 0 ? 1 : 0
 }
 
-function hitsWithin (tally: Tally, k: number): number {
-  let hits = 0
-  for (let m = 0; m < Math.min(k, tally.hitsAt.length); m++) hits += tally.hitsAt[m]
-  return hits
-}
-
 export function scoresOf (tally: Tally): HeldOutScores {
-  const n = Math.max(1, tally.count)
-  let reciprocal = 0
-  for (let m = 0; m < Math.min(RETRIEVAL_K, tally.hitsAt.length); m++) reciprocal += tally.hitsAt[m] / (m + 1)
   return {
     count: tally.count,
-    meanCosine: tally.cosine / n,
-    top1: hitsWithin(tally, 1) / n,
-    top5: hitsWithin(tally, RETRIEVAL_K) / n,
-    mrr: reciprocal / n
+    meanCosine: tally.cosine / Math.max(1, tally.count),
+    top1: metricOf(tally, 'top1'),
+    top5: metricOf(tally, `recall@${RETRIEVAL_K}`),
+    mrr: metricOf(tally, 'mrr')
   }
 }
 
@@ -157,14 +148,9 @@ export function metricOf (tally: Tally, metric: SelectionMetric): number {
   return metricSum(tally, metric) / Math.max(1, tally.count)
 }
 
-/** The metric summed over the rows scored (hits, or reciprocal ranks): each row adds at most 1. */
+/** The metric summed over the rows scored: each rank's rows times what a row at that rank adds (rowMetric), at most 1 per row. */
 export function metricSum (tally: Tally, metric: SelectionMetric): number {
-  const k = recallK(metric)
-  if (k !== undefined) return hitsWithin(tally, k)
-  if (metric === 'mrr') {
-    let reciprocal = 0
-    for (let m = 0; m < Math.min(RETRIEVAL_K, tally.hitsAt.length); m++) reciprocal += tally.hitsAt[m] / (m + 1)
-    return reciprocal
-  }
-  return hitsWithin(tally, 1)
+  let sum = 0
+  for (let m = 0; m < tally.hitsAt.length; m++) if (tally.hitsAt[m] > 0) sum += tally.hitsAt[m] * rowMetric(m, metric)
+  return sum
 }
