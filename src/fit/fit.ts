@@ -229,7 +229,7 @@ type RidgeTrial = NonNullable<FitResult['diagnostics']['ridgeSearch']>[number]
  * method's grid is one family): every method x scaling for 'auto', DEFAULT_CANDIDATES when
  * neither method nor scaling is named, the named method's scalings when only the scaling is open.
  */
-function trialsFor (opts: FitOptions, named: { method?: FitOptions['method'], scaling?: Scaling }, poolRows: number): { trials: Trial[], chose: SelectionReport['chose'] } {
+function trialsFor (opts: FitOptions, named: { method?: FitOptions['method'], scaling?: Scaling }, poolRows: number, ranks: number): { trials: Trial[], chose: SelectionReport['chose'] } {
   let families: Array<{ method: FitMethod, scaling: Scaling }>
   if (opts.method === 'auto') families = FIT_METHODS.flatMap(method => SCALINGS.map(scaling => ({ method, scaling })))
   else if (named.method === undefined && named.scaling === undefined) families = [...DEFAULT_CANDIDATES]
@@ -245,7 +245,11 @@ function trialsFor (opts: FitOptions, named: { method?: FitOptions['method'], sc
     for (const ridge of ridges) {
       const config = { method, scaling, ridge }
       const sameAs = trials.findIndex(t => t.config.method === method && t.config.ridge === ridge && canonicalScaling(t.config) === canonicalScaling(config))
-      trials.push({ config, family, tally: emptyTally(), poolTally: emptyTally(), values: new Float64Array(poolRows), folds: 0, ms: 0, pruned: false, ...(sameAs >= 0 ? { sameAs } : {}) })
+      // An equal trial shares its tallies and row values: the one that runs fills them for both.
+      const scored = sameAs >= 0
+        ? { tally: trials[sameAs].tally, poolTally: trials[sameAs].poolTally, values: trials[sameAs].values, sameAs }
+        : { tally: emptyTally(ranks), poolTally: emptyTally(ranks), values: new Float64Array(poolRows) }
+      trials.push({ config, family, ...scored, folds: 0, ms: 0, pruned: false })
     }
   })
   const chose: SelectionReport['chose'] = []
@@ -271,14 +275,7 @@ function sidesKey (config: Config): string {
 async function select (engine: FitEngine, x: Matrix, y: Matrix, pool: Int32Array, opts: FitOptions, named: { method?: FitOptions['method'], scaling?: Scaling }, selection: FitSelection, gallery: Gallery, ticker: Ticker): Promise<Selection> {
   const folds = makeFolds(pool, opts.folds, opts.seed)
   const rule = opts.galleryRule ?? 'paired'
-  const { trials, chose } = trialsFor(opts, named, pool.length)
-  const ranks = ranksFor(selection.metric)
-  for (const trial of trials) {
-    const same = trial.sameAs === undefined ? undefined : trials[trial.sameAs]
-    trial.tally = same?.tally ?? emptyTally(ranks)
-    trial.poolTally = same?.poolTally ?? emptyTally(ranks)
-    trial.values = same?.values ?? trial.values
-  }
+  const { trials, chose } = trialsFor(opts, named, pool.length, ranksFor(selection.metric))
   const placeInPool = new Map<number, number>()
   pool.forEach((row, place) => placeInPool.set(row, place))
   const poolGallery = subGallery(gallery, pool)
