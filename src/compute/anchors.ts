@@ -13,6 +13,7 @@ import { unprocessable } from '../errors.js'
 import type { Matrix } from '../math/matrix.js'
 import { requireEmbeddings } from '../store/require.js'
 import type { Store } from '../store/types.js'
+import { LruCache } from '../util/lru.js'
 
 export interface LoadedAnchors {
   /** The anchor ids, in set order, that the space (and every `commonWith` space) holds. */
@@ -36,13 +37,14 @@ const stampOf = (set: string, names: string[], revisions: string[]): string =>
 const keyOf = (space: string, stamp: string): string => JSON.stringify([space, stamp])
 
 export class AnchorsCache {
-  /** By space and stamp (the stamp alone does not say whose rows), least recently used first. */
-  private readonly entries = new Map<string, LoadedAnchors>()
-  private bytes = 0
+  /** By space and stamp (the stamp alone does not say whose rows), bounded by count and bytes. */
+  private readonly entries: LruCache<string, LoadedAnchors>
   hits = 0
   misses = 0
 
-  constructor (private readonly maxBytes = DEFAULT_ANCHORS_CACHE_BYTES, private readonly maxEntries = 32) {}
+  constructor (maxBytes = DEFAULT_ANCHORS_CACHE_BYTES, maxEntries = 32) {
+    this.entries = new LruCache(maxEntries, () => {}, { of: loaded => loaded.matrix.data.byteLength, max: maxBytes })
+  }
 
   get size (): number {
     return this.entries.size
@@ -57,11 +59,8 @@ export class AnchorsCache {
     const summary = await store.getAnchorSetSummary(set)
     const revisions = names.map(name => summary?.spaces[name]?.revision)
     if (revisions.every(r => r !== undefined)) {
-      const key = keyOf(space, stampOf(set, names, revisions as string[]))
-      const cached = this.entries.get(key)
+      const cached = this.entries.get(keyOf(space, stampOf(set, names, revisions as string[])))
       if (cached !== undefined) {
-        this.entries.delete(key)
-        this.entries.set(key, cached)
         this.hits++
         return cached
       }
@@ -74,24 +73,13 @@ export class AnchorsCache {
       throw unprocessable(`spaces ${names.map(n => `"${n}"`).join(', ')} hold no anchor id in common in set "${set}"`)
     }
     const loaded: LoadedAnchors = { ids, matrix: matrices[0], stamp: stampOf(set, names, held.map(h => h.revision)), digest: anchorDigest(ids) }
-    this.remember(keyOf(space, loaded.stamp), loaded)
+    const key = keyOf(space, loaded.stamp)
+    // A concurrent miss may have kept the same rows already: keep the first.
+    if (!this.entries.has(key)) this.entries.set(key, loaded)
     return loaded
-  }
-
-  private remember (key: string, loaded: LoadedAnchors): void {
-    const bytes = loaded.matrix.data.byteLength
-    if (bytes > this.maxBytes || this.entries.has(key)) return
-    while (this.entries.size > 0 && (this.bytes + bytes > this.maxBytes || this.entries.size >= this.maxEntries)) {
-      const oldest = this.entries.keys().next().value as string
-      this.bytes -= (this.entries.get(oldest) as LoadedAnchors).matrix.data.byteLength
-      this.entries.delete(oldest)
-    }
-    this.entries.set(key, loaded)
-    this.bytes += bytes
   }
 
   clear (): void {
     this.entries.clear()
-    this.bytes = 0
   }
 }

@@ -6,6 +6,7 @@ import { SessionStore } from './runtime.js'
 import { isOpKind, opOf, type OpResult, type OpTask } from './ops/index.js'
 import { OperandMissing, type MatrixData, type SharedOperand } from './ops/op.js'
 import { BufferPool } from '../util/buffer-pool.js'
+import { LruCache } from '../util/lru.js'
 
 export type { MatrixData, Matrix64Data, SharedOperand } from './ops/op.js'
 export { relativeKey, type RelativeParams } from './ops/relative.js'
@@ -38,9 +39,8 @@ function isRowsField (value: unknown): value is MatrixData {
 export class TaskHandler {
   private readonly local = new Map<number, Float32Array>()
   private readonly spare: Float32Array[] = []
-  /** Keyed operands, most recently used last, and their bytes. */
-  private readonly resident = new Map<string, Float32Array>()
-  private residentBytes = 0
+  /** Keyed operands, bounded by their bytes; an evicted copy goes back to the spares. */
+  private readonly resident: LruCache<string, Float32Array>
   /**
    * Worker-side copies of input chunks that arrived in shared memory (ORT rejects tensors over a
    * SharedArrayBuffer): in power-of-two sizes, reused, so a copy does not pay fresh-page faults.
@@ -55,6 +55,7 @@ export class TaskHandler {
 
   constructor (readonly store: SessionStore, private readonly returnInputs = false, translatorCapacity = 16, private readonly residentLimit = DEFAULT_RESIDENT_BYTES) {
     this.translators = new SessionStore(store.provider, store.intraOpThreads, translatorCapacity)
+    this.resident = new LruCache(Infinity, copy => { this.retire(copy) }, { of: copy => copy.byteLength, max: residentLimit })
   }
 
   /** A Float32Array of `length` values: a spare of that size, or fresh memory. */
@@ -96,30 +97,17 @@ export class TaskHandler {
    */
   private residentOperand (op: SharedOperand, key: string): Float32Array {
     const held = this.resident.get(key)
-    if (held !== undefined && held.length === op.rows * op.cols) {
-      this.resident.delete(key)
-      this.resident.set(key, held)
-      return held
-    }
+    if (held !== undefined && held.length === op.rows * op.cols) return held
     if (op.data === undefined) throw new OperandMissing(key)
     if (!(op.data.buffer instanceof SharedArrayBuffer)) return op.data
-    if (held !== undefined) this.dropResident(key)
+    if (held !== undefined) {
+      this.resident.delete(key)
+      this.retire(held)
+    }
     const copy = this.buffer(op.data.length)
     copy.set(op.data)
-    if (copy.byteLength <= this.residentLimit) {
-      while (this.residentBytes + copy.byteLength > this.residentLimit) this.dropResident(this.resident.keys().next().value as string)
-      this.resident.set(key, copy)
-      this.residentBytes += copy.byteLength
-    }
+    this.resident.set(key, copy)
     return copy
-  }
-
-  private dropResident (key: string): void {
-    const copy = this.resident.get(key)
-    if (copy === undefined) return
-    this.resident.delete(key)
-    this.residentBytes -= copy.byteLength
-    this.retire(copy)
   }
 
   /**
@@ -148,7 +136,7 @@ export class TaskHandler {
       return { kind: 'forget' }
     }
     if (task.kind === 'stats') {
-      return { kind: 'stats', sessions: this.store.size, created: this.store.created, keys: this.store.keys(), translators: this.translators.keys(), resident: [...this.resident.keys()] }
+      return { kind: 'stats', sessions: this.store.size, created: this.store.created, keys: this.store.keys(), translators: this.translators.keys(), resident: this.resident.keys() }
     }
     const op = opOf(task.kind)
     const { task: run, scratch } = this.localInputs(task)
@@ -172,7 +160,6 @@ export class TaskHandler {
   close (): void {
     this.local.clear()
     this.resident.clear()
-    this.residentBytes = 0
     this.spare.length = 0
     this.store.close()
     this.translators.close()

@@ -116,6 +116,24 @@ t.test('LRU cache: bound, recency, eviction callback', async t => {
   t.throws(() => new LruCache(0))
 })
 
+t.test('LRU cache bounded by weight: oldest out past the bound, a value heavier than it not kept', async t => {
+  const evicted: string[] = []
+  const cache = new LruCache<string, number[]>(Infinity, (_v, k) => { evicted.push(k) }, { of: v => v.length, max: 5 })
+  t.equal(cache.set('a', [1, 1]), true)
+  t.equal(cache.set('b', [2, 2]), true)
+  cache.get('a')
+  t.equal(cache.set('c', [3, 3]), true, 'weight 6 > 5: the oldest (b) goes')
+  t.same([evicted, cache.keys(), cache.totalWeight], [['b'], ['a', 'c'], 4])
+  t.equal(cache.set('d', [4, 4, 4, 4, 4, 4]), false, 'heavier than the whole bound')
+  t.same([evicted, cache.keys(), cache.totalWeight], [['b'], ['a', 'c'], 4], 'nothing kept, nothing evicted')
+  t.equal(cache.delete('a'), true)
+  t.equal(cache.totalWeight, 2)
+  cache.set('c', [5])
+  t.same([evicted, cache.totalWeight], [['b', 'c'], 1], 'a replaced value is evicted and its weight given back')
+  cache.clear()
+  t.equal(cache.totalWeight, 0)
+})
+
 t.teardown(async () => {
   // This file runs ORT without an engine: remove the empty log ORT leaves (docs/engine-notes.md §8).
   const { rm } = await import('node:fs/promises')
