@@ -9,6 +9,25 @@ import { fileURLToPath } from 'node:url'
 import { ProviderError } from './runtime.js'
 import type { FromWorker, ProviderFailureData, Task, TaskResult, ToWorker, WorkerInit } from './tasks.js'
 
+/** How long closing the pool waits for a busy worker's ORT run to return (see close). */
+const BUSY_WORKER_WAIT_MS = 500
+
+/** Whether the worker posts a message (its run's answer) or exits within `ms`. */
+async function returnsWithin (worker: Worker, ms: number): Promise<boolean> {
+  return await new Promise(resolve => {
+    const done = (returned: boolean): void => {
+      clearTimeout(timer)
+      worker.off('message', onReturn)
+      worker.off('exit', onReturn)
+      resolve(returned)
+    }
+    const onReturn = (): void => { done(true) }
+    const timer = setTimeout(() => { done(false) }, ms)
+    worker.on('message', onReturn)
+    worker.on('exit', onReturn)
+  })
+}
+
 /** One way of starting the worker entry module. */
 export interface WorkerLauncher {
   name: string
@@ -290,15 +309,17 @@ export class WorkerPool {
       for (const job of slot.pinned.splice(0)) job.reject(error)
     }
     await Promise.all(slots.map(async slot => {
-      const ended = slot.worker.terminate()
-      if (!busy.has(slot)) {
-        await ended
+      // A worker inside an ORT run (native code) is let finish it before it is terminated:
+      // terminating a worker, or exiting the process, while ORT still runs there can end the
+      // process in SIGABRT instead of its exit code. Runs are bounded by the row budget, so most
+      // end within BUSY_WORKER_WAIT_MS; a longer run is left behind, and does not keep the
+      // process alive.
+      if (busy.has(slot) && !await returnsWithin(slot.worker, BUSY_WORKER_WAIT_MS)) {
+        slot.worker.unref()
+        slot.worker.terminate().catch(() => {})
         return
       }
-      // A worker inside a long ORT run (native code) stops only when the run returns to JS:
-      // the close does not wait for it, and it does not keep the process alive meanwhile.
-      slot.worker.unref()
-      ended.catch(() => {})
+      await slot.worker.terminate()
     }))
   }
 }
