@@ -51,7 +51,7 @@ t.test('SIGTERM during a long fit: the process exits within SHUTDOWN_TIMEOUT_MS 
   t.ok(ms < SHUTDOWN_TIMEOUT_MS + MARGIN_MS, `exited ${ms} ms after SIGTERM (code ${exited.code}, signal ${exited.signal})`)
   t.comment(`exited ${ms} ms after SIGTERM, code ${exited.code}, signal ${exited.signal}; the fit ${await fit}`)
   const logs = service.logs()
-  if (process.env.SHOW_LOGS === '1') for (const l of logs) t.comment(JSON.stringify({ msg: l.msg, reason: l.reason, err: (l.err as any)?.message }))
+  if (process.env.SHOW_LOGS === '1') { for (const l of logs) t.comment(JSON.stringify({ msg: l.msg, reason: l.reason, err: (l.err as any)?.message })); t.comment(service.stderr()) }
   t.ok(logs.some(l => l.msg === 'shutdown deadline reached: aborting the work in flight and closing the connections still open'))
   t.ok(logs.some(l => l.msg === 'request work cancelled' && l.reason === 'shutdown'), 'the fit stopped on its signal')
 })
