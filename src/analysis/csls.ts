@@ -120,15 +120,21 @@ async function forEachBlock (source: Matrix, target: Matrix, mm: MatMul, blockRo
   }
 }
 
-/** k largest values per slot, unordered, with the position of each slot's smallest kept value. */
+/**
+ * k largest values per slot, unordered, with the position of each slot's smallest kept value.
+ * `floor[slot]` is what a value must exceed to be kept (−∞ until the slot holds k): hot loops test
+ * it inline and call `add` only for the few values that pass.
+ */
 export class TopValues {
   readonly values: Float64Array
   readonly size: Int32Array
   readonly minAt: Int32Array
+  readonly floor: Float64Array
   constructor (slots: number, readonly k: number) {
     this.values = new Float64Array(slots * k)
     this.size = new Int32Array(slots)
     this.minAt = new Int32Array(slots)
+    this.floor = new Float64Array(slots).fill(-Infinity)
   }
 
   add (slot: number, v: number): void {
@@ -138,13 +144,22 @@ export class TopValues {
       this.values[base + size] = v
       this.size[slot] = size + 1
       if (size === 0 || v < this.values[base + this.minAt[slot]]) this.minAt[slot] = size
+      if (size + 1 === this.k) this.floor[slot] = this.values[base + this.minAt[slot]]
       return
     }
-    if (v <= this.values[base + this.minAt[slot]]) return
+    if (v <= this.floor[slot]) return
     this.values[base + this.minAt[slot]] = v
     let m = 0
     for (let i = 1; i < this.k; i++) if (this.values[base + i] < this.values[base + m]) m = i
     this.minAt[slot] = m
+    this.floor[slot] = this.values[base + m]
+  }
+
+  /** The largest value kept in a slot (−∞ when empty). */
+  max (slot: number): number {
+    let best = -Infinity
+    for (let i = 0; i < this.size[slot]; i++) best = Math.max(best, this.values[slot * this.k + i])
+    return best
   }
 
   private mean (slot: number): number {
@@ -179,8 +194,8 @@ export async function mutualNearestCsls (source: Matrix, target: Matrix, k: numb
       const offset = (i - start) * nt
       for (let j = 0; j < nt; j++) {
         const v = sims[offset + j]
-        rowTop.add(i, v)
-        colTop.add(j, v)
+        if (v > rowTop.floor[i]) rowTop.add(i, v)
+        if (v > colTop.floor[j]) colTop.add(j, v)
       }
     }
   })
