@@ -109,3 +109,25 @@ export function sampleIndices (rng: Rng, n: number, k: number): Uint32Array {
   }
   return pool.slice(0, k)
 }
+
+/**
+ * The positions in [0, n) that a dropout mask keeps, each independently with probability `keep`
+ * (0 < keep < 1), written in order to `out` (length ≥ n). Drawn as the geometric gaps between kept
+ * positions, ⌊ln u / ln(1 − keep)⌋, so the cost is one draw per kept position rather than one per
+ * position. Returns how many were kept and the first position dropped (n when none was).
+ */
+export function keptPositions (n: number, keep: number, rng: Rng, out: Int32Array): { count: number, firstDropped: number } {
+  if (!(keep > 0 && keep < 1)) throw new RangeError(`keep must be in (0, 1), got ${keep}`)
+  const logDrop = Math.log1p(-keep)
+  let firstDropped = n
+  let count = 0
+  let j = -1
+  for (;;) {
+    // u in (0, 1), never 0: the log stays finite.
+    const gap = Math.floor(Math.log((rng.uint32() + 0.5) / TWO_POW_32) / logDrop)
+    if (gap > 0 && firstDropped === n) firstDropped = Math.min(n, j + 1)
+    j += gap + 1
+    if (j >= n) return { count, firstDropped }
+    out[count++] = j
+  }
+}

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { createRng, sampleIndices, shuffle } from '../../src/math/random.js'
+import { createRng, sampleIndices, shuffle, keptPositions } from '../../src/math/random.js'
 
 t.test('sequences are fixed per seed', async t => {
   // Cross-checked against an independent Python implementation of the same generator, so a
@@ -66,4 +66,44 @@ t.test('shuffle and sampleIndices', async t => {
   t.throws(() => sampleIndices(createRng(4), 5, 6), RangeError)
   t.throws(() => sampleIndices(createRng(4), 5, -1), RangeError)
   t.throws(() => sampleIndices(createRng(4), -1, 0), RangeError)
+})
+
+t.test('keptPositions: each position kept with probability keep, independently; the first dropped one reported', t => {
+  const n = 200
+  const rounds = 4000
+  const keep = 0.3
+  const rng = createRng(7)
+  const out = new Int32Array(n)
+  const hits = new Float64Array(n)
+  let kept = 0
+  let firstDroppedRight = 0
+  let neighboursKept = 0
+  for (let r = 0; r < rounds; r++) {
+    const { count, firstDropped } = keptPositions(n, keep, rng, out)
+    const positions = Array.from(out.subarray(0, count))
+    let ordered = true
+    for (let i = 0; i < count; i++) {
+      if (positions[i] < 0 || positions[i] >= n || (i > 0 && positions[i] <= positions[i - 1])) ordered = false
+      hits[positions[i]]++
+    }
+    if (!ordered) { t.fail(`round ${r}: positions out of order or range`); break }
+    kept += count
+    if (positions[0] === 0 && positions[1] === 1) neighboursKept++
+    let expected = 0
+    while (expected < count && positions[expected] === expected) expected++
+    if (firstDropped === expected) firstDroppedRight++
+  }
+  t.ok(Math.abs(kept / (n * rounds) - keep) < 0.005, `kept fraction ${(kept / (n * rounds)).toFixed(4)}`)
+  // Every position alike: within 5 binomial standard deviations of rounds · keep.
+  const sd = Math.sqrt(rounds * keep * (1 - keep))
+  t.ok(hits.every(h => Math.abs(h - rounds * keep) < 5 * sd), `per-position counts ${Math.min(...hits)}..${Math.max(...hits)} around ${rounds * keep}`)
+  // Positions 0 and 1 both kept as often as keep² (neighbours independent): 360 ± 18 here.
+  t.ok(Math.abs(neighboursKept - rounds * keep * keep) < 5 * Math.sqrt(rounds * keep * keep), `0 and 1 both kept in ${neighboursKept} rounds`)
+  t.equal(firstDroppedRight, rounds, 'firstDropped is the lowest position not kept')
+  const a = keptPositions(50, 0.5, createRng(3), new Int32Array(50))
+  const b = keptPositions(50, 0.5, createRng(3), new Int32Array(50))
+  t.same(a, b, 'the same seed keeps the same positions')
+  t.throws(() => keptPositions(10, 1, createRng(1), new Int32Array(10)), RangeError)
+  t.throws(() => keptPositions(10, 0, createRng(1), new Int32Array(10)), RangeError)
+  t.end()
 })
