@@ -131,7 +131,7 @@ async function main (): Promise<void> {
           const recall = pairs === undefined || truth.size === 0 ? '' : `, shared words paired right ${(right / truth.size).toFixed(3)}`
           console.log(`  ${name} seed ${seed} run ${run.restart} (${run.start}): ${run.iterations} it, converged ${String(run.converged)}, objective ${run.objective.toFixed(3)}, meanCsls ${run.meanCsls.toFixed(3)}, mutual ${(run.mutualRate * 100).toFixed(1)}%${recall}, ${(run.ms / 1000).toFixed(0)} s`)
         }
-        const line = `| ${name} | ${seed} | ${shared} | ${forward.toFixed(3)} | ${backward.toFixed(3)} | ${outsideForward.toFixed(3)} / ${outsideBackward.toFixed(3)} | ${String(verdict.reliable)} | ${verdict.runs[verdict.best].meanCsls.toFixed(3)} / ${verdict.null.meanCsls.toFixed(3)} | ${(verdict.agreement * 100).toFixed(0)}% | ${s.toFixed(0)} s |`
+        const line = `| ${name} | ${seed} | ${shared} | ${forward.toFixed(3)} | ${backward.toFixed(3)} | ${outsideForward.toFixed(3)} / ${outsideBackward.toFixed(3)} | ${String(verdict.reliable)} | ${verdict.runs[verdict.best].meanCsls.toFixed(3)} / ${verdict.null.meanCsls.toFixed(3)} | ${(verdict.agreement * 100).toFixed(0)}% | ${verdict.runs.length} / ${RESTARTS} | ${s.toFixed(0)} s |`
         console.log(line)
         console.log(`    ${verdict.reasons.join('; ')}`)
         rows.push(line)
@@ -140,9 +140,9 @@ async function main (): Promise<void> {
   } finally {
     await engine.close()
   }
-  console.log(`\npools of ${POOL} per side, ${RESTARTS} restarts + 1 null each, initRows ${INIT_ROWS}, patience ${PATIENCE}, maxIterations ${MAX_ITERATIONS}; top-1 on the shared words among the whole target pool; outside: ${OUTSIDE} words in neither pool, each retrieved among the others' target rows\n`)
-  console.log(`| case | seed | shared | top-1 a→b | top-1 b→a | outside a→b / b→a | reliable | mean CSLS kept / null | agreement | time |`)
-  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |')
+  console.log(`\npools of ${POOL} per side, the null + up to ${RESTARTS} restarts each (until two agree), initRows ${INIT_ROWS}, patience ${PATIENCE}, maxIterations ${MAX_ITERATIONS}; top-1 on the shared words among the whole target pool; outside: ${OUTSIDE} words in neither pool, each retrieved among the others' target rows\n`)
+  console.log(`| case | seed | shared | top-1 a→b | top-1 b→a | outside a→b / b→a | reliable | mean CSLS kept / null | agreement | restarts run | time |`)
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |')
   for (const line of rows) console.log(line)
 }
 

@@ -1336,8 +1336,8 @@ export interface components {
             /** @description With "anchors": "none" only */
             unsupervised?: {
                 /**
-                 * @description Alignments from different init subsets and seeds; the verdict needs 2 to compare
-                 * @default 3
+                 * @description Alignments at most, each from its own seed (and init subset when a pool exceeds initRows); they stop as soon as two clear the null and agree, which the verdict needs
+                 * @default 6
                  */
                 restarts?: number;
                 /**

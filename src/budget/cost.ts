@@ -425,17 +425,19 @@ export function reportCost (rows: number, directions: ReportDirectionShape[]): C
 export interface UnsupervisedShape { sourceRows: number, targetRows: number, dx: number, dy: number }
 export interface UnsupervisedChoice { restarts: number, initRows: number, maxIterations: number }
 
-/** JS steps per similarity of one self-learning iteration: two scans, both k-NN radii, two draws. */
-const SCAN_STEPS = 12
+/** JS steps per similarity of one self-learning iteration: the k-NN radii's scan and the argmax scan. */
+const SCAN_STEPS = 8
 /** Similarities held at once by an iteration (fit/unsupervised.ts CACHE_VALUES). */
 const CACHE_VALUES = 1 << 24
 
 /**
- * `restarts` alignments from a sorted-similarity start plus one null from a random start, each
- * counted at its iteration cap, after both pools' whitening: per iteration the cross-covariance of
- * up to nx + nz pairs, its whitened SVD, both sides mapped, the nx × nz similarities (once when they fit the cache, else twice) and
- * their JS scans; per restart, both sides' m × m similarity profiles (Gram, Jacobi, product, sort)
- * and their m × m comparison; per run, the final mutual pairs and the stored map's fit.
+ * The null (a greedy run from a random start) plus up to `restarts` alignments from a
+ * sorted-similarity start, each counted at its iteration cap, after both pools' whitening: per
+ * iteration the cross-covariance of up to nx + nz pairs, its polar factor (the orthogonal map),
+ * the wider side mapped into the narrower, the nx × nz similarities (once when they fit the cache,
+ * else twice) and their JS scans; per restart, both sides' m × m similarity profiles (Gram,
+ * Jacobi, product, sort) and their m × m comparison; per run, the final whitened mapping (Jacobi on
+ * the d × d Grams), its mutual pairs, and the stored map's fit.
  */
 export function unsupervisedCost (shape: UnsupervisedShape, choice: UnsupervisedChoice): Cost {
   const { sourceRows: nx, targetRows: nz, dx, dy } = shape
@@ -446,16 +448,21 @@ export function unsupervisedCost (shape: UnsupervisedShape, choice: Unsupervised
   const blockRows = Math.max(1, Math.floor((1 << 20) / Math.max(1, nz)))
   const iteration = seq(
     product64(dx, nx + nz, dy),
-    // The whitened cross-covariance, its SVD (Jacobi on the r × r Gram) and both sides' maps.
-    { bytes: F64 * 6 * large * large, engine: 8 * large * large * large, js: 20 * small * small * small, calls: 8 },
-    product32(nx, dx, small),
-    product32(nz, dy, small),
+    // Counted with the polar phase for ill-conditioned inputs: a noisy dictionary may give one.
+    holding(F64 * dx * dy, polarCost(0, dx, dy)),
+    product32(dx >= dy ? nx : nz, large, small),
     { bytes: F32 * Math.min(sims, CACHE_VALUES) + F64 * 6 * (nx + nz), engine: passes * sims * small, js: SCAN_STEPS * sims, calls: passes * Math.ceil(nx / blockRows) }
   )
   const m = Math.min(choice.initRows, nx, nz)
   const profiles = (d: number): Cost => seq(product64(d, m, d), js(F64 * 3 * d * d, 20 * d * d * d), product32(m, d, d), product32(m, d, m), js(F32 * 2 * m * m, m * m * Math.log2(m + 1)))
   const start = holding(F32 * 2 * m * m, seq(profiles(dx), profiles(dy), product32(m, m, m), js(0, SCAN_STEPS * m * m)))
-  const finish = seq(neighboursCost(nx, nz, small, 10), neighboursCost(nx, nz, small, 10), fitConfigCost(Math.min(nx, nz), dx, dy, 'procrustes', true))
+  const whitenedMap = seq(
+    // Whitened cross-covariance, its SVD (Jacobi on the r × r Gram) and both sides' maps.
+    { bytes: F64 * 6 * large * large, engine: 8 * large * large * large, js: 20 * small * small * small, calls: 8 },
+    product32(nx, dx, small),
+    product32(nz, dy, small)
+  )
+  const finish = seq(whitenedMap, neighboursCost(nx, nz, small, 10), neighboursCost(nx, nz, small, 10), fitConfigCost(Math.min(nx, nz), dx, dy, 'procrustes', true))
   const run = seq(repeat(iteration, choice.maxIterations), finish)
   const pools = F32 * 2 * (nx * dx + nz * dy)
   const whitening = seq(product64(dx, nx, dx), js(F64 * 3 * dx * dx, 20 * dx * dx * dx), product64(dy, nz, dy), js(F64 * 3 * dy * dy, 20 * dy * dy * dy))

@@ -8,12 +8,12 @@
  * p = 1 and the objective stops rising; the final pairs come from VecMap's whitened mapping
  * (`whitenedMapped`) of the last dictionary. From a start that is hardly better than chance, as
  * on real pools, it is the long stochastic stage that finds the right basin (or not): the
- * objective creeps up for tens to hundreds of iterations, then jumps. Several restarts (seeds,
- * and init subsets when the pools exceed `initRows`); the best by the unsupervised criterion is
- * kept.
+ * objective creeps up for tens to hundreds of iterations, then jumps. Restarts (seeds, and init
+ * subsets when the pools exceed `initRows`) until two agree, up to `restarts`; the best by the
+ * unsupervised criterion is kept.
  *
- * The alignment is symmetric: both pools are mapped into one space of min(dx, dy) dimensions, so
- * the dictionary does not depend on which space is called the source.
+ * The alignment is symmetric: the wider pool is mapped into the narrower one's dimensions, so the
+ * dictionary does not depend on which space is called the source.
  *
  * The verdict. A run can fail (a wrong basin), and pools may share nothing; nothing in a run's own
  * numbers says so on an absolute scale. So the evidence is relative (see `judge`):
@@ -30,14 +30,15 @@
 import type { Matrix } from '../math/matrix.js'
 import { takeRows } from '../math/matrix.js'
 import { Ticker, toFloat32 } from '../math/linalg.js'
-import { createRng, sampleIndices, type Rng } from '../math/random.js'
+import { createRng, keptPositions, sampleIndices, type Rng } from '../math/random.js'
 import { mutualNearestCsls, TopValues, type MutualPairs } from '../analysis/csls.js'
 import type { ProgressSink } from '../util/progress.js'
 import type { FitEngine } from './fit.js'
+import { polarFactor } from './polar.js'
 import { MAX_INIT_ROWS, psdFunction, sortedProfiles, symmetricEigen, unitCentreUnit } from './unsupervised-init.js'
 
 export interface UnsupervisedOptions {
-  /** Alignments from different init subsets and seeds; at least 2 for the agreement evidence. */
+  /** Alignments at most, from different seeds (and init subsets); at least 2 for the agreement evidence. */
   restarts: number
   /** Rows per side whose sorted similarity profiles make the start (≤ MAX_INIT_ROWS). */
   initRows: number
@@ -53,7 +54,7 @@ export interface UnsupervisedOptions {
 }
 
 export const UNSUPERVISED_DEFAULTS: Omit<UnsupervisedOptions, 'seed'> = {
-  restarts: 3,
+  restarts: 6,
   initRows: MAX_INIT_ROWS,
   k: 10,
   patience: 50,
@@ -93,6 +94,8 @@ export interface UnsupervisedEvidence {
   best: number
   /** Fraction of the best run's pairs that the most agreeing other restart also found (0 with one restart). */
   agreement: number
+  /** Restarts allowed; fewer ran when two agreed first (`runs.length`). */
+  restartsAllowed: number
   /** The anchors' check when ids the pools share were given: their top-1 under the kept map. */
   anchorCheck?: { count: number, top1: number }
 }
@@ -114,29 +117,33 @@ export interface AlignmentResult {
 // ---------------------------------------------------------------------------------------------
 // Similarity passes
 
-/** Visits a · bᵀ in blocks of a's rows; computed once and reused when it fits CACHE_VALUES. */
+/**
+ * Visits a · bᵀ in blocks of a's rows (one engine call per block, or one for the whole product when
+ * it fits CACHE_VALUES and is then kept for the next pass), yielding to the event loop between
+ * blocks.
+ */
 class Similarities {
   private cached: Float32Array | null = null
   constructor (private readonly a: Matrix, private readonly b: Matrix, private readonly engine: FitEngine, private readonly ticker: Ticker) {}
 
   async forEach (visit: (sims: Float32Array, start: number, end: number) => void): Promise<void> {
     const { a, b } = this
-    if (this.cached !== null) { visit(this.cached, 0, a.rows); return }
-    const cache = a.rows * b.rows <= CACHE_VALUES
     const blockRows = Math.max(1, Math.floor((1 << 20) / Math.max(1, b.rows)))
-    const full = cache ? new Float32Array(a.rows * b.rows) : null
+    if (this.cached === null && a.rows * b.rows <= CACHE_VALUES) {
+      this.cached = (await this.engine.matmul(a, b, { transposeB: true })).data
+      this.ticker.check()
+    }
     for (let start = 0; start < a.rows; start += blockRows) {
       const end = Math.min(a.rows, start + blockRows)
-      const block = { rows: end - start, cols: a.cols, data: a.data.subarray(start * a.cols, end * a.cols) }
-      const sims = (await this.engine.matmul(block, b, { transposeB: true })).data
-      this.ticker.check()
-      if (full !== null) full.set(sims, start * b.rows)
-      else visit(sims, start, end)
+      let sims: Float32Array
+      if (this.cached !== null) sims = this.cached.subarray(start * b.rows, end * b.rows)
+      else {
+        const block = { rows: end - start, cols: a.cols, data: a.data.subarray(start * a.cols, end * a.cols) }
+        sims = (await this.engine.matmul(block, b, { transposeB: true })).data
+        this.ticker.check()
+      }
+      visit(sims, start, end)
       await this.ticker.tick()
-    }
-    if (full !== null) {
-      this.cached = full
-      visit(full, 0, a.rows)
     }
   }
 }
@@ -150,8 +157,11 @@ interface Induced {
 /**
  * One dictionary induction (VecMap's "union" direction with CSLS): every source row paired with
  * its best target and every target row with its best source, where best is by 2·cos − the other
- * side's k-NN radius and each candidate is zeroed with probability 1 − keep (stochastic
- * induction). `a` and `b` are unit rows of the same dimension.
+ * side's k-NN radius. With keep < 1 (stochastic induction) each candidate's score is zeroed with
+ * probability 1 − keep, independently for the row's choice and the column's, and the best is taken
+ * among the kept scores and those zeros (ties to the lower index), as VecMap's dropout of the
+ * similarity matrix does; only the kept candidates are visited. `a` and `b` are rows of the same
+ * dimension. The objective is the mean best cosine, both directions averaged.
  */
 async function induce (a: Matrix, b: Matrix, k: number, keep: number, rng: Rng, engine: FitEngine, ticker: Ticker): Promise<Induced> {
   const na = a.rows
@@ -159,53 +169,88 @@ async function induce (a: Matrix, b: Matrix, k: number, keep: number, rng: Rng, 
   const sims = new Similarities(a, b, engine, ticker)
   const rowTop = new TopValues(na, Math.min(k, nb))
   const colTop = new TopValues(nb, Math.min(k, na))
-  const rowMax = new Float64Array(na).fill(-Infinity)
-  const colMax = new Float64Array(nb).fill(-Infinity)
+  const rowFloor = rowTop.floor
+  const colFloor = colTop.floor
   await sims.forEach((s, start, end) => {
     for (let i = start; i < end; i++) {
       const offset = (i - start) * nb
+      let floor = rowFloor[i]
       for (let j = 0; j < nb; j++) {
         const v = s[offset + j]
-        rowTop.add(i, v)
-        colTop.add(j, v)
-        if (v > rowMax[i]) rowMax[i] = v
-        if (v > colMax[j]) colMax[j] = v
+        if (v > floor) { rowTop.add(i, v); floor = rowFloor[i] }
+        if (v > colFloor[j]) colTop.add(j, v)
       }
     }
   })
-  const rA = rowTop.means()
-  const rB = colTop.means()
-  const rowBest = new Int32Array(na)
+  // Halved radii: cos − r/2 ranks as CSLS's 2·cos − r does, with the same sign.
+  const halfA = rowTop.means().map(r => r / 2)
+  const halfB = colTop.means().map(r => r / 2)
+  const rowBest = new Int32Array(na).fill(-1)
   const rowScore = new Float64Array(na).fill(-Infinity)
-  const colBest = new Int32Array(nb)
+  const colBest = new Int32Array(nb).fill(-1)
   const colScore = new Float64Array(nb).fill(-Infinity)
-  // One 32-bit draw decides both candidates' dropout (16 bits each).
-  const threshold = Math.floor(keep * 65536)
-  const stochastic = keep < 1
-  await sims.forEach((s, start, end) => {
-    for (let i = start; i < end; i++) {
-      const offset = (i - start) * nb
-      const ri = rA[i] / 2
-      for (let j = 0; j < nb; j++) {
-        const v = s[offset + j]
-        let forRow = v - rB[j] / 2
-        let forCol = v - ri
-        if (stochastic) {
-          const draw = rng.uint32()
-          if ((draw & 0xffff) >= threshold) forRow = 0
-          if ((draw >>> 16) >= threshold) forCol = 0
+  if (keep >= 1) {
+    await sims.forEach((s, start, end) => {
+      for (let i = start; i < end; i++) {
+        const offset = (i - start) * nb
+        const ri = halfA[i]
+        for (let j = 0; j < nb; j++) {
+          const v = s[offset + j]
+          const forRow = v - halfB[j]
+          if (forRow > rowScore[i]) { rowScore[i] = forRow; rowBest[i] = j }
+          const forCol = v - ri
+          if (forCol > colScore[j]) { colScore[j] = forCol; colBest[j] = i }
         }
-        if (forRow > rowScore[i]) { rowScore[i] = forRow; rowBest[i] = j }
-        if (forCol > colScore[j]) { colScore[j] = forCol; colBest[j] = i }
       }
-    }
-  })
+    })
+  } else {
+    // A zeroed score competes too: the first dropped candidate of each row and column.
+    const rowDropped = new Int32Array(na)
+    const colDropped = new Int32Array(nb).fill(na)
+    const keptInRow = new Int32Array(nb).fill(-1)
+    let undecided = Int32Array.from({ length: nb }, (_, j) => j)
+    const kept = new Int32Array(nb)
+    await sims.forEach((s, start, end) => {
+      for (let i = start; i < end; i++) {
+        const offset = (i - start) * nb
+        const forRows = keptPositions(nb, keep, rng, kept)
+        let best = -Infinity
+        let bestAt = -1
+        for (let m = 0; m < forRows.count; m++) {
+          const j = kept[m]
+          const forRow = s[offset + j] - halfB[j]
+          if (forRow > best) { best = forRow; bestAt = j }
+        }
+        rowScore[i] = best
+        rowBest[i] = bestAt
+        rowDropped[i] = forRows.firstDropped
+        const ri = halfA[i]
+        const forCols = keptPositions(nb, keep, rng, kept)
+        for (let m = 0; m < forCols.count; m++) {
+          const j = kept[m]
+          keptInRow[j] = i
+          const forCol = s[offset + j] - ri
+          if (forCol > colScore[j]) { colScore[j] = forCol; colBest[j] = i }
+        }
+        if (undecided.length > 0) {
+          undecided = undecided.filter(j => {
+            if (keptInRow[j] === i) return true
+            colDropped[j] = i
+            return false
+          })
+        }
+      }
+    })
+    const zeroWins = (score: number, at: number, dropped: number, n: number): boolean => dropped < n && (score < 0 || (score === 0 && dropped < at) || at < 0)
+    for (let i = 0; i < na; i++) if (zeroWins(rowScore[i], rowBest[i], rowDropped[i], nb)) rowBest[i] = rowDropped[i]
+    for (let j = 0; j < nb; j++) if (zeroWins(colScore[j], colBest[j], colDropped[j], na)) colBest[j] = colDropped[j]
+  }
   const source = new Int32Array(na + nb)
   const target = new Int32Array(na + nb)
   let fwd = 0
-  for (let i = 0; i < na; i++) { source[i] = i; target[i] = rowBest[i]; fwd += rowMax[i] }
+  for (let i = 0; i < na; i++) { source[i] = i; target[i] = rowBest[i]; fwd += rowTop.max(i) }
   let bwd = 0
-  for (let j = 0; j < nb; j++) { source[na + j] = colBest[j]; target[na + j] = j; bwd += colMax[j] }
+  for (let j = 0; j < nb; j++) { source[na + j] = colBest[j]; target[na + j] = j; bwd += colTop.max(j) }
   return { source, target, objective: (fwd / na + bwd / nb) / 2 }
 }
 
@@ -282,21 +327,22 @@ async function crossCovariance (x: Matrix, z: Matrix, source: Int32Array, target
 }
 
 /**
- * Both pools in one space of r = min(dx, dy) dimensions under the orthogonal map fitted on the
- * dictionary pairs (Procrustes: xₛᵀ zₛ = U S Vᵀ, x ↦ xU and z ↦ zV, so a·bᵀ = x U Vᵀ zᵀ, the
- * mapped source against the target, whichever side is called the source). Rows are not
- * re-normalised: the side of more dimensions loses the part of its rows the map cannot reach, as
- * in VecMap's self-learning, which uses this map in every iteration and the whitened one
- * (`whitenedMapped`) only once, at the end.
+ * Both pools in one space under the orthogonal map fitted on the dictionary pairs (Procrustes: the
+ * polar factor W = U Vᵀ of xₛᵀ zₛ = U S Vᵀ, from the engine's polar iteration). The side of more
+ * dimensions is mapped into the other's: a·bᵀ = x W zᵀ either way, so the similarities, and the
+ * dictionary, do not depend on which space is called the source. Rows are not re-normalised: the
+ * larger side loses the part of its rows the map cannot reach, as in VecMap's self-learning, which
+ * uses this map in every iteration and the whitened one (`whitenedMapped`) only once, at the end.
  */
 async function orthogonalMapped (x: Matrix, z: Matrix, source: Int32Array, target: Int32Array, engine: FitEngine, ticker: Ticker): Promise<{ a: Matrix, b: Matrix }> {
-  const mm = product64(engine, ticker)
-  const { u, v } = await thinSvd(await crossCovariance(x, z, source, target, mm), mm, ticker)
-  const a = await engine.matmul(x, toFloat32(u))
+  const { w } = await polarFactor(engine, await crossCovariance(x, z, source, target, product64(engine, ticker)), ticker.signal)
   ticker.check()
-  const b = await engine.matmul(z, toFloat32(v))
+  const map = toFloat32(w)
+  const mapped = x.cols <= z.cols
+    ? { a: x, b: await engine.matmul(z, map, { transposeB: true }) }
+    : { a: await engine.matmul(x, map), b: z }
   ticker.check()
-  return { a, b }
+  return mapped
 }
 
 /**
@@ -442,7 +488,11 @@ function runSeed (seed: number, restart: number): number {
 
 /**
  * Aligns pool x (source rows) and pool z (target rows) with no known pair; returns the kept run's
- * mutual pairs and the evidence for `judge`. Cancelled by `signal` between engine calls.
+ * mutual pairs and the evidence for `judge`. The null runs first; then restarts, up to
+ * `opts.restarts`, until two of them clear the null (`clearsNull`) and agree on at least
+ * MIN_AGREEMENT of their pairs (`agreeing`): a run finds the right basin about half the time on
+ * hard pools, so the verdict's two agreeing runs need a variable number of tries. Cancelled by
+ * `signal` between engine calls.
  */
 export async function alignUnsupervised (x: Matrix, z: Matrix, opts: UnsupervisedOptions, engine: FitEngine, signal?: AbortSignal, progress: ProgressSink = () => {}): Promise<AlignmentResult> {
   checkOptions(x, z, opts)
@@ -451,6 +501,8 @@ export async function alignUnsupervised (x: Matrix, z: Matrix, opts: Unsupervise
   const zn = unitCentreUnit(z)
   const wx = await whitening(xn, engine, ticker)
   const wz = await whitening(zn, engine, ticker)
+  const nullSeed = runSeed(opts.seed, 1000)
+  const nullRun = (await selfLearn(xn, zn, wx, wz, { restart: -1, seed: nullSeed, start: 'random', initial: randomStart(xn, zn, createRng(nullSeed)) }, false, opts, engine, ticker, progress, 'null (random start)')).run
   const runs: AlignmentRun[] = []
   const pairsOf: MutualPairs[] = []
   for (let r = 0; r < opts.restarts; r++) {
@@ -461,14 +513,28 @@ export async function alignUnsupervised (x: Matrix, z: Matrix, opts: Unsupervise
     const { run, pairs } = await selfLearn(xn, zn, wx, wz, { restart: r, seed, start: 'sorted-similarity', initial }, true, opts, engine, ticker, progress, `self-learning ${r + 1}/${opts.restarts}`)
     runs.push(run)
     pairsOf.push(pairs)
+    if (agreeing(runs, pairsOf, nullRun)) break
   }
-  const nullSeed = runSeed(opts.seed, 1000)
-  const nullRun = (await selfLearn(xn, zn, wx, wz, { restart: -1, seed: nullSeed, start: 'random', initial: randomStart(xn, zn, createRng(nullSeed)) }, false, opts, engine, ticker, progress, 'null (random start)')).run
   let best = 0
   for (let r = 1; r < runs.length; r++) if (runs[r].meanCsls > runs[best].meanCsls) best = r
   let agreement = 0
   for (let r = 0; r < runs.length; r++) if (r !== best) agreement = Math.max(agreement, pairAgreement(pairsOf[best], pairsOf[r]))
-  return { pairs: pairsOf[best], runPairs: pairsOf, evidence: { runs, null: nullRun, best, agreement } }
+  return { pairs: pairsOf[best], runPairs: pairsOf, evidence: { runs, null: nullRun, best, agreement, restartsAllowed: opts.restarts } }
+}
+
+/**
+ * Whether the newest run and an earlier one both clear the null and agree: the better of the two
+ * (by mean CSLS) has at least MIN_AGREEMENT of its pairs reproduced by the other.
+ */
+function agreeing (runs: AlignmentRun[], pairsOf: MutualPairs[], nullRun: AlignmentRun): boolean {
+  const last = runs.length - 1
+  if (!clearsNull(runs[last], nullRun)) return false
+  for (let r = 0; r < last; r++) {
+    if (!clearsNull(runs[r], nullRun)) continue
+    const [better, other] = runs[r].meanCsls >= runs[last].meanCsls ? [r, last] : [last, r]
+    if (pairAgreement(pairsOf[better], pairsOf[other]) >= MIN_AGREEMENT) return true
+  }
+  return false
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -489,6 +555,11 @@ export const MIN_MUTUAL_RATE = 0.1
 export const MIN_CHECK_ANCHORS = 5
 export const MIN_ANCHOR_TOP1 = 0.5
 
+/** A run's mean CSLS is above the null's by MIN_CSLS_GAIN and by the factor MIN_CSLS_RATIO. */
+export function clearsNull (run: AlignmentRun, nullRun: AlignmentRun): boolean {
+  return run.meanCsls - nullRun.meanCsls >= MIN_CSLS_GAIN && run.meanCsls >= MIN_CSLS_RATIO * Math.max(nullRun.meanCsls, 0)
+}
+
 /**
  * Reliable only when every part holds: the kept run converged, beat the null by MIN_CSLS_GAIN and
  * MIN_CSLS_RATIO, another restart reproduced at least MIN_AGREEMENT of its pairs, its mutual-NN
@@ -506,10 +577,10 @@ export function judge (evidence: UnsupervisedEvidence): UnsupervisedVerdict {
   const n = evidence.null
   if (!best.converged) fail(`the kept restart did not converge within its ${best.iterations} iterations`)
   const csls = `mean CSLS ${best.meanCsls.toFixed(3)} against ${n.meanCsls.toFixed(3)} from a random start (the null)`
-  if (best.meanCsls - n.meanCsls < MIN_CSLS_GAIN || best.meanCsls < MIN_CSLS_RATIO * Math.max(n.meanCsls, 0)) {
+  if (!clearsNull(best, n)) {
     fail(`${csls}: not clearly above what no correspondence gives (needs +${MIN_CSLS_GAIN} and ×${MIN_CSLS_RATIO})`)
   } else reasons.push(`${csls}`)
-  const agree = `${(100 * evidence.agreement).toFixed(0)}% of its pairs reproduced by another restart`
+  const agree = `${(100 * evidence.agreement).toFixed(0)}% of its pairs reproduced by another restart (${evidence.runs.length} of up to ${evidence.restartsAllowed} restarts run)`
   if (evidence.runs.length < 2) fail('one restart only: nothing to check its pairs against (use restarts ≥ 2)')
   else if (evidence.agreement < MIN_AGREEMENT) fail(`${agree} (needs ${100 * MIN_AGREEMENT}%)`)
   else reasons.push(agree)

@@ -37,7 +37,7 @@ export const FitBody = z.object({
   anchors: z.enum(['parallel', 'none']).default('parallel')
     .describe('parallel: the ids both spaces hold are parallel anchors. none: no pair is known; each space\'s rows of the set are an unpaired pool (even where ids coincide) and the map is found from the pools\' own structure (sorted-similarity start, CSLS self-learning, restarts). Its verdict is diagnostics.unsupervised: an unreliable map is stored inactive, never activated by the fit. Method procrustes (or auto) only; no refine, no holdout (ids both pools hold, if any, check the verdict instead)'),
   unsupervised: z.object({
-    restarts: z.number().int().min(1).max(8).default(3).describe('Alignments from different init subsets and seeds; the verdict needs 2 to compare'),
+    restarts: z.number().int().min(1).max(8).default(6).describe('Alignments at most, each from its own seed (and init subset when a pool exceeds initRows); they stop as soon as two clear the null and agree, which the verdict needs'),
     initRows: z.number().int().min(50).max(4000).default(4000).describe('Rows per side whose sorted similarity profiles make each start (all rows when a pool has no more)'),
     patience: z.number().int().min(1).max(200).default(50).describe('Self-learning iterations without a rise of the objective before the keep probability of stochastic dictionary induction doubles (and, at keep 1, before the run ends)'),
     maxIterations: z.number().int().min(10).max(2000).default(1500).describe('Self-learning iterations per run at most; a run cut there is not converged')

@@ -43,7 +43,8 @@ t.test('progress is reported per step, and the signal stops the work between ste
     t.ok(progress.done <= progress.total, 'done never passes total')
     if (progress.phase.startsWith('self-learning') && progress.done === 3) controller.abort(new Error('stopped by the test'))
   }), { message: 'stopped by the test' })
-  t.same(phases[0], 'start 1/2', 'the first restart\'s start is reported first')
+  t.equal(phases[0], 'null (random start)', 'the null runs first')
+  t.ok(phases.includes('start 1/2'), 'then the first restart\'s start')
   t.equal(phases.filter(p => p.startsWith('self-learning')).length, 3, 'no step after the abort')
 })
 
@@ -95,4 +96,18 @@ t.test('restarts explore from keep 0.1; the null self-learns greedily (keep 1 th
   t.ok(first.some(s => s.keep === 1), 'and ends deterministic')
   t.ok(nullSteps.length > 0 && nullSteps.every(s => s.keep === 1), 'the null never drops a candidate')
   t.equal(result.evidence.null.converged, true, 'and settles within the cap')
+})
+
+t.test('restarts stop once two clear the null and agree; pools that share nothing use them all', async t => {
+  const engine = await testEngine(t)
+  const found = await alignUnsupervised(world(11, true).x, world(11, true).z, { ...OPTS, restarts: 4 }, engine)
+  t.equal(found.evidence.runs.length, 2, 'two agreeing restarts end the search')
+  t.equal(found.evidence.restartsAllowed, 4)
+  t.ok(found.evidence.agreement >= 0.5, `agreement ${found.evidence.agreement.toFixed(3)}`)
+  const none = world(11, false)
+  const refused = await alignUnsupervised(none.x, none.z, { ...OPTS, restarts: 3 }, engine)
+  t.equal(refused.evidence.runs.length, 3, 'no two restarts clear the null: every allowed restart runs')
+  const verdict = judge(refused.evidence)
+  t.equal(verdict.reliable, false)
+  t.match(verdict.reasons.join('; '), /3 of up to 3 restarts run/)
 })
