@@ -465,6 +465,8 @@ export function unsupervisedCost (shape: UnsupervisedShape, choice: Unsupervised
   const finish = seq(whitenedMap, neighboursCost(nx, nz, small, 10), neighboursCost(nx, nz, small, 10), fitConfigCost(Math.min(nx, nz), dx, dy, 'procrustes', true))
   const run = seq(repeat(iteration, choice.maxIterations), finish)
   const pools = F32 * 2 * (nx * dx + nz * dy)
+  // Pools within initRows: one start serves every restart.
+  const starts = nx <= choice.initRows && nz <= choice.initRows ? 1 : choice.restarts
   const whitening = seq(product64(dx, nx, dx), js(F64 * 3 * dx * dx, 20 * dx * dx * dx), product64(dy, nz, dy), js(F64 * 3 * dy * dy, 20 * dy * dy * dy))
-  return holding(pools, seq(whitening, repeat(start, choice.restarts), repeat(run, choice.restarts + 1), confidenceCost({ anchors: 0, dx, dy, sourceRows: nx, targetRows: nz })))
+  return holding(pools, seq(whitening, repeat(start, starts), repeat(run, choice.restarts + 1), confidenceCost({ anchors: 0, dx, dy, sourceRows: nx, targetRows: nz })))
 }

@@ -505,11 +505,16 @@ export async function alignUnsupervised (x: Matrix, z: Matrix, opts: Unsupervise
   const nullRun = (await selfLearn(xn, zn, wx, wz, { restart: -1, seed: nullSeed, start: 'random', initial: randomStart(xn, zn, createRng(nullSeed)) }, false, opts, engine, ticker, progress, 'null (random start)')).run
   const runs: AlignmentRun[] = []
   const pairsOf: MutualPairs[] = []
+  // With no more rows than initRows in either pool, every restart starts from all of them: the
+  // same start, computed once (the restarts then differ by their dropout draws).
+  const oneStart = xn.rows <= opts.initRows && zn.rows <= opts.initRows
+  let start: { source: Int32Array, target: Int32Array } | undefined
   for (let r = 0; r < opts.restarts; r++) {
     const seed = runSeed(opts.seed, r)
     const rng = createRng(seed)
     progress({ phase: `start ${r + 1}/${opts.restarts}`, done: 0, total: 1 })
-    const initial = await sortedStart(xn, zn, opts.initRows, opts.k, rng, engine, ticker)
+    const initial = oneStart && start !== undefined ? start : await sortedStart(xn, zn, opts.initRows, opts.k, rng, engine, ticker)
+    start = initial
     const { run, pairs } = await selfLearn(xn, zn, wx, wz, { restart: r, seed, start: 'sorted-similarity', initial }, true, opts, engine, ticker, progress, `self-learning ${r + 1}/${opts.restarts}`)
     runs.push(run)
     pairsOf.push(pairs)
