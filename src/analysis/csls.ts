@@ -176,6 +176,25 @@ export class TopValues {
 }
 
 /**
+ * One block of similarity rows (rows start..end−1 against every column) into each row's and each
+ * column's k largest values: the scan behind both sides' k-NN radii.
+ */
+export function addBlockToTops (sims: Float32Array, start: number, end: number, rowTop: TopValues, colTop: TopValues): void {
+  const cols = colTop.size.length
+  const rowFloor = rowTop.floor
+  const colFloor = colTop.floor
+  for (let i = start; i < end; i++) {
+    const offset = (i - start) * cols
+    let floor = rowFloor[i]
+    for (let j = 0; j < cols; j++) {
+      const v = sims[offset + j]
+      if (v > floor) { rowTop.add(i, v); floor = rowFloor[i] }
+      if (v > colFloor[j]) colTop.add(j, v)
+    }
+  }
+}
+
+/**
  * Pairs (i, j) where target j is source i's best match under CSLS and source i is target j's:
  * the confident matches self-learning refits on. Two blockwise passes over source × target: the
  * first keeps each row's and each column's k largest cosines (the radii), the second each row's
@@ -189,16 +208,7 @@ export async function mutualNearestCsls (source: Matrix, target: Matrix, k: numb
   if (ns === 0 || nt === 0) return { source: new Int32Array(0), target: new Int32Array(0), score: new Float64Array(0), meanScore: 0 }
   const rowTop = new TopValues(ns, Math.min(k, nt))
   const colTop = new TopValues(nt, Math.min(k, ns))
-  await forEachBlock(source, target, mm, opts.blockRows, (sims, start, end) => {
-    for (let i = start; i < end; i++) {
-      const offset = (i - start) * nt
-      for (let j = 0; j < nt; j++) {
-        const v = sims[offset + j]
-        if (v > rowTop.floor[i]) rowTop.add(i, v)
-        if (v > colTop.floor[j]) colTop.add(j, v)
-      }
-    }
-  })
+  await forEachBlock(source, target, mm, opts.blockRows, (sims, start, end) => { addBlockToTops(sims, start, end, rowTop, colTop) })
   const rTarget = rowTop.means()
   const rSource = colTop.means()
   // CSLS − (the other side's radius) ranks the same: rows by 2c − r_S[j], columns by 2c − r_T[i].

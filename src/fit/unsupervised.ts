@@ -31,7 +31,7 @@ import type { Matrix } from '../math/matrix.js'
 import { takeRows } from '../math/matrix.js'
 import { Ticker, toFloat32 } from '../math/linalg.js'
 import { createRng, keptPositions, sampleIndices, type Rng } from '../math/random.js'
-import { mutualNearestCsls, TopValues, type MutualPairs } from '../analysis/csls.js'
+import { addBlockToTops, mutualNearestCsls, TopValues, type MutualPairs } from '../analysis/csls.js'
 import type { ProgressSink } from '../util/progress.js'
 import type { FitEngine } from './fit.js'
 import { polarFactor } from './polar.js'
@@ -169,19 +169,7 @@ async function induce (a: Matrix, b: Matrix, k: number, keep: number, rng: Rng, 
   const sims = new Similarities(a, b, engine, ticker)
   const rowTop = new TopValues(na, Math.min(k, nb))
   const colTop = new TopValues(nb, Math.min(k, na))
-  const rowFloor = rowTop.floor
-  const colFloor = colTop.floor
-  await sims.forEach((s, start, end) => {
-    for (let i = start; i < end; i++) {
-      const offset = (i - start) * nb
-      let floor = rowFloor[i]
-      for (let j = 0; j < nb; j++) {
-        const v = s[offset + j]
-        if (v > floor) { rowTop.add(i, v); floor = rowFloor[i] }
-        if (v > colFloor[j]) colTop.add(j, v)
-      }
-    }
-  })
+  await sims.forEach((s, start, end) => { addBlockToTops(s, start, end, rowTop, colTop) })
   // Halved radii: cos − r/2 ranks as CSLS's 2·cos − r does, with the same sign.
   const halfA = rowTop.means().map(r => r / 2)
   const halfB = colTop.means().map(r => r / 2)
