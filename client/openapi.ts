@@ -793,6 +793,77 @@ export interface components {
                     reason: string;
                     ms: number;
                 };
+                /** @description With "anchors": "none": the verdict on the alignment and its evidence (docs/methods.md §19) */
+                unsupervised?: {
+                    /** @description Whether the map may be trusted; an unreliable one is stored inactive and never activated by the fit */
+                    reliable: boolean;
+                    /** @description Each rule of the verdict, with its figures, that held or failed */
+                    reasons: string[];
+                    /** @description When unreliable: what to do instead (a few parallel anchors) */
+                    advice?: string;
+                    /** @description Pairs the stored map was fitted on: the kept run's mutual CSLS pairs */
+                    pairs: number;
+                    pools: {
+                        source: number;
+                        target: number;
+                    };
+                    options: {
+                        restarts: number;
+                        initRows: number;
+                        k: number;
+                        patience: number;
+                        maxIterations: number;
+                    };
+                    /** @description Index in runs of the run kept (the highest meanCsls) */
+                    best: number;
+                    /** @description Fraction of the kept run's pairs that each other run which also cleared the null found, the least of them; null when none did */
+                    agreement: number | null;
+                    /** @description The restarts that ran, in order: they stop at the first confirmed */
+                    runs: {
+                        /** @description 0.. for the restarts; -1 for the null */
+                        restart: number;
+                        seed: number;
+                        /** @enum {string} */
+                        start: "sorted-similarity" | "random";
+                        iterations: number;
+                        /** @description The keep probability reached 1 and the objective then stopped rising within maxIterations */
+                        converged: boolean;
+                        /** @description Mean best similarity of the last dictionary, both directions averaged */
+                        objective: number;
+                        /** @description Mutual CSLS nearest-neighbour pairs of the final map, as a fraction of the smaller pool */
+                        mutualRate: number;
+                        /** @description Mean CSLS of those pairs: what restarts are ranked by, and compared with the null's */
+                        meanCsls: number;
+                        /** @description Fraction of those pairs that the map fitted on the other half of them finds again (a random split, both halves averaged). Absent for translators fitted before this check was added */
+                        heldOut?: number;
+                        ms: number;
+                    }[];
+                    /** @description Greedy self-learning from a random start on the same pools: the level of a wrong basin */
+                    null: {
+                        /** @description 0.. for the restarts; -1 for the null */
+                        restart: number;
+                        seed: number;
+                        /** @enum {string} */
+                        start: "sorted-similarity" | "random";
+                        iterations: number;
+                        /** @description The keep probability reached 1 and the objective then stopped rising within maxIterations */
+                        converged: boolean;
+                        /** @description Mean best similarity of the last dictionary, both directions averaged */
+                        objective: number;
+                        /** @description Mutual CSLS nearest-neighbour pairs of the final map, as a fraction of the smaller pool */
+                        mutualRate: number;
+                        /** @description Mean CSLS of those pairs: what restarts are ranked by, and compared with the null's */
+                        meanCsls: number;
+                        /** @description Fraction of those pairs that the map fitted on the other half of them finds again (a random split, both halves averaged). Absent for translators fitted before this check was added */
+                        heldOut?: number;
+                        ms: number;
+                    };
+                    /** @description Ids both pools hold (never used by the fit), translated and retrieved among the whole target pool */
+                    anchorCheck?: {
+                        count: number;
+                        top1: number;
+                    };
+                };
                 fitMs: number;
             } & {
                 [key: string]: unknown;
@@ -1336,7 +1407,7 @@ export interface components {
             /** @description With "anchors": "none" only */
             unsupervised?: {
                 /**
-                 * @description Alignments at most, each from its own seed (and init subset when a pool exceeds initRows); they stop as soon as two clear the null and agree, which the verdict needs
+                 * @description Alignments at most, each from its own seed (and init subset when a pool exceeds initRows); they stop at the first that clears the null (a greedy run from a random start) on its mean CSLS and on the held-out half of its pairs, which the verdict needs
                  * @default 6
                  */
                 restarts?: number;

@@ -437,7 +437,8 @@ const CACHE_VALUES = 1 << 24
  * the wider side mapped into the narrower, the nx × nz similarities (once when they fit the cache,
  * else twice) and their JS scans; per restart, both sides' m × m similarity profiles (Gram,
  * Jacobi, product, sort) and their m × m comparison; per run, the final whitened mapping (Jacobi on
- * the d × d Grams), its mutual pairs, and the stored map's fit.
+ * the d × d Grams) and its mutual pairs, the same again for each half of them (the held-out check),
+ * and the stored map's fit.
  */
 export function unsupervisedCost (shape: UnsupervisedShape, choice: UnsupervisedChoice): Cost {
   const { sourceRows: nx, targetRows: nz, dx, dy } = shape
@@ -462,7 +463,9 @@ export function unsupervisedCost (shape: UnsupervisedShape, choice: Unsupervised
     product32(nx, dx, small),
     product32(nz, dy, small)
   )
-  const finish = seq(whitenedMap, neighboursCost(nx, nz, small, 10), neighboursCost(nx, nz, small, 10), fitConfigCost(Math.min(nx, nz), dx, dy, 'procrustes', true))
+  const mutualPairs = seq(whitenedMap, neighboursCost(nx, nz, small, 10), neighboursCost(nx, nz, small, 10))
+  // The run's pairs, then the held-out check: the same mapping and pairs for each half.
+  const finish = seq(repeat(mutualPairs, 3), fitConfigCost(Math.min(nx, nz), dx, dy, 'procrustes', true))
   const run = seq(repeat(iteration, choice.maxIterations), finish)
   const pools = F32 * 2 * (nx * dx + nz * dy)
   // Pools within initRows: one start serves every restart.

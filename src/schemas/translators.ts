@@ -37,7 +37,7 @@ export const FitBody = z.object({
   anchors: z.enum(['parallel', 'none']).default('parallel')
     .describe('parallel: the ids both spaces hold are parallel anchors. none: no pair is known; each space\'s rows of the set are an unpaired pool (even where ids coincide) and the map is found from the pools\' own structure (sorted-similarity start, CSLS self-learning, restarts). Its verdict is diagnostics.unsupervised: an unreliable map is stored inactive, never activated by the fit. Method procrustes (or auto) only; no refine, no holdout (ids both pools hold, if any, check the verdict instead)'),
   unsupervised: z.object({
-    restarts: z.number().int().min(1).max(8).default(6).describe('Alignments at most, each from its own seed (and init subset when a pool exceeds initRows); they stop as soon as two clear the null and agree, which the verdict needs'),
+    restarts: z.number().int().min(1).max(8).default(6).describe('Alignments at most, each from its own seed (and init subset when a pool exceeds initRows); they stop at the first that clears the null (a greedy run from a random start) on its mean CSLS and on the held-out half of its pairs, which the verdict needs'),
     initRows: z.number().int().min(50).max(4000).default(4000).describe('Rows per side whose sorted similarity profiles make each start (all rows when a pool has no more)'),
     patience: z.number().int().min(1).max(200).default(50).describe('Self-learning iterations without a rise of the objective before the keep probability of stochastic dictionary induction doubles (and, at keep 1, before the run ends)'),
     maxIterations: z.number().int().min(10).max(2000).default(1500).describe('Self-learning iterations per run at most; a run cut there is not converged')
@@ -72,6 +72,33 @@ const Refinement = z.object({
   reason: z.string().describe('Why that map was kept'),
   ms: z.number()
 })
+
+const AlignmentRun = z.object({
+  restart: z.number().int().min(-1).describe('0.. for the restarts; -1 for the null'),
+  seed: z.number().int().nonnegative(),
+  start: z.enum(['sorted-similarity', 'random']),
+  iterations: z.number().int().nonnegative(),
+  converged: z.boolean().describe('The keep probability reached 1 and the objective then stopped rising within maxIterations'),
+  objective: z.number().describe('Mean best similarity of the last dictionary, both directions averaged'),
+  mutualRate: z.number().describe('Mutual CSLS nearest-neighbour pairs of the final map, as a fraction of the smaller pool'),
+  meanCsls: z.number().describe('Mean CSLS of those pairs: what restarts are ranked by, and compared with the null\'s'),
+  heldOut: z.number().optional().describe('Fraction of those pairs that the map fitted on the other half of them finds again (a random split, both halves averaged). Absent for translators fitted before this check was added'),
+  ms: z.number()
+})
+
+const UnsupervisedVerdict = z.object({
+  reliable: z.boolean().describe('Whether the map may be trusted; an unreliable one is stored inactive and never activated by the fit'),
+  reasons: z.array(z.string()).describe('Each rule of the verdict, with its figures, that held or failed'),
+  advice: z.string().optional().describe('When unreliable: what to do instead (a few parallel anchors)'),
+  pairs: z.number().int().nonnegative().describe('Pairs the stored map was fitted on: the kept run\'s mutual CSLS pairs'),
+  pools: z.object({ source: z.number().int().nonnegative(), target: z.number().int().nonnegative() }),
+  options: z.object({ restarts: z.number().int().min(1), initRows: z.number().int().min(1), k: z.number().int().min(1), patience: z.number().int().min(1), maxIterations: z.number().int().min(1) }),
+  best: z.number().int().nonnegative().describe('Index in runs of the run kept (the highest meanCsls)'),
+  agreement: z.number().nullable().describe('Fraction of the kept run\'s pairs that each other run which also cleared the null found, the least of them; null when none did'),
+  runs: z.array(AlignmentRun).describe('The restarts that ran, in order: they stop at the first confirmed'),
+  null: AlignmentRun.describe('Greedy self-learning from a random start on the same pools: the level of a wrong basin'),
+  anchorCheck: z.object({ count: z.number().int().nonnegative(), top1: z.number() }).optional().describe('Ids both pools hold (never used by the fit), translated and retrieved among the whole target pool')
+}).describe('With "anchors": "none": the verdict on the alignment and its evidence (docs/methods.md §19)')
 
 export const Translator = z.object({
   id: z.string(),
@@ -109,6 +136,7 @@ export const Translator = z.object({
     })).optional().describe('method "auto", or a method or scaling left open: every candidate with its cross-validated scores'),
     ridgeSearch: z.array(z.object({ ridge: z.number(), score: z.number(), top1: z.number(), meanCosine: z.number(), pruned: z.literal(true).optional() })).optional(),
     refinement: Refinement.optional().describe('With "refine": the rounds and which map was stored'),
+    unsupervised: UnsupervisedVerdict.optional(),
     fitMs: z.number()
   }).passthrough()
 }).meta({ id: 'Translator' })

@@ -62,6 +62,10 @@ t.test('a hidden correspondence: reliable, active, and checked by the ids both p
   t.equal(verdict.anchorCheck.count, w.truth.size, 'every shared id checks the map')
   t.ok(verdict.anchorCheck.top1 >= 0.9, `top-1 of the shared ids ${verdict.anchorCheck.top1}`)
   t.equal(verdict.advice, undefined)
+  t.equal(verdict.runs.length, 1, 'the first restart was confirmed')
+  t.ok(verdict.runs[0].heldOut >= 0.5, `its held-out half reproduced: ${verdict.runs[0].heldOut}`)
+  t.ok(verdict.null.heldOut < verdict.runs[0].heldOut, `more than the null's: ${verdict.null.heldOut}`)
+  t.equal(verdict.agreement, null, 'no other restart to agree with')
 })
 
 t.test('the option\'s problems', async t => {

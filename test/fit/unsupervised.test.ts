@@ -1,5 +1,5 @@
 import t from 'tap'
-import { alignUnsupervised, judge, pairAgreement, type UnsupervisedOptions } from '../../src/fit/unsupervised.js'
+import { alignUnsupervised, judge, pairAgreement, type AlignmentRun, type UnsupervisedEvidence, type UnsupervisedOptions } from '../../src/fit/unsupervised.js'
 import { testEngine } from '../helpers/app.js'
 import { orthogonal } from '../analysis/fixtures/data.js'
 import { POOL, world } from './fixtures/unsupervised-world.js'
@@ -98,16 +98,42 @@ t.test('restarts explore from keep 0.1; the null self-learns greedily (keep 1 th
   t.equal(result.evidence.null.converged, true, 'and settles within the cap')
 })
 
-t.test('restarts stop once two clear the null and agree; pools that share nothing use them all', async t => {
+t.test('restarts stop at the first run confirmed; pools that share nothing use them all', async t => {
   const engine = await testEngine(t)
-  const found = await alignUnsupervised(world(11, true).x, world(11, true).z, { ...OPTS, restarts: 4 }, engine)
-  t.equal(found.evidence.runs.length, 2, 'two agreeing restarts end the search')
+  const w = world(11, true)
+  const found = await alignUnsupervised(w.x, w.z, { ...OPTS, restarts: 4 }, engine)
+  const first = found.evidence.runs[0]
+  t.ok(first.heldOut >= 0.5, `the first run's held-out half reproduced: ${first.heldOut.toFixed(3)}`)
+  t.equal(found.evidence.runs.length, 1, 'a confirmed run ends the search')
   t.equal(found.evidence.restartsAllowed, 4)
-  t.ok(found.evidence.agreement >= 0.5, `agreement ${found.evidence.agreement.toFixed(3)}`)
+  t.equal(found.evidence.agreement, null, 'no other run to agree with')
+  t.ok(1 - first.heldOut <= 0.5 * (1 - found.evidence.null.heldOut), `it misses less than half of the null's share (null ${found.evidence.null.heldOut.toFixed(3)})`)
   const none = world(11, false)
   const refused = await alignUnsupervised(none.x, none.z, { ...OPTS, restarts: 3 }, engine)
-  t.equal(refused.evidence.runs.length, 3, 'no two restarts clear the null: every allowed restart runs')
+  t.equal(refused.evidence.runs.length, 3, 'no restart is confirmed: every allowed restart runs')
   const verdict = judge(refused.evidence)
   t.equal(verdict.reliable, false)
   t.match(verdict.reasons.join('; '), /3 of up to 3 restarts run/)
+})
+
+t.test('the verdict: each rule refuses on its own', async t => {
+  const run = (over: Partial<AlignmentRun>): AlignmentRun => ({ restart: 0, seed: 1, start: 'sorted-similarity', iterations: 300, converged: true, objective: 0.5, mutualRate: 0.6, meanCsls: 0.53, heldOut: 0.86, ms: 1, ...over })
+  const nullRun = run({ restart: -1, start: 'random', meanCsls: 0.255, heldOut: 0.13, mutualRate: 0.55 })
+  const evidence = (runs: AlignmentRun[], agreement: number | null): UnsupervisedEvidence => ({ runs, null: nullRun, best: 0, agreement, restartsAllowed: 6 })
+  const good = judge(evidence([run({})], null))
+  t.equal(good.reliable, true, good.reasons.join('; '))
+  t.match(good.reasons.join('; '), /86% of the other half \(13% for the null\)/)
+  t.match(good.reasons.join('; '), /no other restart cleared the null \(1 of up to 6 restarts run\)/)
+  t.equal(judge(evidence([run({}), run({ restart: 1 })], 0.96)).reliable, true, 'a second run that agrees')
+  const contradicted = judge(evidence([run({}), run({ restart: 1 })], 0.1))
+  t.equal(contradicted.reliable, false)
+  t.match(contradicted.reasons.join('; '), /contradict/)
+  const overfit = judge(evidence([run({ heldOut: 0.3 })], null))
+  t.equal(overfit.reliable, false, 'high CSLS but its pairs do not predict each other')
+  t.match(overfit.reasons.join('; '), /needs 50%/)
+  const nullAlike = judge({ ...evidence([run({ heldOut: 0.8 })], null), null: { ...nullRun, heldOut: 0.7 } })
+  t.equal(nullAlike.reliable, false, 'misses 20% where the null misses 30%: not half')
+  t.equal(judge(evidence([run({ meanCsls: 0.31 })], null)).reliable, false, 'too close to the null\'s mean CSLS')
+  t.equal(judge(evidence([run({ converged: false })], null)).reliable, false, 'not converged')
+  t.equal(judge({ ...evidence([run({})], null), anchorCheck: { count: 10, top1: 0.2 } }).reliable, false, 'known pairs disagree')
 })
