@@ -656,6 +656,26 @@ export interface components {
         SelectResult: {
             ids: string[];
         };
+        /** @description One self-learning run of a zero-anchor fit: a restart, or the null (greedy self-learning from a random start on the same pools: the level of a wrong basin) */
+        AlignmentRun: {
+            /** @description 0.. for the restarts; -1 for the null */
+            restart: number;
+            seed: number;
+            /** @enum {string} */
+            start: "sorted-similarity" | "random";
+            iterations: number;
+            /** @description The keep probability reached 1 and the objective then stopped rising within maxIterations */
+            converged: boolean;
+            /** @description Mean best similarity of the last dictionary, both directions averaged */
+            objective: number;
+            /** @description Mutual CSLS nearest-neighbour pairs of the final map, as a fraction of the smaller pool */
+            mutualRate: number;
+            /** @description Mean CSLS of those pairs: what restarts are ranked by, and compared with the null's */
+            meanCsls: number;
+            /** @description Fraction of those pairs that the map fitted on the other half of them finds again (a random split, both halves averaged). Absent for translators fitted before this check was added */
+            heldOut?: number;
+            ms: number;
+        };
         Translator: {
             id: string;
             name: string;
@@ -819,45 +839,8 @@ export interface components {
                     /** @description Fraction of the kept run's pairs that each other run which also cleared the null found, the least of them; null when none did */
                     agreement: number | null;
                     /** @description The restarts that ran, in order: they stop at the first confirmed */
-                    runs: {
-                        /** @description 0.. for the restarts; -1 for the null */
-                        restart: number;
-                        seed: number;
-                        /** @enum {string} */
-                        start: "sorted-similarity" | "random";
-                        iterations: number;
-                        /** @description The keep probability reached 1 and the objective then stopped rising within maxIterations */
-                        converged: boolean;
-                        /** @description Mean best similarity of the last dictionary, both directions averaged */
-                        objective: number;
-                        /** @description Mutual CSLS nearest-neighbour pairs of the final map, as a fraction of the smaller pool */
-                        mutualRate: number;
-                        /** @description Mean CSLS of those pairs: what restarts are ranked by, and compared with the null's */
-                        meanCsls: number;
-                        /** @description Fraction of those pairs that the map fitted on the other half of them finds again (a random split, both halves averaged). Absent for translators fitted before this check was added */
-                        heldOut?: number;
-                        ms: number;
-                    }[];
-                    /** @description Greedy self-learning from a random start on the same pools: the level of a wrong basin */
-                    null: {
-                        /** @description 0.. for the restarts; -1 for the null */
-                        restart: number;
-                        seed: number;
-                        /** @enum {string} */
-                        start: "sorted-similarity" | "random";
-                        iterations: number;
-                        /** @description The keep probability reached 1 and the objective then stopped rising within maxIterations */
-                        converged: boolean;
-                        /** @description Mean best similarity of the last dictionary, both directions averaged */
-                        objective: number;
-                        /** @description Mutual CSLS nearest-neighbour pairs of the final map, as a fraction of the smaller pool */
-                        mutualRate: number;
-                        /** @description Mean CSLS of those pairs: what restarts are ranked by, and compared with the null's */
-                        meanCsls: number;
-                        /** @description Fraction of those pairs that the map fitted on the other half of them finds again (a random split, both halves averaged). Absent for translators fitted before this check was added */
-                        heldOut?: number;
-                        ms: number;
-                    };
+                    runs: components["schemas"]["AlignmentRun"][];
+                    null: components["schemas"]["AlignmentRun"];
                     /** @description Ids both pools hold (never used by the fit), translated and retrieved among the whole target pool */
                     anchorCheck?: {
                         count: number;

@@ -84,7 +84,7 @@ const AlignmentRun = z.object({
   meanCsls: z.number().describe('Mean CSLS of those pairs: what restarts are ranked by, and compared with the null\'s'),
   heldOut: z.number().optional().describe('Fraction of those pairs that the map fitted on the other half of them finds again (a random split, both halves averaged). Absent for translators fitted before this check was added'),
   ms: z.number()
-})
+}).meta({ id: 'AlignmentRun', description: 'One self-learning run of a zero-anchor fit: a restart, or the null (greedy self-learning from a random start on the same pools: the level of a wrong basin)' })
 
 const UnsupervisedVerdict = z.object({
   reliable: z.boolean().describe('Whether the map may be trusted; an unreliable one is stored inactive and never activated by the fit'),
@@ -96,7 +96,7 @@ const UnsupervisedVerdict = z.object({
   best: z.number().int().nonnegative().describe('Index in runs of the run kept (the highest meanCsls)'),
   agreement: z.number().nullable().describe('Fraction of the kept run\'s pairs that each other run which also cleared the null found, the least of them; null when none did'),
   runs: z.array(AlignmentRun).describe('The restarts that ran, in order: they stop at the first confirmed'),
-  null: AlignmentRun.describe('Greedy self-learning from a random start on the same pools: the level of a wrong basin'),
+  null: AlignmentRun,
   anchorCheck: z.object({ count: z.number().int().nonnegative(), top1: z.number() }).optional().describe('Ids both pools hold (never used by the fit), translated and retrieved among the whole target pool')
 }).describe('With "anchors": "none": the verdict on the alignment and its evidence (docs/methods.md §19)')
 
