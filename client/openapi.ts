@@ -664,6 +664,11 @@ export interface components {
             /** @enum {string} */
             start: "sorted-similarity" | "random";
             iterations: number;
+            /** @description Rows of each pool its self-learning worked on (unsupervised.inductionRows, drawn per run); its final map paired every row. Absent for translators fitted before the option existed */
+            selfLearningRows?: {
+                source: number;
+                target: number;
+            };
             /** @description The keep probability reached 1 and the objective then stopped rising within maxIterations */
             converged: boolean;
             /** @description Mean best similarity of the last dictionary, both directions averaged */
@@ -830,6 +835,8 @@ export interface components {
                     options: {
                         restarts: number;
                         initRows: number;
+                        /** @description Absent for translators fitted before the option existed: every row then took part */
+                        inductionRows?: number;
                         k: number;
                         patience: number;
                         maxIterations: number;
@@ -1390,7 +1397,7 @@ export interface components {
             /** @description With "anchors": "none" only */
             unsupervised?: {
                 /**
-                 * @description Alignments at most, each from its own seed (and init subset when a pool exceeds initRows); they stop at the first that clears the null (a greedy run from a random start) on its mean CSLS and on the held-out half of its pairs, which the verdict needs
+                 * @description Alignments at most, each from its own seed (and row subsets when a pool exceeds initRows or inductionRows); they stop at the first that clears the null (a greedy run from a random start) on its mean CSLS and on the held-out half of its pairs, which the verdict needs
                  * @default 6
                  */
                 restarts?: number;
@@ -1399,6 +1406,11 @@ export interface components {
                  * @default 4000
                  */
                 initRows?: number;
+                /**
+                 * @description Rows per side each run's self-learning works on, drawn at random per run when a pool has more (all rows otherwise); its final map pairs every row of both pools. An iteration costs about the product of the two sides' rows, so this bounds it; more rows cost more time per iteration
+                 * @default 4000
+                 */
+                inductionRows?: number;
                 /**
                  * @description Self-learning iterations without a rise of the objective before the keep probability of stochastic dictionary induction doubles (and, at keep 1, before the run ends)
                  * @default 50

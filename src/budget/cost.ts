@@ -423,7 +423,7 @@ export function reportCost (rows: number, directions: ReportDirectionShape[]): C
 // Zero-anchor alignment (src/fit/unsupervised.ts)
 
 export interface UnsupervisedShape { sourceRows: number, targetRows: number, dx: number, dy: number }
-export interface UnsupervisedChoice { restarts: number, initRows: number, maxIterations: number }
+export interface UnsupervisedChoice { restarts: number, initRows: number, inductionRows: number, maxIterations: number }
 
 /** JS steps per similarity of one self-learning iteration: the k-NN radii's scan and the argmax scan. */
 const SCAN_STEPS = 8
@@ -433,28 +433,31 @@ const CACHE_VALUES = 1 << 24
 /**
  * The null (a greedy run from a random start) plus up to `restarts` alignments from a
  * sorted-similarity start, each counted at its iteration cap, after both pools' whitening: per
- * iteration the cross-covariance of up to nx + nz pairs, its polar factor (the orthogonal map),
- * the wider side mapped into the narrower, the nx × nz similarities (once when they fit the cache,
- * else twice) and their JS scans; per restart, both sides' m × m similarity profiles (Gram,
- * Jacobi, product, sort) and their m × m comparison; per run, the final whitened mapping (Jacobi on
- * the d × d Grams) and its mutual pairs, the same again for each half of them (the held-out check),
- * and the stored map's fit.
+ * iteration, on the run's induction rows (ni = min(nx, inductionRows), likewise nzi), the
+ * cross-covariance of up to ni + nzi pairs, its polar factor (the orthogonal map), the wider side
+ * mapped into the narrower, the ni × nzi similarities (once when they fit the cache, else twice)
+ * and their JS scans; per restart, both sides' m × m similarity profiles (Gram, Jacobi, product,
+ * sort) and their m × m comparison; per run, on the whole pools, the final whitened mapping
+ * (Jacobi on the d × d Grams) and its mutual pairs, the same again for each half of them (the
+ * held-out check), and the stored map's fit.
  */
 export function unsupervisedCost (shape: UnsupervisedShape, choice: UnsupervisedChoice): Cost {
   const { sourceRows: nx, targetRows: nz, dx, dy } = shape
   const small = Math.min(dx, dy)
   const large = Math.max(dx, dy)
-  const sims = nx * nz
+  const ni = Math.min(nx, choice.inductionRows)
+  const nzi = Math.min(nz, choice.inductionRows)
+  const sims = ni * nzi
   const passes = sims <= CACHE_VALUES ? 1 : 2
-  const blockRows = Math.max(1, Math.floor((1 << 20) / Math.max(1, nz)))
+  const blockRows = Math.max(1, Math.floor((1 << 20) / Math.max(1, nzi)))
   const iteration = seq(
-    product64(dx, nx + nz, dy),
+    product64(dx, ni + nzi, dy),
     // Counted with the polar phase for ill-conditioned inputs: a noisy dictionary may give one.
     holding(F64 * dx * dy, polarCost(0, dx, dy)),
-    product32(dx >= dy ? nx : nz, large, small),
-    { bytes: F32 * Math.min(sims, CACHE_VALUES) + F64 * 6 * (nx + nz), engine: passes * sims * small, js: SCAN_STEPS * sims, calls: passes * Math.ceil(nx / blockRows) }
+    product32(dx >= dy ? ni : nzi, large, small),
+    { bytes: F32 * Math.min(sims, CACHE_VALUES) + F64 * 6 * (ni + nzi), engine: passes * sims * small, js: SCAN_STEPS * sims, calls: passes * Math.ceil(ni / blockRows) }
   )
-  const m = Math.min(choice.initRows, nx, nz)
+  const m = Math.min(choice.initRows, ni, nzi)
   const profiles = (d: number): Cost => seq(product64(d, m, d), js(F64 * 3 * d * d, 20 * d * d * d), product32(m, d, d), product32(m, d, m), js(F32 * 2 * m * m, m * m * Math.log2(m + 1)))
   const start = holding(F32 * 2 * m * m, seq(profiles(dx), profiles(dy), product32(m, m, m), js(0, SCAN_STEPS * m * m)))
   const whitenedMap = seq(
@@ -467,9 +470,11 @@ export function unsupervisedCost (shape: UnsupervisedShape, choice: Unsupervised
   // The run's pairs, then the held-out check: the same mapping and pairs for each half.
   const finish = seq(repeat(mutualPairs, 3), fitConfigCost(Math.min(nx, nz), dx, dy, 'procrustes', true))
   const run = seq(repeat(iteration, choice.maxIterations), finish)
-  const pools = F32 * 2 * (nx * dx + nz * dy)
-  // Pools within initRows: one start serves every restart.
-  const starts = nx <= choice.initRows && nz <= choice.initRows ? 1 : choice.restarts
+  // Each run's copy of its induction rows, when it draws some.
+  const pools = F32 * 2 * (nx * dx + nz * dy) + F32 * (ni < nx ? ni * dx : 0) + F32 * (nzi < nz ? nzi * dy : 0)
+  // Pools within initRows and inductionRows: one start serves every restart.
+  const within = Math.min(choice.initRows, choice.inductionRows)
+  const starts = nx <= within && nz <= within ? 1 : choice.restarts
   const whitening = seq(product64(dx, nx, dx), js(F64 * 3 * dx * dx, 20 * dx * dx * dx), product64(dy, nz, dy), js(F64 * 3 * dy * dy, 20 * dy * dy * dy))
   return holding(pools, seq(whitening, repeat(start, starts), repeat(run, choice.restarts + 1), confidenceCost({ anchors: 0, dx, dy, sourceRows: nx, targetRows: nz })))
 }

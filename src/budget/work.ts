@@ -90,9 +90,10 @@ export function unsupervisedPlan (shape: UnsupervisedShape, choice: Unsupervised
     what: `this zero-anchor fit (${shape.sourceRows} and ${shape.targetRows} rows, ${shape.dx} → ${shape.dy} dims, ${choice.restarts} restarts + 1 null of up to ${choice.maxIterations} iterations)`,
     cost: unsupervisedCost(shape, choice),
     instead: [
-      `fewer "unsupervised.restarts" (${choice.restarts} now; at least 2 for a reliable verdict)`,
+      `fewer "unsupervised.restarts" (${choice.restarts} now; on real pools a run finds the map anywhere from every time to one time in six)`,
       `fewer "unsupervised.maxIterations" (${choice.maxIterations} now)`,
-      `smaller pools (${shape.sourceRows} and ${shape.targetRows} rows now; every iteration compares every row with every other)`,
+      `fewer "unsupervised.inductionRows" (${choice.inductionRows} now; every iteration compares each of those rows of one side with each of the other's)`,
+      `smaller pools (${shape.sourceRows} and ${shape.targetRows} rows now; each run's final map compares every row with every other)`,
       'a few parallel anchors and "anchors": "parallel" with "refine"'
     ]
   }

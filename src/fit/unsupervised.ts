@@ -8,9 +8,11 @@
  * p = 1 and the objective stops rising; the final pairs come from VecMap's whitened mapping
  * (`whitenedMapped`) of the last dictionary. From a start that is hardly better than chance, as
  * on real pools, it is the long stochastic stage that finds the right basin (or not): the
- * objective creeps up for tens to hundreds of iterations, then jumps. Restarts (seeds, and init
- * subsets when the pools exceed `initRows`) until one is confirmed, up to `restarts`; the best by
- * the unsupervised criterion is kept.
+ * objective creeps up for tens to hundreds of iterations, then jumps. Restarts (seeds, and row
+ * subsets when the pools exceed `initRows` or `inductionRows`) until one is confirmed, up to
+ * `restarts`; the best by the unsupervised criterion is kept. A run's self-learning works on at
+ * most `inductionRows` rows per side, so an iteration's cost does not grow with the pools; its
+ * final map pairs every row of both.
  *
  * The alignment is symmetric: the wider pool is mapped into the narrower one's dimensions, so the
  * dictionary does not depend on which space is called the source.
@@ -27,7 +29,7 @@
  *   - the mutual nearest-neighbour rate of the final map, against the null's;
  *   - the run finished its schedule (p reached 1 and the objective settled).
  * Every product goes through the engine in row blocks; memory O(block × pool) beyond the pools,
- * or one pool × pool float32 matrix when that is at most CACHE_VALUES.
+ * or one induction-rows × induction-rows float32 matrix when that is at most CACHE_VALUES.
  */
 import type { Matrix } from '../math/matrix.js'
 import { takeRows } from '../math/matrix.js'
@@ -44,6 +46,13 @@ export interface UnsupervisedOptions {
   restarts: number
   /** Rows per side whose sorted similarity profiles make the start (≤ MAX_INIT_ROWS). */
   initRows: number
+  /**
+   * Rows per side each run's self-learning works on, drawn at random per run when a pool has more
+   * (all rows otherwise); the run's final map then pairs every row of both pools. Bounds an
+   * iteration's cost, which grows with the product of the pools' sizes, as VecMap's vocabulary
+   * cutoff does.
+   */
+  inductionRows: number
   /** CSLS neighbourhood size. */
   k: number
   /** Iterations without a rise of the objective before the keep probability doubles. */
@@ -58,6 +67,7 @@ export interface UnsupervisedOptions {
 export const UNSUPERVISED_DEFAULTS: Omit<UnsupervisedOptions, 'seed'> = {
   restarts: 6,
   initRows: MAX_INIT_ROWS,
+  inductionRows: 4000,
   k: 10,
   patience: 50,
   maxIterations: 1500
@@ -78,6 +88,8 @@ export interface AlignmentRun {
   seed: number
   start: 'sorted-similarity' | 'random'
   iterations: number
+  /** Rows of each pool its self-learning worked on (`inductionRows`, drawn per run). */
+  selfLearningRows: { source: number, target: number }
   /** The keep probability reached 1 and the objective then stopped rising within maxIterations. */
   converged: boolean
   /** VecMap's objective at the end: mean best cosine, both directions averaged. */
@@ -397,10 +409,26 @@ async function heldOutReproduction (x: Matrix, z: Matrix, wx: Whitening, wz: Whi
   return sum / 2
 }
 
+/** The rows of each pool a run's self-learning works on: which (`null`: all) and their values. */
+interface Induction { xRows: Int32Array | null, zRows: Int32Array | null, x: Matrix, z: Matrix }
+
+/**
+ * `rows` rows of each pool drawn at random when it has more, else all of it. No draw is taken
+ * from `rng` for a pool within `rows`.
+ */
+function inductionRows (x: Matrix, z: Matrix, rows: number, rng: Rng): Induction {
+  const draw = (n: number): Int32Array | null => n <= rows ? null : Int32Array.from(sampleIndices(rng, n, rows)).sort()
+  const xRows = draw(x.rows)
+  const zRows = draw(z.rows)
+  return { xRows, zRows, x: xRows === null ? x : takeRows(x, xRows), z: zRows === null ? z : takeRows(z, zRows) }
+}
+
 interface RunSetup {
   restart: number
   seed: number
   start: AlignmentRun['start']
+  induction: Induction
+  /** The first dictionary, in rows of the induction's pools. */
   initial: { source: Int32Array, target: Int32Array }
 }
 
@@ -422,6 +450,7 @@ function sameDictionary (a: { source: Int32Array, target: Int32Array }, b: { sou
 async function selfLearn (x: Matrix, z: Matrix, wx: Whitening, wz: Whitening, setup: RunSetup, explore: boolean, opts: UnsupervisedOptions, engine: FitEngine, ticker: Ticker, progress: ProgressSink, phase: string): Promise<{ run: AlignmentRun, pairs: MutualPairs }> {
   const started = performance.now()
   const rng = createRng(setup.seed)
+  const { induction } = setup
   let dictionary = setup.initial
   let keep = explore ? INITIAL_KEEP : 1
   let best = -Infinity
@@ -430,7 +459,7 @@ async function selfLearn (x: Matrix, z: Matrix, wx: Whitening, wz: Whitening, se
   let converged = false
   let it = 0
   for (; it < opts.maxIterations; it++) {
-    const { a, b } = await orthogonalMapped(x, z, dictionary.source, dictionary.target, engine, ticker)
+    const { a, b } = await orthogonalMapped(induction.x, induction.z, dictionary.source, dictionary.target, engine, ticker)
     const induced = await induce(a, b, opts.k, keep, rng, engine, ticker)
     const fixedPoint = keep >= 1 && sameDictionary(induced, dictionary)
     objective = induced.objective
@@ -445,7 +474,11 @@ async function selfLearn (x: Matrix, z: Matrix, wx: Whitening, wz: Whitening, se
       lastImprovement = it
     }
   }
-  const { a, b } = await whitenedMapped(x, z, wx, wz, dictionary.source, dictionary.target, engine, ticker)
+  // The last dictionary in pool rows: the whitened map pairs every row of both pools.
+  const { xRows, zRows } = induction
+  const source = xRows === null ? dictionary.source : dictionary.source.map(i => xRows[i])
+  const target = zRows === null ? dictionary.target : dictionary.target.map(j => zRows[j])
+  const { a, b } = await whitenedMapped(x, z, wx, wz, source, target, engine, ticker)
   const pairs = await mutualNearestCsls(a, b, opts.k, engine)
   ticker.check()
   const heldOut = await heldOutReproduction(x, z, wx, wz, pairs, opts.k, rng, engine, ticker)
@@ -455,6 +488,7 @@ async function selfLearn (x: Matrix, z: Matrix, wx: Whitening, wz: Whitening, se
       seed: setup.seed,
       start: setup.start,
       iterations: it,
+      selfLearningRows: { source: induction.x.rows, target: induction.z.rows },
       converged,
       objective,
       mutualRate: pairs.source.length / Math.min(x.rows, z.rows),
@@ -501,10 +535,10 @@ export function pairAgreement (a: MutualPairs, b: MutualPairs): number {
 }
 
 function checkOptions (x: Matrix, z: Matrix, opts: UnsupervisedOptions): void {
-  const positive = (name: 'restarts' | 'initRows' | 'k' | 'patience' | 'maxIterations'): void => {
+  const positive = (name: 'restarts' | 'initRows' | 'inductionRows' | 'k' | 'patience' | 'maxIterations'): void => {
     if (!Number.isInteger(opts[name]) || opts[name] < 1) throw new RangeError(`${name} must be a positive integer, got ${opts[name]}`)
   }
-  positive('restarts'); positive('initRows'); positive('k'); positive('patience'); positive('maxIterations')
+  positive('restarts'); positive('initRows'); positive('inductionRows'); positive('k'); positive('patience'); positive('maxIterations')
   if (opts.initRows > MAX_INIT_ROWS) throw new RangeError(`initRows must be at most ${MAX_INIT_ROWS}, got ${opts.initRows}`)
   if (!Number.isSafeInteger(opts.seed)) throw new RangeError(`seed must be a safe integer, got ${opts.seed}`)
   if (x.rows < MIN_POOL_ROWS || z.rows < MIN_POOL_ROWS) throw new RangeError(`each pool needs at least ${MIN_POOL_ROWS} rows, got ${x.rows} and ${z.rows}`)
@@ -530,20 +564,24 @@ export async function alignUnsupervised (x: Matrix, z: Matrix, opts: Unsupervise
   const wx = await whitening(xn, engine, ticker)
   const wz = await whitening(zn, engine, ticker)
   const nullSeed = runSeed(opts.seed, 1000)
-  const nullRun = (await selfLearn(xn, zn, wx, wz, { restart: -1, seed: nullSeed, start: 'random', initial: randomStart(xn, zn, createRng(nullSeed)) }, false, opts, engine, ticker, progress, 'null (random start)')).run
+  const nullRng = createRng(nullSeed)
+  const nullInduction = inductionRows(xn, zn, opts.inductionRows, nullRng)
+  const nullRun = (await selfLearn(xn, zn, wx, wz, { restart: -1, seed: nullSeed, start: 'random', induction: nullInduction, initial: randomStart(nullInduction.x, nullInduction.z, nullRng) }, false, opts, engine, ticker, progress, 'null (random start)')).run
   const runs: AlignmentRun[] = []
   const pairsOf: MutualPairs[] = []
-  // With no more rows than initRows in either pool, every restart starts from all of them: the
-  // same start, computed once (the restarts then differ by their dropout draws).
-  const oneStart = xn.rows <= opts.initRows && zn.rows <= opts.initRows
+  // With no more rows than initRows and inductionRows in either pool, every restart starts from
+  // all of them: the same start, computed once (the restarts then differ by their dropout draws).
+  const within = Math.min(opts.initRows, opts.inductionRows)
+  const oneStart = xn.rows <= within && zn.rows <= within
   let start: { source: Int32Array, target: Int32Array } | undefined
   for (let r = 0; r < opts.restarts; r++) {
     const seed = runSeed(opts.seed, r)
     const rng = createRng(seed)
     progress({ phase: `start ${r + 1}/${opts.restarts}`, done: 0, total: 1 })
-    const initial = oneStart && start !== undefined ? start : await sortedStart(xn, zn, opts.initRows, opts.k, rng, engine, ticker)
+    const induction = inductionRows(xn, zn, opts.inductionRows, rng)
+    const initial = oneStart && start !== undefined ? start : await sortedStart(induction.x, induction.z, opts.initRows, opts.k, rng, engine, ticker)
     start = initial
-    const { run, pairs } = await selfLearn(xn, zn, wx, wz, { restart: r, seed, start: 'sorted-similarity', initial }, true, opts, engine, ticker, progress, `self-learning ${r + 1}/${opts.restarts}`)
+    const { run, pairs } = await selfLearn(xn, zn, wx, wz, { restart: r, seed, start: 'sorted-similarity', induction, initial }, true, opts, engine, ticker, progress, `self-learning ${r + 1}/${opts.restarts}`)
     runs.push(run)
     pairsOf.push(pairs)
     if (confirmed(run, nullRun)) break

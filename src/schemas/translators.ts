@@ -37,8 +37,9 @@ export const FitBody = z.object({
   anchors: z.enum(['parallel', 'none']).default('parallel')
     .describe('parallel: the ids both spaces hold are parallel anchors. none: no pair is known; each space\'s rows of the set are an unpaired pool (even where ids coincide) and the map is found from the pools\' own structure (sorted-similarity start, CSLS self-learning, restarts). Its verdict is diagnostics.unsupervised: an unreliable map is stored inactive, never activated by the fit. Method procrustes (or auto) only; no refine, no holdout (ids both pools hold, if any, check the verdict instead)'),
   unsupervised: z.object({
-    restarts: z.number().int().min(1).max(8).default(6).describe('Alignments at most, each from its own seed (and init subset when a pool exceeds initRows); they stop at the first that clears the null (a greedy run from a random start) on its mean CSLS and on the held-out half of its pairs, which the verdict needs'),
+    restarts: z.number().int().min(1).max(8).default(6).describe('Alignments at most, each from its own seed (and row subsets when a pool exceeds initRows or inductionRows); they stop at the first that clears the null (a greedy run from a random start) on its mean CSLS and on the held-out half of its pairs, which the verdict needs'),
     initRows: z.number().int().min(50).max(4000).default(4000).describe('Rows per side whose sorted similarity profiles make each start (all rows when a pool has no more)'),
+    inductionRows: z.number().int().min(50).max(10000).default(4000).describe('Rows per side each run\'s self-learning works on, drawn at random per run when a pool has more (all rows otherwise); its final map pairs every row of both pools. An iteration costs about the product of the two sides\' rows, so this bounds it; more rows cost more time per iteration'),
     patience: z.number().int().min(1).max(200).default(50).describe('Self-learning iterations without a rise of the objective before the keep probability of stochastic dictionary induction doubles (and, at keep 1, before the run ends)'),
     maxIterations: z.number().int().min(10).max(2000).default(1500).describe('Self-learning iterations per run at most; a run cut there is not converged')
   }).strict().optional().describe('With "anchors": "none" only')
@@ -78,6 +79,7 @@ const AlignmentRun = z.object({
   seed: z.number().int().nonnegative(),
   start: z.enum(['sorted-similarity', 'random']),
   iterations: z.number().int().nonnegative(),
+  selfLearningRows: z.object({ source: z.number().int().nonnegative(), target: z.number().int().nonnegative() }).optional().describe('Rows of each pool its self-learning worked on (unsupervised.inductionRows, drawn per run); its final map paired every row. Absent for translators fitted before the option existed'),
   converged: z.boolean().describe('The keep probability reached 1 and the objective then stopped rising within maxIterations'),
   objective: z.number().describe('Mean best similarity of the last dictionary, both directions averaged'),
   mutualRate: z.number().describe('Mutual CSLS nearest-neighbour pairs of the final map, as a fraction of the smaller pool'),
@@ -92,7 +94,7 @@ const UnsupervisedVerdict = z.object({
   advice: z.string().optional().describe('When unreliable: what to do instead (a few parallel anchors)'),
   pairs: z.number().int().nonnegative().describe('Pairs the stored map was fitted on: the kept run\'s mutual CSLS pairs'),
   pools: z.object({ source: z.number().int().nonnegative(), target: z.number().int().nonnegative() }),
-  options: z.object({ restarts: z.number().int().min(1), initRows: z.number().int().min(1), k: z.number().int().min(1), patience: z.number().int().min(1), maxIterations: z.number().int().min(1) }),
+  options: z.object({ restarts: z.number().int().min(1), initRows: z.number().int().min(1), inductionRows: z.number().int().min(1).optional().describe('Absent for translators fitted before the option existed: every row then took part'), k: z.number().int().min(1), patience: z.number().int().min(1), maxIterations: z.number().int().min(1) }),
   best: z.number().int().nonnegative().describe('Index in runs of the run kept (the highest meanCsls)'),
   agreement: z.number().nullable().describe('Fraction of the kept run\'s pairs that each other run which also cleared the null found, the least of them; null when none did'),
   runs: z.array(AlignmentRun).describe('The restarts that ran, in order: they stop at the first confirmed'),

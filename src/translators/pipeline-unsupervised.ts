@@ -123,7 +123,7 @@ export function prepareUnsupervisedFit (deps: UnsupervisedFitDeps, request: Unsu
         ...(advice !== undefined ? { advice } : {}),
         pairs: aligned.pairs.source.length,
         pools: { source: x.rows, target: z.rows },
-        options: { restarts: opts.restarts, initRows: opts.initRows, k: opts.k, patience: opts.patience, maxIterations: opts.maxIterations },
+        options: { restarts: opts.restarts, initRows: opts.initRows, inductionRows: opts.inductionRows, k: opts.k, patience: opts.patience, maxIterations: opts.maxIterations },
         best: verdict.best,
         agreement: verdict.agreement,
         runs: verdict.runs,

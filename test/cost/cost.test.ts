@@ -1,7 +1,7 @@
 import t from 'tap'
 import {
   crossValidations, evaluateCost, fitConfigCost, fitCost, refineCost, selectCost, similarityCost, toEstimate, translatorBytes,
-  type FitChoice, type FitShape
+  unsupervisedCost, type FitChoice, type FitShape
 } from '../../src/budget/cost.js'
 import { fitPlan } from '../../src/budget/work.js'
 import { fitTranslator, type Scaling } from '../../src/fit/index.js'
@@ -91,6 +91,18 @@ t.test('refine, evaluate, similarity and select scale with their rows', async t 
   const k2 = toEstimate(selectCost(10_000, 64, 200, 'kmeans'))
   t.ok(ratio(k2.work, k1.work) > 1.8 && ratio(k2.work, k1.work) < 2.2, `select: work ×${ratio(k2.work, k1.work).toFixed(2)} for 2x k`)
   t.ok(toEstimate(selectCost(10_000, 64, 100, 'random')).work < 1000, 'random costs nothing')
+})
+
+t.test('a zero-anchor fit: its iterations grow with inductionRows, not with the pools', async t => {
+  const pools = (rows: number) => ({ sourceRows: rows, targetRows: rows, dx: 100, dy: 300 })
+  const choice = (inductionRows: number) => ({ restarts: 6, initRows: 4000, inductionRows, maxIterations: 1500 })
+  const bounded = toEstimate(unsupervisedCost(pools(8000), choice(4000)))
+  const within = toEstimate(unsupervisedCost(pools(4000), choice(4000)))
+  const whole = toEstimate(unsupervisedCost(pools(8000), choice(8000)))
+  // 1,500 iterations of 4,000 × 4,000 similarities per run dominate; the 8,000-row pools add only
+  // each run's final pairing (a few 8,000 × 8,000 passes).
+  t.ok(ratio(bounded.work, within.work) > 1 && ratio(bounded.work, within.work) < 1.2, `8,000-row pools at 4,000 induction rows: work ×${ratio(bounded.work, within.work).toFixed(2)} of 4,000-row pools`)
+  t.ok(ratio(whole.work, bounded.work) > 3, `every row of 8,000 in the self-learning: work ×${ratio(whole.work, bounded.work).toFixed(2)}`)
 })
 
 /** Peak RSS growth of this process while `work` runs, sampled between its steps. */

@@ -5,7 +5,7 @@ import { orthogonal } from '../analysis/fixtures/data.js'
 import { POOL, world } from './fixtures/unsupervised-world.js'
 
 /** Small and fast, as the service would never be asked, but the same method. */
-const OPTS: UnsupervisedOptions = { restarts: 2, initRows: POOL, k: 10, patience: 4, maxIterations: 80, seed: 0 }
+const OPTS: UnsupervisedOptions = { restarts: 2, initRows: POOL, inductionRows: POOL, k: 10, patience: 4, maxIterations: 80, seed: 0 }
 
 function recovered (pairs: { source: Int32Array, target: Int32Array }, truth: Map<number, number>): number {
   let right = 0
@@ -53,6 +53,7 @@ t.test('options out of range are refused', async t => {
   const w = world(11, true)
   await t.rejects(alignUnsupervised(w.x, w.z, { ...OPTS, restarts: 0 }, engine), RangeError)
   await t.rejects(alignUnsupervised(w.x, w.z, { ...OPTS, initRows: 5000 }, engine), RangeError)
+  await t.rejects(alignUnsupervised(w.x, w.z, { ...OPTS, inductionRows: 0 }, engine), RangeError)
   const few = { rows: 10, cols: w.x.cols, data: w.x.data.subarray(0, 10 * w.x.cols) }
   await t.rejects(alignUnsupervised(few, w.z, OPTS, engine), RangeError)
 })
@@ -83,6 +84,23 @@ t.test('spaces of different dimension: the orthogonal self-learning recovers the
   const backward = await alignUnsupervised(wide, w.x, OPTS, engine)
   t.ok(recovered(backward.pairs, swapped) >= 0.8, `20 → 12 dims: ${recovered(backward.pairs, swapped).toFixed(3)}`)
   t.equal(judge(backward.evidence).reliable, true, judge(backward.evidence).reasons.join('; '))
+})
+
+t.test('self-learning on fewer rows than the pools hold: each run draws its own, the final map pairs every row', async t => {
+  const engine = await testEngine(t)
+  const w = world(11, true)
+  const opts = { ...OPTS, inductionRows: 200, restarts: 3 }
+  const result = await alignUnsupervised(w.x, w.z, opts, engine)
+  const verdict = judge(result.evidence)
+  for (const run of [...verdict.runs, verdict.null]) t.same(run.selfLearningRows, { source: 200, target: 200 }, `run ${run.restart} learnt on 200 rows per side`)
+  // Of the 180 shared items, 200 random rows of each pool hold both sides of 125 on average (180 ×
+  // (200 / 240)²): pairing 80 % (144) right means pairing rows the self-learning never saw.
+  t.ok(recovered(result.pairs, w.truth) >= 0.8, `shared items paired right: ${recovered(result.pairs, w.truth).toFixed(3)}`)
+  t.equal(verdict.reliable, true, verdict.reasons.join('; '))
+  const again = await alignUnsupervised(w.x, w.z, opts, engine)
+  t.same(Array.from(again.pairs.target), Array.from(result.pairs.target), 'the same seed draws the same rows')
+  const all = await alignUnsupervised(w.x, w.z, OPTS, engine)
+  t.same(all.evidence.null.selfLearningRows, { source: POOL, target: POOL }, 'pools within inductionRows: every row')
 })
 
 t.test('restarts explore from keep 0.1; the null self-learns greedily (keep 1 throughout)', async t => {
@@ -117,7 +135,7 @@ t.test('restarts stop at the first run confirmed; pools that share nothing use t
 })
 
 t.test('the verdict: each rule refuses on its own', async t => {
-  const run = (over: Partial<AlignmentRun>): AlignmentRun => ({ restart: 0, seed: 1, start: 'sorted-similarity', iterations: 300, converged: true, objective: 0.5, mutualRate: 0.6, meanCsls: 0.53, heldOut: 0.86, ms: 1, ...over })
+  const run = (over: Partial<AlignmentRun>): AlignmentRun => ({ restart: 0, seed: 1, start: 'sorted-similarity', iterations: 300, selfLearningRows: { source: 3000, target: 3000 }, converged: true, objective: 0.5, mutualRate: 0.6, meanCsls: 0.53, heldOut: 0.86, ms: 1, ...over })
   const nullRun = run({ restart: -1, start: 'random', meanCsls: 0.255, heldOut: 0.13, mutualRate: 0.55 })
   const evidence = (runs: AlignmentRun[], agreement: number | null): UnsupervisedEvidence => ({ runs, null: nullRun, best: 0, agreement, restartsAllowed: 6 })
   const good = judge(evidence([run({})], null))
