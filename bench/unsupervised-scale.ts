@@ -3,9 +3,10 @@
  * a few minutes). Per size n: two random pools of n rows (100-d and 300-d, the shapes of GloVe and
  * word2vec; the values do not change the cost of an iteration), the null and one restart cut at
  * ITERATIONS self-learning iterations each, `patience` above that so the restart stays at the first
- * keep probability (0.1) while the null runs greedy (keep 1). Prints the median time of an
+ * keep probability (0.1) while the null runs greedy (keep 1); with the default inductionRows and,
+ * for pools larger than that, with every row in the self-learning. Prints the median time of an
  * iteration at each keep, the rest of the fit (whitening, the start's sorted profiles, each run's
- * whitened map and held-out halves), and each size's ratio to the first, all measured in this run.
+ * whitened map and held-out halves), and each case's ratio to the first, all measured in this run.
  *
  *   npx tsx bench/unsupervised-scale.ts
  *   SIZES=3000,5000,8000 ITERATIONS=10 npx tsx bench/unsupervised-scale.ts
@@ -29,18 +30,19 @@ function median (values: number[]): number {
 
 async function main (): Promise<void> {
   const engine = await createEngine(defaultEngineConfig())
-  const rows: Array<{ n: number, greedy: number, explore: number, rest: number, total: number }> = []
+  const rows: Array<{ n: number, induction: number, greedy: number, explore: number, rest: number }> = []
   try {
     // A small fit first, so that no size pays the engine's warm-up.
     const warm = createRng(1)
     await alignUnsupervised(uniform(warm, 100, 100), uniform(warm, 100, 300), { ...UNSUPERVISED_DEFAULTS, restarts: 1, maxIterations: 2, seed: 0 }, engine)
-    for (const n of SIZES) {
+    const cases = SIZES.flatMap(n => n > UNSUPERVISED_DEFAULTS.inductionRows ? [[n, UNSUPERVISED_DEFAULTS.inductionRows], [n, n]] : [[n, n]])
+    for (const [n, induction] of cases) {
       const rng = createRng(n)
       const x = uniform(rng, n, 100)
       const z = uniform(rng, n, 300)
       const ends: Array<{ restart: number, at: number }> = []
       const started = performance.now()
-      await alignUnsupervised(x, z, { ...UNSUPERVISED_DEFAULTS, restarts: 1, maxIterations: ITERATIONS, patience: ITERATIONS + 1, seed: 0, trace: step => ends.push({ restart: step.restart, at: performance.now() }) }, engine)
+      await alignUnsupervised(x, z, { ...UNSUPERVISED_DEFAULTS, restarts: 1, inductionRows: induction, maxIterations: ITERATIONS, patience: ITERATIONS + 1, seed: 0, trace: step => ends.push({ restart: step.restart, at: performance.now() }) }, engine)
       const total = performance.now() - started
       const steps = (restart: number): number[] => {
         const at = ends.filter(e => e.restart === restart).map(e => e.at)
@@ -48,18 +50,18 @@ async function main (): Promise<void> {
       }
       const timed = [...steps(-1), ...steps(0)]
       const rest = total - timed.reduce((s, v) => s + v, 0)
-      rows.push({ n, greedy: median(steps(-1)), explore: median(steps(0)), rest, total })
-      console.error(`  n ${n}: ${steps(-1).length} + ${steps(0).length} iterations timed, ${(total / 1000).toFixed(1)} s`)
+      rows.push({ n, induction, greedy: median(steps(-1)), explore: median(steps(0)), rest })
+      console.error(`  n ${n}, inductionRows ${induction}: ${steps(-1).length} + ${steps(0).length} iterations timed, ${(total / 1000).toFixed(1)} s`)
     }
   } finally {
     await engine.close()
   }
   const first = rows[0]
   console.log(`\nrandom pools, 100-d × 300-d; the null (greedy) and one restart (keep 0.1), ${ITERATIONS} iterations each; "rest": everything but the timed iterations (whitening, the start, each run's whitened map and held-out halves, the first iteration of each run)\n`)
-  console.log('| rows per side | iteration, keep 1 | iteration, keep 0.1 | rest | ratio to first size (keep 1 / keep 0.1 / rest) |')
-  console.log('| --- | --- | --- | --- | --- |')
+  console.log('| rows per side | self-learning rows | iteration, keep 1 | iteration, keep 0.1 | rest | ratio to the first (keep 1 / keep 0.1 / rest) |')
+  console.log('| --- | --- | --- | --- | --- | --- |')
   for (const r of rows) {
-    console.log(`| ${r.n} | ${r.greedy.toFixed(0)} ms | ${r.explore.toFixed(0)} ms | ${(r.rest / 1000).toFixed(1)} s | ${(r.greedy / first.greedy).toFixed(1)} / ${(r.explore / first.explore).toFixed(1)} / ${(r.rest / first.rest).toFixed(1)} |`)
+    console.log(`| ${r.n} | ${r.induction} | ${r.greedy.toFixed(0)} ms | ${r.explore.toFixed(0)} ms | ${(r.rest / 1000).toFixed(1)} s | ${(r.greedy / first.greedy).toFixed(1)} / ${(r.explore / first.explore).toFixed(1)} / ${(r.rest / first.rest).toFixed(1)} |`)
   }
 }
 
