@@ -416,7 +416,7 @@ interface Induction { xRows: Int32Array | null, zRows: Int32Array | null, x: Mat
  * `rows` rows of each pool drawn at random when it has more, else all of it. No draw is taken
  * from `rng` for a pool within `rows`.
  */
-function inductionRows (x: Matrix, z: Matrix, rows: number, rng: Rng): Induction {
+function drawInduction (x: Matrix, z: Matrix, rows: number, rng: Rng): Induction {
   const draw = (n: number): Int32Array | null => n <= rows ? null : Int32Array.from(sampleIndices(rng, n, rows)).sort()
   const xRows = draw(x.rows)
   const zRows = draw(z.rows)
@@ -565,7 +565,7 @@ export async function alignUnsupervised (x: Matrix, z: Matrix, opts: Unsupervise
   const wz = await whitening(zn, engine, ticker)
   const nullSeed = runSeed(opts.seed, 1000)
   const nullRng = createRng(nullSeed)
-  const nullInduction = inductionRows(xn, zn, opts.inductionRows, nullRng)
+  const nullInduction = drawInduction(xn, zn, opts.inductionRows, nullRng)
   const nullRun = (await selfLearn(xn, zn, wx, wz, { restart: -1, seed: nullSeed, start: 'random', induction: nullInduction, initial: randomStart(nullInduction.x, nullInduction.z, nullRng) }, false, opts, engine, ticker, progress, 'null (random start)')).run
   const runs: AlignmentRun[] = []
   const pairsOf: MutualPairs[] = []
@@ -578,7 +578,7 @@ export async function alignUnsupervised (x: Matrix, z: Matrix, opts: Unsupervise
     const seed = runSeed(opts.seed, r)
     const rng = createRng(seed)
     progress({ phase: `start ${r + 1}/${opts.restarts}`, done: 0, total: 1 })
-    const induction = inductionRows(xn, zn, opts.inductionRows, rng)
+    const induction = drawInduction(xn, zn, opts.inductionRows, rng)
     const initial = oneStart && start !== undefined ? start : await sortedStart(induction.x, induction.z, opts.initRows, opts.k, rng, engine, ticker)
     start = initial
     const { run, pairs } = await selfLearn(xn, zn, wx, wz, { restart: r, seed, start: 'sorted-similarity', induction, initial }, true, opts, engine, ticker, progress, `self-learning ${r + 1}/${opts.restarts}`)
